@@ -1,0 +1,1 @@
+"""Weekly AI Tool Verdicts: the publishing core (content, rendering, delivery)."""

@@ -1,0 +1,91 @@
+"""`newsletter demo`: the whole main job on the embedded defaults, safe to run again."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import Engine
+from sqlmodel import col, select
+
+from newsletter.content import LoadReport, load_content
+from newsletter.database import session_scope
+from newsletter.delivery import Personalizer, issue_message, vote_slots
+from newsletter.issues import build_issue
+from newsletter.models import Comparison, Issue
+from newsletter.outbox import OutboxBackend
+from newsletter.settings import Settings
+from newsletter.weeks import week_of
+from subscribers.models import Status, Subscriber
+from subscribers.tokens import Signer
+
+DEMO_SUBSCRIBERS = [
+    ("ada@example.com", "Ada Lovelace"),
+    ("grace@example.org", "Grace Hopper"),
+    ("alan@example.net", "Alan Turing"),
+    ("katherine@example.com", "Katherine Johnson"),
+    ("linus@example.org", None),
+]
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    load: LoadReport
+    issue_number: int
+    week: str
+    created: bool
+    subscribers_added: int
+    files: dict[str, Path]
+    outbox: list[Path]
+
+
+def add_demo_subscribers(engine: Engine) -> int:
+    added = 0
+    with session_scope(engine) as session:
+        known = set(session.exec(select(Subscriber.email)))
+        for email, name in DEMO_SUBSCRIBERS:
+            if email not in known:
+                session.add(Subscriber(email=email, name=name, status=Status.ACTIVE))
+                added += 1
+    return added
+
+
+def write_issue_files(issue: Issue, folder: Path) -> dict[str, Path]:
+    """The snapshot as files an editor can open: HTML, text and the MJML source."""
+    folder.mkdir(parents=True, exist_ok=True)
+    files = {
+        "html": folder / f"issue-{issue.number}.html",
+        "text": folder / f"issue-{issue.number}.txt",
+        "mjml": folder / f"issue-{issue.number}.mjml",
+    }
+    files["html"].write_text(issue.html, encoding="utf-8")
+    files["text"].write_text(issue.text, encoding="utf-8")
+    files["mjml"].write_text(issue.mjml, encoding="utf-8")
+    return files
+
+
+def run_demo(engine: Engine, settings: Settings, out_dir: Path) -> DemoResult:
+    with session_scope(engine) as session:
+        load = load_content(session, settings.content_dir)
+    added = add_demo_subscribers(engine)
+    with session_scope(engine) as session:
+        newest = session.exec(select(Comparison).order_by(col(Comparison.published).desc())).first()
+        if newest is None:
+            raise RuntimeError(f"{settings.content_dir}: no comparisons to build an issue from")
+        built = build_issue(session, week_of(newest.published), settings)
+        issue = built.issue
+        files = write_issue_files(issue, out_dir)
+        backend = OutboxBackend(settings.outbox_dir)
+        message = issue_message(issue, settings)
+        personalizer = Personalizer(
+            issue, vote_slots(session, issue), settings, Signer(settings.secret())
+        )
+        active = session.exec(
+            select(Subscriber)
+            .where(Subscriber.status == Status.ACTIVE)
+            .order_by(col(Subscriber.id))
+        ).all()
+        recipients = [personalizer.recipient(s.id or 0, s.email, s.name) for s in active]
+        backend.send_batch(message, recipients)
+        outbox = [backend.path_for(message, r) for r in recipients]
+    return DemoResult(load, issue.number, issue.week, built.created, added, files, outbox)

@@ -1,0 +1,130 @@
+"""The weekly issue: which comparisons it holds (the pick rule) and its life before sending.
+
+The pick rule, in one place: comparisons not yet in any issue, published no later than
+the Sunday that ends the issue's ISO week and no earlier than four weeks before its
+Monday, newest first (then by slug), at most `comparisons_per_issue`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from sqlalchemy import exists, func
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from newsletter.models import Comparison, Issue, IssueComparison, IssueStatus, row_id
+from newsletter.render import Snapshot, VoteCounter, no_votes, render_issue
+from newsletter.settings import Settings
+from newsletter.weeks import parse_week, week_bounds
+
+LOOKBACK = timedelta(weeks=4)
+EDITABLE = {IssueStatus.DRAFT, IssueStatus.HELD, IssueStatus.APPROVED}
+
+
+class IssueError(Exception):
+    """An issue operation that cannot be done; the message says why."""
+
+
+class NothingToPick(IssueError):
+    pass
+
+
+@dataclass(frozen=True)
+class PickWindow:
+    week: str
+    earliest: date
+    latest: date
+
+
+def pick_window(week: str) -> PickWindow:
+    monday, sunday = week_bounds(week)
+    return PickWindow(week=parse_week(week), earliest=monday - LOOKBACK, latest=sunday)
+
+
+def pick_comparisons(session: Session, week: str, limit: int) -> list[Comparison]:
+    """The week's comparisons by the documented rule (see the module docstring)."""
+    window = pick_window(week)
+    already = exists().where(col(IssueComparison.comparison_id) == Comparison.id)
+    return list(
+        session.exec(
+            select(Comparison)
+            .where(~already)
+            .where(Comparison.published >= window.earliest)
+            .where(Comparison.published <= window.latest)
+            .order_by(col(Comparison.published).desc(), col(Comparison.slug))
+            .limit(limit)
+        )
+    )
+
+
+def issue_for_week(session: Session, week: str) -> Issue | None:
+    return session.exec(select(Issue).where(Issue.week == parse_week(week))).first()
+
+
+def get_issue(session: Session, number: int) -> Issue:
+    issue = session.exec(select(Issue).where(Issue.number == number)).first()
+    if issue is None:
+        raise IssueError(f"there is no issue #{number}")
+    return issue
+
+
+@dataclass(frozen=True)
+class Built:
+    issue: Issue
+    created: bool
+
+
+def build_issue(
+    session: Session, week: str, settings: Settings, count_votes: VoteCounter = no_votes
+) -> Built:
+    """Create and render the week's issue, or return the one that exists.
+
+    One issue per week is a unique constraint, so two processes building the same
+    week at once end with one issue; the loser gets the winner's.
+    """
+    week = parse_week(week)
+    existing = issue_for_week(session, week)
+    if existing is not None:
+        return Built(existing, created=False)
+    picked = pick_comparisons(session, week, settings.comparisons_per_issue)
+    if not picked:
+        window = pick_window(week)
+        raise NothingToPick(
+            f"no issue for {week}: no comparison published between {window.earliest} and "
+            f"{window.latest} is left that is not already in an issue"
+        )
+    number = (session.exec(select(func.max(Issue.number))).one() or 0) + 1
+    issue = Issue(number=number, week=week, status=IssueStatus.DRAFT)
+    try:
+        with session.begin_nested():
+            session.add(issue)
+            session.flush()
+            session.add_all(
+                IssueComparison(
+                    issue_id=row_id(issue.id), comparison_id=row_id(c.id), position=position
+                )
+                for position, c in enumerate(picked)
+            )
+            session.flush()
+    except IntegrityError:
+        # Another process built this week (or took this number) first.
+        existing = issue_for_week(session, week)
+        if existing is not None:
+            return Built(existing, created=False)
+        raise IssueError(f"could not create the issue for {week}; try again") from None
+    render_issue(session, issue, settings, count_votes)
+    session.flush()
+    return Built(issue, created=True)
+
+
+def rerender_issue(
+    session: Session, issue: Issue, settings: Settings, count_votes: VoteCounter = no_votes
+) -> Snapshot:
+    """Refresh the snapshot after an edit; only before sending starts."""
+    if issue.status not in EDITABLE:
+        raise IssueError(
+            f"issue #{issue.number} is {issue.status}; its snapshot is frozen once sending starts"
+        )
+    return render_issue(session, issue, settings, count_votes)

@@ -1,0 +1,1 @@
+"""The APScheduler jobs that run the weekly issue by themselves."""

@@ -1,0 +1,128 @@
+"""Signed, purpose-bound tokens for the links in every email and page.
+
+A token is `<payload>.<mac>`: the payload is a few integers (ids, a timestamp) packed as
+varints and base64url-encoded, never an address; the MAC is keyed BLAKE2b (a MAC by design,
+RFC 7693) over the purpose and the payload, 96 bits. The purpose is inside the MAC, so a
+vote token is not an unsubscribe token. Short and cheap on purpose: a send signs several
+per recipient (about 1 µs each, where HMAC-SHA256 costs 3 µs).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import time
+from enum import StrEnum
+
+MAC_BYTES = 12
+
+
+class Purpose(StrEnum):
+    CONFIRM = "confirm"
+    UNSUBSCRIBE = "unsubscribe"
+    VOTE = "vote"
+
+
+FIELDS: dict[Purpose, int] = {
+    Purpose.CONFIRM: 2,  # subscriber id, issued at (unix seconds)
+    Purpose.UNSUBSCRIBE: 2,  # subscriber id, issue id (0 when not from an issue)
+    Purpose.VOTE: 4,  # subscriber id, issue id, comparison id, tool id
+}
+
+
+class TokenError(Exception):
+    """The token is forged, damaged, of another purpose, or expired."""
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _pack(values: tuple[int, ...]) -> bytes:
+    out = bytearray()
+    for value in values:
+        if value < 0:
+            raise ValueError("token fields are non-negative integers")
+        while True:
+            low = value & 0x7F
+            value >>= 7
+            if value:
+                out.append(low | 0x80)
+            else:
+                out.append(low)
+                break
+    return bytes(out)
+
+
+def _unpack(data: bytes) -> tuple[int, ...]:
+    values: list[int] = []
+    value = shift = 0
+    for byte in data:
+        value |= (byte & 0x7F) << shift
+        shift += 7
+        if shift > 63:
+            raise TokenError("malformed token")
+        if not byte & 0x80:
+            values.append(value)
+            value = shift = 0
+    if shift:
+        raise TokenError("malformed token")
+    return tuple(values)
+
+
+class Signer:
+    def __init__(self, secret: bytes) -> None:
+        # BLAKE2b keys are at most 64 bytes; hashing first accepts a secret of any length.
+        self._key = hashlib.sha256(b"newsletter-tokens:" + secret).digest()
+
+    def _mac(self, purpose: Purpose, payload: bytes) -> bytes:
+        return hashlib.blake2b(
+            purpose.value.encode() + b":" + payload, key=self._key, digest_size=MAC_BYTES
+        ).digest()
+
+    def sign(self, purpose: Purpose, *values: int) -> str:
+        if len(values) != FIELDS[purpose]:
+            raise ValueError(f"a {purpose} token carries {FIELDS[purpose]} values")
+        payload = _pack(values)
+        return f"{_b64(payload)}.{_b64(self._mac(purpose, payload))}"
+
+    def verify(
+        self, purpose: Purpose, token: str, *, max_age: int | None = None
+    ) -> tuple[int, ...]:
+        """The values inside a genuine token of this purpose; TokenError otherwise.
+
+        `max_age` (seconds) applies to purposes whose second value is the time of issue.
+        """
+        try:
+            encoded, mac = token.split(".")
+            payload = _unb64(encoded)
+            given = _unb64(mac)
+        except (ValueError, binascii.Error):
+            raise TokenError("malformed token") from None
+        if not hmac.compare_digest(given, self._mac(purpose, payload)):
+            raise TokenError("invalid token")
+        values = _unpack(payload)
+        if len(values) != FIELDS[purpose]:
+            raise TokenError("malformed token")
+        if max_age is not None and time.time() - values[1] > max_age:
+            raise TokenError("expired token")
+        return values
+
+    def confirm_token(self, subscriber_id: int, now: float | None = None) -> str:
+        return self.sign(
+            Purpose.CONFIRM, subscriber_id, int(now if now is not None else time.time())
+        )
+
+    def unsubscribe_token(self, subscriber_id: int, issue_id: int = 0) -> str:
+        return self.sign(Purpose.UNSUBSCRIBE, subscriber_id, issue_id)
+
+    def vote_token(
+        self, subscriber_id: int, issue_id: int, comparison_id: int, tool_id: int
+    ) -> str:
+        return self.sign(Purpose.VOTE, subscriber_id, issue_id, comparison_id, tool_id)

@@ -1,0 +1,89 @@
+"""Shared fixtures: a real SQLite file and, when NEWSLETTER_TEST_DATABASE_URL is set, a real
+PostgreSQL schema of its own per test; settings that point at temporary folders."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.engine import make_url
+
+from newsletter.database import dispose_engines, make_engine, upgrade
+from newsletter.settings import PROJECT_ROOT, Settings, get_settings
+
+PG_URL = os.environ.get("NEWSLETTER_TEST_DATABASE_URL", "")
+BACKENDS = ["sqlite", "postgresql"]
+
+
+def _pg_base_url() -> str:
+    url = make_url(PG_URL)
+    if url.drivername in {"postgresql", "postgres"}:
+        url = url.set(drivername="postgresql+psycopg")
+    return url.render_as_string(hide_password=False)
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database: a SQLite file, or a PostgreSQL schema dropped afterwards."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'test.db'}"
+        return
+    if not PG_URL:
+        pytest.skip("NEWSLETTER_TEST_DATABASE_URL is not set (no PostgreSQL for this run)")
+    base = _pg_base_url()
+    schema = f"t_{secrets.token_hex(6)}"
+    admin = make_engine(base)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        dispose_engines()
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    engine = make_engine(database_url)
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return Settings(
+        database_url=database_url,
+        content_dir=PROJECT_ROOT / "content",
+        outbox_dir=tmp_path / "outbox",
+        secret_key="test-secret-key-" + "x" * 32,
+        site_url="https://verdicts.example.com",
+        postal_address="Verdicts Ltd, 12 Test Lane, Testville 12345",
+        _env_file=None,  # type: ignore[call-arg]
+    )
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> Iterator[Settings]:
+    """The same settings, through the environment, for code that reads get_settings()."""
+    for name, value in {
+        "NEWSLETTER_DATABASE_URL": settings.database_url,
+        "NEWSLETTER_CONTENT_DIR": str(settings.content_dir),
+        "NEWSLETTER_OUTBOX_DIR": str(settings.outbox_dir),
+        "NEWSLETTER_SECRET_KEY": settings.secret_key,
+        "NEWSLETTER_SITE_URL": settings.site_url,
+        "NEWSLETTER_POSTAL_ADDRESS": settings.postal_address,
+    }.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    dispose_engines()
+    yield settings
+    get_settings.cache_clear()
+    dispose_engines()

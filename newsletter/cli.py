@@ -3,27 +3,27 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 from typer._click import ClickException, Context
 from typer.core import TyperGroup
 
+from newsletter.cli_send import register as register_send_commands
+from newsletter.cli_subscribers import app as subscribers_app
+from newsletter.console import console, fail, problem
 from newsletter.content import ContentError, check_content, load_content
 from newsletter.database import get_engine, make_engine, session_scope, upgrade
 from newsletter.demo import run_demo, write_issue_files
-from newsletter.issues import IssueError, build_issue, get_issue, rerender_issue
-from newsletter.render import RenderError
-from newsletter.settings import SettingsError, get_settings
-from newsletter.weeks import WeekError, parse_week, week_of
+from newsletter.errors import NewsletterError
+from newsletter.issues import build_issue, get_issue, rerender_issue
+from newsletter.settings import get_settings
+from newsletter.weeks import parse_week, week_of
 from subscribers.clock import utcnow
-
-console = Console(highlight=False)
-errors = Console(stderr=True, highlight=False)
+from subscribers.errors import SubscriberError
 
 
 class _OneLineErrors(TyperGroup):
@@ -34,7 +34,7 @@ class _OneLineErrors(TyperGroup):
             return super().invoke(ctx)
         except (typer.Exit, typer.Abort, ClickException):
             raise
-        except (IssueError, WeekError, SettingsError, RenderError, ContentError) as exc:
+        except (NewsletterError, SubscriberError) as exc:
             fail(str(exc))
         except OperationalError as exc:
             fail("database: " + " ".join(str(exc.orig).split()))
@@ -70,11 +70,8 @@ issue_app = typer.Typer(help="Weekly issues: build, render, send.", no_args_is_h
 app.add_typer(db_app, name="db")
 app.add_typer(content_app, name="content")
 app.add_typer(issue_app, name="issue")
-
-
-def fail(message: str, code: int = 1) -> NoReturn:
-    errors.print(f"[bold red]error:[/] {message}", soft_wrap=True)
-    raise typer.Exit(code)
+app.add_typer(subscribers_app, name="subscribers")
+register_send_commands(issue_app, app)
 
 
 def _session() -> Session:
@@ -103,8 +100,8 @@ def content_check(directory: ContentDir = None) -> None:
     """
     root = directory or get_settings().content_dir
     checked = check_content(root)
-    for problem in checked.problems:
-        errors.print(str(problem), soft_wrap=True, markup=False)
+    for item in checked.problems:
+        problem(str(item))
     if checked.problems:
         fail(f"{len(checked.problems)} problem(s) in {root}")
     console.print(
@@ -125,8 +122,8 @@ def content_load(directory: ContentDir = None) -> None:
         with session_scope() as session:
             report = load_content(session, root)
     except ContentError as exc:
-        for problem in exc.problems:
-            errors.print(str(problem), soft_wrap=True, markup=False)
+        for item in exc.problems:
+            problem(str(item))
         fail(str(exc))
     console.print(
         f"loaded {root}: {len(report.created)} new, {len(report.updated)} updated, "

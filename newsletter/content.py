@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError, field_validator
 from sqlmodel import Session, select
 
+from newsletter.errors import NewsletterError
 from newsletter.models import (
     Comparison,
     ComparisonTool,
@@ -219,7 +220,7 @@ class ContentSet:
         return not self.problems
 
 
-class ContentError(Exception):
+class ContentError(NewsletterError):
     """Raised by `load_content` when the files have problems; nothing was written."""
 
     def __init__(self, problems: list[Problem]) -> None:

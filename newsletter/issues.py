@@ -14,6 +14,7 @@ from sqlalchemy import exists, func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from newsletter.errors import NewsletterError
 from newsletter.models import Comparison, Issue, IssueComparison, IssueStatus, row_id
 from newsletter.render import Snapshot, VoteCounter, no_votes, render_issue
 from newsletter.settings import Settings
@@ -23,7 +24,7 @@ LOOKBACK = timedelta(weeks=4)
 EDITABLE = {IssueStatus.DRAFT, IssueStatus.HELD, IssueStatus.APPROVED}
 
 
-class IssueError(Exception):
+class IssueError(NewsletterError):
     """An issue operation that cannot be done; the message says why."""
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import Column, Text, UniqueConstraint
+from sqlalchemy import Column, ForeignKey, Integer, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from subscribers.clock import utcnow
@@ -128,6 +128,25 @@ class Issue(SQLModel, table=True):
     mjml: str = Field(default="", sa_column=Column(Text, nullable=False))
     content_hash: str = Field(default="", max_length=64)
     rendered_at: datetime | None = None
+
+
+class Vote(SQLModel, table=True):
+    """One subscriber's community vote on one comparison; a second click changes it.
+
+    Forgetting a subscriber keeps the vote but drops who cast it, so shares do not move.
+    """
+
+    __table_args__ = (UniqueConstraint("subscriber_id", "comparison_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    subscriber_id: int | None = Field(
+        default=None,
+        sa_column=Column(Integer, ForeignKey("subscriber.id", ondelete="SET NULL"), nullable=True),
+    )
+    issue_id: int = Field(foreign_key="issue.id")
+    comparison_id: int = Field(foreign_key="comparison.id", index=True)
+    tool_id: int = Field(foreign_key="tool.id")
+    voted_at: datetime = Field(default_factory=utcnow)
+    changed_at: datetime = Field(default_factory=utcnow)
 
 
 class IssueComparison(SQLModel, table=True):

@@ -15,6 +15,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from sqlmodel import Session, col, select
 
 from newsletter import placeholders
+from newsletter.errors import NewsletterError
 from newsletter.figures import community_shares, percent, reviewer_split, ship_share
 from newsletter.models import (
     LENS_LABELS,
@@ -34,7 +35,7 @@ SUBJECT_MAX = 80
 PREHEADER_MAX = 140
 
 
-class RenderError(Exception):
+class RenderError(NewsletterError):
     """A template or the MJML compiler failed; the message says where."""
 
 

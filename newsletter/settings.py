@@ -10,11 +10,13 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from newsletter.errors import NewsletterError
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 VAR_DIR = PROJECT_ROOT / "var"
 
 
-class SettingsError(Exception):
+class SettingsError(NewsletterError):
     """Configuration that cannot work; the message names the variable."""
 
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 import re
 from datetime import date, timedelta
 
+from newsletter.errors import NewsletterError
+
 _WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
 
 
-class WeekError(ValueError):
+class WeekError(NewsletterError, ValueError):
     pass
 
 

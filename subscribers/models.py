@@ -1,10 +1,11 @@
-"""The subscriber table."""
+"""The subscriber list: subscribers, the history of their status, and forgotten addresses."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
 
+from sqlalchemy import Column, ForeignKey, Integer
 from sqlmodel import Field, SQLModel
 
 from subscribers.clock import utcnow
@@ -18,11 +19,60 @@ class Status(StrEnum):
     COMPLAINED = "complained"
 
 
+SUPPRESSED = frozenset({Status.BOUNCED, Status.COMPLAINED})
+"""Never emailed again, and never revived by a re-import or a re-subscribe."""
+
+
+class Source(StrEnum):
+    FORM = "form"
+    IMPORT = "import"
+    API = "api"
+    CLI = "cli"
+    DEMO = "demo"
+    WEBHOOK = "webhook"
+    SYSTEM = "system"
+
+
 class Subscriber(SQLModel, table=True):
     # Ids are in tokens; SQLite must never hand a forgotten subscriber's id to a new one.
     __table_args__ = {"sqlite_autoincrement": True}
     id: int | None = Field(default=None, primary_key=True)
-    email: str = Field(unique=True, max_length=320)
+    email: str = Field(unique=True, max_length=320)  # normalised, lower case
     name: str | None = Field(default=None, max_length=200)
     status: str = Field(default=Status.PENDING, max_length=20, index=True)
-    created_at: datetime = Field(default_factory=utcnow)
+    status_reason: str | None = Field(default=None, max_length=500)
+    source: str = Field(default=Source.CLI, max_length=20)
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+    status_changed_at: datetime = Field(default_factory=utcnow)
+    confirmed_at: datetime | None = None
+    unsubscribed_at: datetime | None = None
+    bounced_at: datetime | None = None
+    complained_at: datetime | None = None
+    consent_at: datetime | None = None
+    consent_ip: str | None = Field(default=None, max_length=45)
+    confirmation_sent_at: datetime | None = None
+
+
+class StatusChange(SQLModel, table=True):
+    """Why a subscriber's status changed: written by `subscribers.status.change_status` only."""
+
+    __tablename__ = "status_change"
+    id: int | None = Field(default=None, primary_key=True)
+    subscriber_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("subscriber.id", ondelete="CASCADE"), nullable=False, index=True
+        )
+    )
+    at: datetime = Field(default_factory=utcnow)
+    from_status: str | None = Field(default=None, max_length=20)
+    to_status: str = Field(max_length=20)
+    reason: str = Field(max_length=500)
+    source: str = Field(max_length=20)
+
+
+class ForgottenAddress(SQLModel, table=True):
+    """A GDPR erasure's tombstone: the SHA-256 of the address, nothing else personal."""
+
+    __tablename__ = "forgotten_address"
+    email_hash: str = Field(primary_key=True, max_length=64)
+    forgotten_at: datetime = Field(default_factory=utcnow)

@@ -1,0 +1,21 @@
+"""Where the CLI writes: results to stdout, problems to stderr as one line each."""
+
+from __future__ import annotations
+
+from typing import NoReturn
+
+import typer
+from rich.console import Console
+
+console = Console(highlight=False)
+errors = Console(stderr=True, highlight=False)
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    errors.print(f"[bold red]error:[/] {message}", soft_wrap=True, markup=True)
+    raise typer.Exit(code)
+
+
+def problem(line: str) -> None:
+    """One line of a report of problems (no markup: the text is the user's)."""
+    errors.print(line, soft_wrap=True, markup=False, highlight=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,7 +20,18 @@ from newsletter.content import ContentError, check_content, load_content
 from newsletter.database import get_engine, make_engine, session_scope, upgrade
 from newsletter.demo import run_demo, write_issue_files
 from newsletter.errors import NewsletterError
-from newsletter.issues import build_issue, get_issue, rerender_issue
+from newsletter.issues import (
+    build_issue,
+    get_issue,
+    issue_for_week,
+    list_issues,
+    move_issue,
+    pick_comparisons,
+    rerender_issue,
+)
+from newsletter.ledger import issue_status
+from newsletter.preview import PreviewFailure, build_preview
+from newsletter.schedule import next_fire
 from newsletter.settings import get_settings
 from newsletter.weeks import parse_week, week_of
 from subscribers.clock import utcnow
@@ -74,6 +86,13 @@ app.add_typer(subscribers_app, name="subscribers")
 register_send_commands(issue_app, app)
 
 
+def _register_plugins() -> None:
+    """Commands of the packages that build on this one (the scheduler) register themselves
+    through the `newsletter.cli` entry point group, so this package imports none of them."""
+    for entry in entry_points(group="newsletter.cli"):
+        entry.load()(app)
+
+
 def _session() -> Session:
     return Session(get_engine(), expire_on_commit=False)
 
@@ -119,7 +138,7 @@ def content_load(directory: ContentDir = None) -> None:
     """
     root = directory or get_settings().content_dir
     try:
-        with session_scope() as session:
+        with session_scope(immediate=True) as session:
             report = load_content(session, root)
     except ContentError as exc:
         for item in exc.problems:
@@ -149,7 +168,7 @@ def issue_build(
     """
     settings = get_settings()
     chosen = parse_week(week) if week else week_of(utcnow().date())
-    with session_scope() as session:
+    with session_scope(immediate=True) as session:
         built = build_issue(session, chosen, settings)
         if refresh and not built.created:
             rerender_issue(session, built.issue, settings)
@@ -180,6 +199,188 @@ def issue_render(
         console.print(f"{kind:5} {path}")
 
 
+@issue_app.command("list")
+def issue_list(
+    limit: Annotated[int, typer.Option(help="How many, newest first.")] = 20,
+) -> None:
+    """Issues, newest first: number, week, status, comparisons, sent counts.
+
+    Example: [bold]newsletter issue list[/]
+    """
+    with session_scope() as session:
+        rows = list_issues(session, limit)
+        table = Table("#", "week", "status", "comparisons", "accepted", "unknown", "failed")
+        for row in rows:
+            counts = issue_status(session, row.number)
+            table.add_row(
+                str(row.number),
+                row.week,
+                row.status,
+                str(row.comparisons),
+                str(counts.accepted),
+                str(counts.unknown),
+                str(counts.failed),
+            )
+    console.print(table if rows else "no issues yet: newsletter issue build")
+    for row in rows:
+        if row.status_reason:
+            console.print(f"#{row.number}: {row.status_reason}", markup=False)
+
+
+@issue_app.command("next")
+def issue_next() -> None:
+    """What the next scheduled run would pick, and when it fires (in local time).
+
+    Example: [bold]newsletter issue next[/]
+    """
+    settings = get_settings()
+    fire = next_fire(settings, utcnow())
+    if fire.fires_at is None:
+        fail(f"NEWSLETTER_SCHEDULE '{settings.schedule}' never fires")
+    week = week_of(fire.fires_at.date())
+    console.print(f"next run: {fire.fires_at:%A %d %B %Y %H:%M %Z} ({fire.zone}), week {week}")
+    with session_scope() as session:
+        existing = issue_for_week(session, week)
+        if existing is not None:
+            console.print(f"issue #{existing.number} for {week} exists ({existing.status})")
+            return
+        picked = pick_comparisons(session, week, settings.comparisons_per_issue)
+    if not picked:
+        console.print(f"nothing to pick for {week}: that run will send nothing")
+        return
+    console.print(f"it would pick {len(picked)} comparison(s):")
+    for comparison in picked:
+        console.print(f"  {comparison.published}  {comparison.title}", markup=False)
+    mode = "sends it at once" if settings.auto_send else "leaves it for `issue approve`"
+    console.print(f"then builds the issue and {mode}")
+
+
+def _move(number: int, action: str, reason: str | None) -> None:
+    with session_scope(immediate=True) as session:
+        issue = move_issue(session, number, action, reason)
+    console.print(f"issue #{issue.number} ({issue.week}) is {issue.status}")
+
+
+@issue_app.command("approve")
+def issue_approve(number: Annotated[int, typer.Argument(help="Issue number.")]) -> None:
+    """Approve a draft or held issue: the scheduler sends it at its next tick.
+
+    Example: [bold]newsletter issue approve 3[/]
+    """
+    _move(number, "approve", "approved by an editor")
+
+
+@issue_app.command("hold")
+def issue_hold(
+    number: Annotated[int, typer.Argument(help="Issue number.")],
+    reason: Annotated[str, typer.Option(help="Why, for the team.")] = "held by an editor",
+) -> None:
+    """Hold an issue: it is not sent until approved.
+
+    Example: [bold]newsletter issue hold 3 --reason "waiting for a vendor reply"[/]
+    """
+    _move(number, "hold", reason)
+
+
+@issue_app.command("cancel")
+def issue_cancel(
+    number: Annotated[int, typer.Argument(help="Issue number.")],
+    reason: Annotated[str, typer.Option(help="Why, for the team.")] = "cancelled by an editor",
+) -> None:
+    """Cancel an issue before sending starts; its comparisons go back to the pool.
+
+    Example: [bold]newsletter issue cancel 3[/]
+    """
+    _move(number, "cancel", reason)
+
+
+@issue_app.command("check")
+def issue_check(
+    number: Annotated[
+        int | None, typer.Argument(help="Issue number (default: the next one).")
+    ] = None,
+    week: WeekOption = None,
+    links: Annotated[
+        bool, typer.Option("--links", help="Also check that every link answers (needs a network).")
+    ] = False,
+) -> None:
+    """Check an issue as a subscriber would get it: size, images, links, subject, footer,
+    headers, comparison blocks. Exit 1 on any error.
+
+    Example: [bold]newsletter issue check 3[/]
+    """
+    result = build_preview(get_engine(), get_settings(), week=week, number=number, links=links)
+    if isinstance(result, PreviewFailure):
+        for line in result.problems:
+            problem(line)
+        fail("the issue cannot be rendered")
+    label = f"issue #{result.number} ({result.week}{', provisional' if result.provisional else ''})"
+    for finding in result.findings:
+        problem(str(finding))
+    if result.errors:
+        fail(f"{label}: {len(result.errors)} error(s)")
+    warnings = len(result.findings)
+    console.print(f"{label}: all checks pass" + (f", {warnings} warning(s)" if warnings else ""))
+
+
+@app.command()
+def preview(
+    number: Annotated[
+        int | None, typer.Argument(help="Issue number (default: the next one).")
+    ] = None,
+    week: WeekOption = None,
+    port: Annotated[int, typer.Option(help="Port of the local preview server.")] = 8001,
+    open_browser: Annotated[bool, typer.Option("--open/--no-open", help="Open a browser.")] = True,
+) -> None:
+    """Preview the next issue locally: desktop and phone widths, light and dark, plain text,
+    checks; the page refreshes itself when content/ or templates/email/ change.
+
+    Example: [bold]newsletter preview[/]   (then edit content/comparisons/*.yaml)
+    """
+    import threading
+    import webbrowser
+
+    import uvicorn
+
+    from newsletter.web.app import create_app
+
+    settings = get_settings()
+    query = f"?number={number}" if number else (f"?week={parse_week(week)}" if week else "")
+    url = f"http://127.0.0.1:{port}/preview{query}"
+    console.print(f"preview at {url} (Ctrl-C stops it)")
+    if open_browser:
+        threading.Timer(1.0, webbrowser.open, args=[url]).start()
+    uvicorn.run(
+        create_app(settings, get_engine(), preview=True),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+    )
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(help="uvicorn worker processes.")] = 1,
+) -> None:
+    """Run the web service: public pages and the admin API (uvicorn).
+
+    Example: [bold]newsletter serve --port 8000[/]
+    """
+    import uvicorn
+
+    get_engine()  # upgrade the schema once, before any worker starts
+    uvicorn.run(
+        "newsletter.web.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        proxy_headers=True,
+    )
+
+
 @app.command()
 def demo() -> None:
     """Run the main job on the embedded defaults: load content/, add demo subscribers, build
@@ -200,6 +401,9 @@ def demo() -> None:
     console.print(table)
     if result.outbox:
         console.print(f"open one: {result.outbox[0]}")
+
+
+_register_plugins()
 
 
 def main() -> None:

@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError, field_validator
 from sqlmodel import Session, select
 
+from newsletter.database import serialize
 from newsletter.errors import NewsletterError
 from newsletter.models import (
     Comparison,
@@ -474,6 +475,7 @@ def load_content(session: Session, root: Path) -> LoadReport:
     if checked.problems:
         raise ContentError(checked.problems)
     report = LoadReport()
+    serialize(session, "content-load")  # two loaders at once would both insert new slugs
     reviewer_ids = _load_reviewers(session, checked.reviewers, report)
     tool_ids = _load_tools(session, [t for _, c in checked.comparisons for t in c.tools])
     existing = {c.slug: c for c in session.exec(select(Comparison))}

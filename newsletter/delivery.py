@@ -8,14 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol, overload
 
 from sqlmodel import Session, col, select
 
 from newsletter import placeholders
+from newsletter.errors import NewsletterError
 from newsletter.models import ComparisonTool, Issue, IssueComparison
 from newsletter.settings import Settings
-from subscribers.tokens import Signer
+from subscribers.tokens import IssueTokens, Signer
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,10 @@ class Message:
     categories: tuple[str, ...] = ()
     headers: dict[str, str] = field(default_factory=dict)
     test: bool = False
+    custom_args: dict[str, str] = field(default_factory=dict)
+    """Sent once per request and merged into every recipient's (SendGrid custom_args)."""
+    sandbox: bool = False
+    """Validate only, deliver nothing (SendGrid's sandbox mode; a dry run)."""
 
 
 @dataclass(frozen=True)
@@ -41,8 +46,71 @@ class Recipient:
     custom_args: dict[str, str] = field(default_factory=dict)
 
 
+class DeliveryError(NewsletterError):
+    """A batch was not delivered; the subclass says whether sending it again is safe."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        # Keyword attributes survive pickling (a failure raised in a build process).
+        return (_rebuild_failure, (type(self), self.args, dict(self.__dict__)))
+
+
+def _rebuild_failure(
+    kind: type[DeliveryError], args: tuple[Any, ...], state: dict[str, Any]
+) -> DeliveryError:
+    failure = kind.__new__(kind)
+    Exception.__init__(failure, *args)
+    failure.__dict__.update(state)
+    return failure
+
+
+class TransientFailure(DeliveryError):
+    """Certainly not accepted (429, 5xx, connection refused): safe to send again later.
+
+    `retry_at` (unix seconds) is when the provider said to come back, if it said.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        retry_at: float | None = None,
+        rate_limited: bool = False,
+    ) -> None:
+        super().__init__(message, status=status)
+        self.retry_at = retry_at
+        self.rate_limited = rate_limited
+
+
+class PermanentFailure(DeliveryError):
+    """Refused, and the same request would be refused again (400, 413, a limit).
+
+    `stops_send`: the cause is not this batch but the account or the message (401, 403,
+    too many categories...): every batch would fail, so the whole send stops.
+    """
+
+    def __init__(
+        self, message: str, *, status: int | None = None, stops_send: bool = False
+    ) -> None:
+        super().__init__(message, status=status)
+        self.stops_send = stops_send
+
+
+class AmbiguousOutcome(DeliveryError):
+    """The request may have been accepted (a timeout, a connection dropped after sending):
+    sending it again could deliver twice, so it is never repeated blindly."""
+
+
 class Backend(Protocol):
-    """Delivers one batch; raises on failure (the sender decides what a failure means)."""
+    """Delivers one batch; raises on failure (the sender decides what a failure means).
+
+    Backends used by the sender raise `DeliveryError` subclasses; anything else is a bug and
+    is treated as ambiguous.
+    """
 
     name: str
 
@@ -51,9 +119,12 @@ class Backend(Protocol):
         ...
 
 
+ONE_CLICK = "List-Unsubscribe=One-Click"
+
+
 def unsubscribe_headers(url: str) -> dict[str, str]:
     """RFC 8058 one-click unsubscribe."""
-    return {"List-Unsubscribe": f"<{url}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
+    return {"List-Unsubscribe": f"<{url}>", "List-Unsubscribe-Post": ONE_CLICK}
 
 
 def issue_message(issue: Issue, settings: Settings, *, test: bool = False) -> Message:
@@ -94,34 +165,96 @@ def vote_slots(session: Session, issue: Issue) -> list[VoteSlot]:
 
 
 class Personalizer:
-    """Builds each recipient's links for one issue; made once per send, used per recipient."""
+    """Builds each recipient's links for one issue; made once per send, used per recipient.
+
+    A send makes millions of these, so the tokens come from `IssueTokens` (the shared
+    parts prepared once) and the per-recipient work is a few string joins. The parts are
+    public so that a backend can lay out its own request from `tokens` (see
+    `PersonalizedBatch`) with exactly these links.
+    """
 
     def __init__(
         self, issue: Issue, slots: Sequence[VoteSlot], settings: Settings, signer: Signer
     ) -> None:
         if issue.id is None:
             raise ValueError("issue has no id")
-        self.issue_id = issue.id
-        self.issue_number = issue.number
-        self.site = settings.site_url
-        self.view_url = f"{self.site}/issues/{issue.number}"
+        self._setup(issue.id, issue.number, settings.site_url, slots, signer)
+
+    def _setup(
+        self, issue_id: int, number: int, site: str, slots: Sequence[VoteSlot], signer: Signer
+    ) -> None:
+        self.issue_id = issue_id
+        self.issue_number = number
+        self.site = site
+        self.view_url = f"{site}/issues/{number}"
         self.slots = list(slots)
         self.signer = signer
+        self.markers = [slot.marker for slot in self.slots]
+        self.unsubscribe_base = f"{site}/unsubscribe/"
+        self.vote_base = f"{site}/vote/"
+        self.issue_arg = str(number)
+        self._tokens = IssueTokens(
+            signer, issue_id, [(slot.comparison_id, slot.tool_id) for slot in self.slots]
+        )
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        # Picklable (for a process that builds requests): what it is made of, not its state.
+        parts = (self.issue_id, self.issue_number, self.site, self.slots, self.signer)
+        return (_personalizer_from, parts)
+
+    def tokens(self, subscriber_id: int) -> tuple[str, list[str]]:
+        """(unsubscribe token, one vote token per slot): the only per-recipient parts."""
+        return self._tokens.for_subscriber(subscriber_id)
 
     def recipient(self, subscriber_id: int, email: str, name: str | None) -> Recipient:
-        unsubscribe = f"{self.site}/unsubscribe/" + self.signer.unsubscribe_token(
-            subscriber_id, self.issue_id
-        )
+        unsubscribe_token, vote_tokens = self._tokens.for_subscriber(subscriber_id)
+        unsubscribe = self.unsubscribe_base + unsubscribe_token
         values = {placeholders.UNSUBSCRIBE: unsubscribe, placeholders.VIEW: self.view_url}
-        for slot in self.slots:
-            values[slot.marker] = f"{self.site}/vote/" + self.signer.vote_token(
-                subscriber_id, self.issue_id, slot.comparison_id, slot.tool_id
-            )
+        vote_base = self.vote_base
+        for marker, token in zip(self.markers, vote_tokens, strict=True):
+            values[marker] = vote_base + token
         return Recipient(
-            subscriber_id=subscriber_id,
-            email=email,
-            name=name,
-            substitutions=values,
-            headers=unsubscribe_headers(unsubscribe),
-            custom_args={"issue": str(self.issue_number), "subscriber": str(subscriber_id)},
+            subscriber_id,
+            email,
+            name,
+            values,
+            {"List-Unsubscribe": f"<{unsubscribe}>", "List-Unsubscribe-Post": ONE_CLICK},
+            {"issue": self.issue_arg, "subscriber": str(subscriber_id)},
         )
+
+
+def _personalizer_from(
+    issue_id: int, number: int, site: str, slots: Sequence[VoteSlot], signer: Signer
+) -> Personalizer:
+    personalizer = Personalizer.__new__(Personalizer)
+    personalizer._setup(issue_id, number, site, slots, signer)
+    return personalizer
+
+
+class PersonalizedBatch(Sequence[Recipient]):
+    """One batch of an issue's audience: (id, email, name) rows and the issue's Personalizer.
+
+    To any backend it is a sequence of `Recipient`, built on demand. A backend that lays out
+    its own request (SendGrid) reads `rows` and `personalizer.tokens` instead and skips the
+    millions of small dicts a large send would otherwise build.
+    """
+
+    def __init__(
+        self, personalizer: Personalizer, rows: Sequence[tuple[int, str, str | None]]
+    ) -> None:
+        self.personalizer = personalizer
+        self.rows = rows
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    @overload
+    def __getitem__(self, index: int) -> Recipient: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Recipient]: ...
+
+    def __getitem__(self, index: int | slice) -> Recipient | list[Recipient]:
+        if isinstance(index, slice):
+            return [self.personalizer.recipient(*row) for row in self.rows[index]]
+        return self.personalizer.recipient(*self.rows[index])

@@ -10,14 +10,14 @@ from sqlmodel import col, select
 
 from newsletter.content import LoadReport, load_content
 from newsletter.database import session_scope
-from newsletter.delivery import Personalizer, issue_message, vote_slots
+from newsletter.delivery import issue_message
 from newsletter.issues import build_issue
 from newsletter.models import Comparison, Issue
 from newsletter.outbox import OutboxBackend
+from newsletter.sender import send_issue
 from newsletter.settings import Settings
 from newsletter.weeks import week_of
 from subscribers.models import Status, Subscriber
-from subscribers.tokens import Signer
 
 DEMO_SUBSCRIBERS = [
     ("ada@example.com", "Ada Lovelace"),
@@ -41,7 +41,7 @@ class DemoResult:
 
 def add_demo_subscribers(engine: Engine) -> int:
     added = 0
-    with session_scope(engine) as session:
+    with session_scope(engine, immediate=True) as session:
         known = set(session.exec(select(Subscriber.email)))
         for email, name in DEMO_SUBSCRIBERS:
             if email not in known:
@@ -65,27 +65,20 @@ def write_issue_files(issue: Issue, folder: Path) -> dict[str, Path]:
 
 
 def run_demo(engine: Engine, settings: Settings, out_dir: Path) -> DemoResult:
-    with session_scope(engine) as session:
+    """Load, add the demo list, build the newest week's issue and send it to the outbox
+    through the delivery ledger, so a second run finds it sent and writes nothing."""
+    with session_scope(engine, immediate=True) as session:
         load = load_content(session, settings.content_dir)
     added = add_demo_subscribers(engine)
-    with session_scope(engine) as session:
+    with session_scope(engine, immediate=True) as session:
         newest = session.exec(select(Comparison).order_by(col(Comparison.published).desc())).first()
         if newest is None:
             raise RuntimeError(f"{settings.content_dir}: no comparisons to build an issue from")
         built = build_issue(session, week_of(newest.published), settings)
         issue = built.issue
         files = write_issue_files(issue, out_dir)
-        backend = OutboxBackend(settings.outbox_dir)
-        message = issue_message(issue, settings)
-        personalizer = Personalizer(
-            issue, vote_slots(session, issue), settings, Signer(settings.secret())
-        )
-        active = session.exec(
-            select(Subscriber)
-            .where(Subscriber.status == Status.ACTIVE)
-            .order_by(col(Subscriber.id))
-        ).all()
-        recipients = [personalizer.recipient(s.id or 0, s.email, s.name) for s in active]
-        backend.send_batch(message, recipients)
-        outbox = [backend.path_for(message, r) for r in recipients]
+    backend = OutboxBackend(settings.outbox_dir)
+    send_issue(engine, issue.number, settings, backend)
+    folder = settings.outbox_dir / issue_message(issue, settings).categories[-1]
+    outbox = sorted(folder.glob("*.eml"))
     return DemoResult(load, issue.number, issue.week, built.created, added, files, outbox)

@@ -10,14 +10,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from sqlalchemy import exists, func
+from sqlalchemy import delete, exists, func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from newsletter.errors import NewsletterError
 from newsletter.models import Comparison, Issue, IssueComparison, IssueStatus, row_id
-from newsletter.render import Snapshot, VoteCounter, no_votes, render_issue
+from newsletter.render import Snapshot, VoteCounter, render_issue
 from newsletter.settings import Settings
+from newsletter.votes import count_votes
 from newsletter.weeks import parse_week, week_bounds
 
 LOOKBACK = timedelta(weeks=4)
@@ -78,7 +79,7 @@ class Built:
 
 
 def build_issue(
-    session: Session, week: str, settings: Settings, count_votes: VoteCounter = no_votes
+    session: Session, week: str, settings: Settings, count_votes: VoteCounter = count_votes
 ) -> Built:
     """Create and render the week's issue, or return the one that exists.
 
@@ -121,7 +122,7 @@ def build_issue(
 
 
 def rerender_issue(
-    session: Session, issue: Issue, settings: Settings, count_votes: VoteCounter = no_votes
+    session: Session, issue: Issue, settings: Settings, count_votes: VoteCounter = count_votes
 ) -> Snapshot:
     """Refresh the snapshot after an edit; only before sending starts."""
     if issue.status not in EDITABLE:
@@ -129,3 +130,61 @@ def rerender_issue(
             f"issue #{issue.number} is {issue.status}; its snapshot is frozen once sending starts"
         )
     return render_issue(session, issue, settings, count_votes)
+
+
+# --- The editor's decisions before sending ---------------------------------------------------
+
+TRANSITIONS: dict[str, tuple[IssueStatus, frozenset[IssueStatus]]] = {
+    "approve": (IssueStatus.APPROVED, frozenset({IssueStatus.DRAFT, IssueStatus.HELD})),
+    "hold": (IssueStatus.HELD, frozenset({IssueStatus.DRAFT, IssueStatus.APPROVED})),
+    "cancel": (
+        IssueStatus.CANCELLED,
+        frozenset({IssueStatus.DRAFT, IssueStatus.HELD, IssueStatus.APPROVED}),
+    ),
+}
+
+
+def move_issue(session: Session, number: int, action: str, reason: str | None = None) -> Issue:
+    """approve, hold or cancel, as a compare-and-set: a scheduler that starts sending at the
+    same moment wins or loses cleanly, never half-way. Cancelling releases the issue's
+    comparisons so a later week can pick them."""
+    target, allowed = TRANSITIONS[action]
+    issue = get_issue(session, number)
+    moved = session.execute(
+        update(Issue)
+        .where(col(Issue.id) == issue.id, col(Issue.status).in_([s.value for s in allowed]))
+        .values(status=target.value, status_reason=reason)
+    )
+    session.refresh(issue)
+    if moved.rowcount != 1:  # type: ignore[attr-defined]
+        if issue.status == target:
+            return issue
+        can = ", ".join(sorted(s.value for s in allowed))
+        raise IssueError(
+            f"cannot {action} issue #{number}: it is {issue.status} (only {can} issues can be)"
+        )
+    if target == IssueStatus.CANCELLED:
+        session.execute(delete(IssueComparison).where(col(IssueComparison.issue_id) == issue.id))
+    return issue
+
+
+@dataclass(frozen=True)
+class IssueRow:
+    number: int
+    week: str
+    status: str
+    comparisons: int
+    status_reason: str | None
+
+
+def list_issues(session: Session, limit: int = 50) -> list[IssueRow]:
+    counts = dict(
+        session.exec(
+            select(IssueComparison.issue_id, func.count()).group_by(col(IssueComparison.issue_id))
+        ).all()
+    )
+    rows = session.exec(select(Issue).order_by(col(Issue.number).desc()).limit(limit)).all()
+    return [
+        IssueRow(i.number, i.week, i.status, counts.get(i.id or 0, 0), i.status_reason)
+        for i in rows
+    ]

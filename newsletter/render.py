@@ -11,7 +11,14 @@ from datetime import date
 from pathlib import Path
 
 import mjml
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import (
+    Environment,
+    FileSystemLoader,
+    StrictUndefined,
+    TemplateError,
+    TemplateSyntaxError,
+    select_autoescape,
+)
 from sqlmodel import Session, col, select
 
 from newsletter import placeholders
@@ -28,6 +35,7 @@ from newsletter.models import (
     Tool,
 )
 from newsletter.settings import Settings
+from newsletter.votes import count_votes
 from newsletter.weeks import week_bounds
 from subscribers.clock import utcnow
 
@@ -130,10 +138,6 @@ VoteCounter = Callable[[Session, Sequence[int]], Mapping[int, Mapping[int, int]]
 """(session, comparison ids) -> comparison id -> tool id -> votes."""
 
 
-def no_votes(_session: Session, _ids: Sequence[int]) -> Mapping[int, Mapping[int, int]]:
-    return {}
-
-
 def environment(templates_dir: Path) -> Environment:
     """Autoescape .mjml and .html (select_autoescape's defaults miss .mjml); text stays raw."""
     env = Environment(
@@ -153,7 +157,7 @@ def comparison_views(
     session: Session,
     comparisons: Sequence[Comparison],
     settings: Settings,
-    count_votes: VoteCounter = no_votes,
+    count_votes: VoteCounter = count_votes,
     *,
     with_vote_links: bool = True,
 ) -> list[ComparisonView]:
@@ -257,7 +261,10 @@ def render_view(view: IssueView, templates_dir: Path) -> Snapshot:
     try:
         source = env.get_template("issue.mjml").render(issue=view)
         text = env.get_template("issue.txt").render(issue=view)
-    except Exception as exc:
+    except TemplateSyntaxError as exc:
+        where = Path(exc.filename or exc.name or "template").name
+        raise RenderError(f"templates/email/{where}:{exc.lineno}: {exc.message}") from exc
+    except TemplateError as exc:
         raise RenderError(f"templates/email: {exc}") from exc
     return Snapshot(view.subject, view.preheader, source, compile_mjml(source), text)
 
@@ -270,7 +277,7 @@ def compile_mjml(source: str) -> str:
 
 
 def issue_view(
-    session: Session, issue: Issue, settings: Settings, count_votes: VoteCounter = no_votes
+    session: Session, issue: Issue, settings: Settings, count_votes: VoteCounter = count_votes
 ) -> IssueView:
     comparisons = list(
         session.exec(
@@ -317,7 +324,7 @@ def issue_view(
 
 
 def render_issue(
-    session: Session, issue: Issue, settings: Settings, count_votes: VoteCounter = no_votes
+    session: Session, issue: Issue, settings: Settings, count_votes: VoteCounter = count_votes
 ) -> Snapshot:
     """Render and store the snapshot on the issue (the caller commits)."""
     snapshot = render_view(

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from newsletter.errors import NewsletterError
@@ -44,6 +45,40 @@ class Settings(BaseSettings):
     # SendGrid (the sending issue); the API key keeps its vendor's customary name.
     sendgrid_api_key: str = Field(default="", validation_alias="SENDGRID_API_KEY")
     sendgrid_host: str = "https://api.sendgrid.com"
+    sendgrid_timeout: float = Field(default=30.0, gt=0)
+    """Seconds the client waits on each socket operation; the package waits forever."""
+    # Sending (newsletter/sender.py). batch_size above SendGrid's 1,000 is refused at send.
+    batch_size: int = Field(default=1000, ge=1)
+    send_concurrency: int = Field(default=4, ge=1, le=64)
+    send_build_processes: int | None = Field(default=None, ge=0, le=32)
+    """Processes that build SendGrid requests (tokens, JSON) beside the sending threads,
+    for sends of 50,000 recipients or more; 0 builds them in the threads; unset: one when
+    the machine has two cores or more."""
+    send_max_attempts: int = Field(default=5, ge=1)
+    """Requests per batch per run for answers that are safe to repeat (429, 5xx, refused)."""
+    send_retry_base: float = Field(default=1.0, ge=0)
+    send_retry_max: float = Field(default=60.0, ge=0)
+    send_lease: float = Field(default=60.0, gt=0)
+    """Seconds an in-flight batch stays its sender's without a heartbeat."""
+
+    # The scheduler (scheduler/).
+    schedule: str = "0 8 * * mon"
+    """Five-field cron expression for the weekly job, read in `timezone`."""
+    timezone: str = "UTC"
+    misfire_grace: timedelta = timedelta(hours=6)
+    """A weekly run missed by less than this is caught up once; later ones are skipped."""
+    auto_send: bool = False
+    """Send the weekly issue as soon as it is built; otherwise it waits for approval."""
+    pending_expiry_days: int = Field(default=14, ge=1)
+    """Drop pending subscribers this many days after their unanswered confirmation email."""
+
+    @field_validator("misfire_grace", mode="before")
+    @classmethod
+    def _seconds_or_duration(cls, value: object) -> object:
+        """'21600' (seconds), 'PT6H' (ISO 8601) and '06:00:00' all mean six hours."""
+        if isinstance(value, str) and value.strip().isdigit():
+            return int(value.strip())
+        return value
 
     @field_validator("site_url")
     @classmethod
@@ -66,4 +101,12 @@ class Settings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    """The settings from the environment and `.env`; a bad value is one line naming it."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = "NEWSLETTER_" + "_".join(str(p) for p in first["loc"]).upper()
+        if name == "NEWSLETTER_SENDGRID_API_KEY":
+            name = "SENDGRID_API_KEY"
+        raise SettingsError(f"{name}: {first['msg']} (got {first.get('input')!r})") from None

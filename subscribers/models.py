@@ -63,7 +63,7 @@ class StatusChange(SQLModel, table=True):
             Integer, ForeignKey("subscriber.id", ondelete="CASCADE"), nullable=False, index=True
         )
     )
-    at: datetime = Field(default_factory=utcnow)
+    at: datetime = Field(default_factory=utcnow, index=True)
     from_status: str | None = Field(default=None, max_length=20)
     to_status: str = Field(max_length=20)
     reason: str = Field(max_length=500)

@@ -6,7 +6,9 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, text
@@ -87,3 +89,41 @@ def env(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> Iterator[Setting
     yield settings
     get_settings.cache_clear()
     dispose_engines()
+
+
+@contextmanager
+def serve(app: Any) -> Iterator[int]:
+    """Run an ASGI app under uvicorn on a free loopback port until the block ends."""
+    import socket
+    import threading
+
+    import uvicorn
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = int(sock.getsockname()[1])
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    for _ in range(500):
+        if server.started:
+            break
+        threading.Event().wait(0.01)
+    try:
+        yield port
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+
+
+@pytest.fixture
+def live_app(settings: Settings, engine: Engine) -> Iterator[str]:
+    """The real FastAPI app under uvicorn on a loopback port; yields its base URL."""
+    from newsletter.web.app import create_app
+
+    settings.admin_token = "admin-test-token"
+    with serve(create_app(settings, engine)) as port:
+        settings.site_url = f"http://127.0.0.1:{port}"
+        yield settings.site_url

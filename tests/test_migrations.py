@@ -8,11 +8,13 @@ from sqlalchemy import Engine
 from sqlmodel import SQLModel
 
 import newsletter.models
+import scheduler.store
 import subscribers.models
 from newsletter.database import current_revision, head_revision, upgrade
 
 assert newsletter.models
 assert subscribers.models
+assert scheduler.store
 
 
 def test_migrations_match_the_models(engine: Engine) -> None:

@@ -1,0 +1,82 @@
+"""The public form's side of the list: sign-up with double opt-in, and the confirmation email."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+from subscribers.service import request_subscription
+
+from newsletter.database import session_scope
+from newsletter.delivery import Backend, Message, Recipient
+from newsletter.render import compile_mjml, environment
+from newsletter.settings import Settings
+from subscribers.addresses import normalize_email
+from subscribers.tokens import Signer
+
+log = logging.getLogger(__name__)
+
+CONFIRM_VALID_DAYS = 7
+CONFIRM_MAX_AGE = CONFIRM_VALID_DAYS * 24 * 3600
+
+
+@dataclass(frozen=True)
+class SignupResult:
+    confirmation_sent: bool
+
+
+def confirmation_message(settings: Settings, name: str | None, confirm_url: str) -> Message:
+    env = environment(settings.templates_dir / "email")
+    subject = f"Confirm your subscription to {settings.from_name}"
+    values = {
+        "subject": subject,
+        "name": name,
+        "confirm_url": confirm_url,
+        "from_name": settings.from_name,
+        "postal_address": settings.postal_address,
+        "valid_days": CONFIRM_VALID_DAYS,
+    }
+    html = compile_mjml(env.get_template("confirm.mjml").render(**values))
+    text = env.get_template("confirm.txt").render(**values)
+    return Message(
+        subject=subject,
+        html=html,
+        text=text,
+        from_email=settings.from_email,
+        from_name=settings.from_name,
+        categories=("confirmation",),
+    )
+
+
+def sign_up(
+    engine: Engine,
+    email: str,
+    name: str | None,
+    ip: str | None,
+    settings: Settings,
+    backend: Backend,
+) -> SignupResult:
+    """Create or refresh a pending subscriber and send at most one confirmation per ten
+    minutes. Raises InvalidAddress for a malformed address; says nothing about whether the
+    address was already known (the caller answers the same either way)."""
+    with session_scope(engine, immediate=True) as session:
+        outcome = request_subscription(session, email, name=name, ip=ip)
+    if not outcome.send_confirmation or outcome.subscriber_id is None:
+        return SignupResult(confirmation_sent=False)
+    token = Signer(settings.secret()).confirm_token(outcome.subscriber_id)
+    message = confirmation_message(settings, name, f"{settings.site_url}/confirm/{token}")
+    recipient = Recipient(
+        subscriber_id=outcome.subscriber_id,
+        email=normalize_email(email),
+        name=name,
+        substitutions={},
+        headers={},
+    )
+    try:
+        backend.send_batch(message, [recipient])
+    except Exception:
+        # The form must answer the same; the operator sees this in the log.
+        log.exception("confirmation email to subscriber %s failed", outcome.subscriber_id)
+        return SignupResult(confirmation_sent=False)
+    return SignupResult(confirmation_sent=True)

@@ -1,0 +1,1 @@
+"""The web service: public pages for subscribers and the admin API for operators."""

@@ -1,0 +1,113 @@
+"""The jobs the scheduler runs. Each is a plain function with no arguments (APScheduler's
+persistent store keeps a reference to it, not the function) that reads the one settings
+object, and logs one line per event.
+
+Exactly once does not come from APScheduler (3.x cannot coordinate processes): it comes
+from the database. One issue per ISO week is a unique constraint, the move to `sending`
+is a compare-and-set, and the ledger hands each batch to one sender.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlmodel import col, select
+
+from newsletter.backends import make_backend
+from newsletter.content import ContentError, load_content
+from newsletter.database import get_engine, session_scope
+from newsletter.issues import NothingToPick, build_issue
+from newsletter.models import Issue, IssueStatus
+from newsletter.sender import SendReport, send_issue
+from newsletter.settings import get_settings
+from newsletter.weeks import week_of
+from subscribers.clock import utcnow
+from subscribers.housekeeping import expire_pending
+
+log = logging.getLogger("scheduler")
+
+stopping = threading.Event()
+"""Set on SIGINT/SIGTERM: a send in progress stops between batches and stays resumable."""
+
+
+def local_now() -> datetime:
+    return utcnow().astimezone(ZoneInfo(get_settings().timezone))
+
+
+def _send(number: int, why: str) -> SendReport | None:
+    settings = get_settings()
+    log.info("issue #%d: sending (%s)", number, why)
+    report = send_issue(get_engine(), number, settings, make_backend(settings), stop=stopping)
+    log.info(
+        "issue #%d: %s; %d accepted, %d unknown, %d failed, %d skipped, %d still queued",
+        number,
+        report.status,
+        report.accepted,
+        report.unknown,
+        report.failed,
+        report.skipped,
+        report.queued,
+    )
+    return report
+
+
+def weekly_job() -> None:
+    """Reload content, build the current week's issue, then send it or leave it for approval."""
+    settings = get_settings()
+    engine = get_engine()
+    week = week_of(local_now().date())
+    try:
+        with session_scope(engine, immediate=True) as session:
+            loaded = load_content(session, settings.content_dir)
+        log.info(
+            "content: %d new, %d updated, %d unchanged comparisons",
+            len(loaded.created),
+            len(loaded.updated),
+            len(loaded.unchanged),
+        )
+    except ContentError as exc:
+        for problem in exc.problems:
+            log.error("content: %s", problem)
+        log.error("content: not reloaded (%s); building from what is loaded", exc)
+    try:
+        with session_scope(engine, immediate=True) as session:
+            built = build_issue(session, week, settings)
+            number, status = built.issue.number, built.issue.status
+    except NothingToPick as exc:
+        log.warning("%s; nothing is sent this week", exc)
+        return
+    if not built.created:
+        log.info(
+            "week %s already taken: issue #%d exists (%s); nothing to do", week, number, status
+        )
+        return
+    log.info("issue #%d for %s built (%s)", number, week, status)
+    if settings.auto_send:
+        _send(number, "NEWSLETTER_AUTO_SEND is on")
+    else:
+        log.info("issue #%d awaits `newsletter issue approve %d`", number, number)
+
+
+def dispatch_job() -> None:
+    """Every tick: send issues an editor approved, and resume sends a crash left behind."""
+    with session_scope(get_engine()) as session:
+        waiting = session.exec(
+            select(Issue.number, Issue.status)
+            .where(col(Issue.status).in_([IssueStatus.APPROVED, IssueStatus.SENDING]))
+            .order_by(col(Issue.number))
+        ).all()
+    for number, status in waiting:
+        if stopping.is_set():
+            return
+        _send(number, "approved" if status == IssueStatus.APPROVED else "resuming")
+
+
+def housekeeping_job() -> None:
+    """Daily: drop pending subscribers who never confirmed."""
+    days = get_settings().pending_expiry_days
+    with session_scope(get_engine(), immediate=True) as session:
+        expired = expire_pending(session, older_than=timedelta(days=days))
+    log.info("housekeeping: %d pending subscriber(s) older than %d days expired", expired, days)

@@ -1,0 +1,153 @@
+"""`newsletter scheduler`: APScheduler 3.x in the foreground.
+
+Run one per deployment. If two run anyway (on one database), each week still goes out
+once: the jobs' guarantees live in the database (see `scheduler.jobs`); the second
+process logs that the week was already taken, or helps finish the same send.
+
+Misfire policy: a weekly run missed while the service was down is run once (coalesced)
+when the scheduler comes back less than NEWSLETTER_MISFIRE_GRACE late (default 6 hours);
+later than that it is skipped and logged, so an overdue issue never goes out days late
+unseen: the editor sends it by hand (`newsletter issue send`) if it should still go.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+from types import FrameType
+
+from apscheduler.events import (
+    EVENT_JOB_ERROR,
+    EVENT_JOB_EXECUTED,
+    EVENT_JOB_MISSED,
+    JobExecutionEvent,
+)
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.memory import MemoryJobStore
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy import Engine
+
+from newsletter.schedule import weekly_trigger, zone
+from newsletter.settings import Settings
+from scheduler import jobs
+from scheduler.store import JOBS_TABLE
+
+log = logging.getLogger("scheduler")
+
+WEEKLY_ID = "weekly-issue"
+DISPATCH_ID = "dispatch"
+HOUSEKEEPING_ID = "housekeeping"
+
+
+def configure(scheduler: BaseScheduler, settings: Settings, engine: Engine) -> None:
+    """Stores, executors and the three jobs. The weekly job lives in the database with an
+    explicit id and replace_existing (else every start would add a copy); when its trigger
+    is unchanged, the stored next run time is kept, so a run missed while the service was
+    down is still due (and caught up or skipped by the misfire policy) instead of being
+    silently moved to next week by the replacement."""
+    grace = int(settings.misfire_grace.total_seconds())
+    trigger = weekly_trigger(settings)
+    # IMMEDIATE transactions on SQLite: two schedulers writing the job row wait for each
+    # other (busy timeout) instead of failing with "database is locked".
+    store = SQLAlchemyJobStore(
+        engine=engine.execution_options(sqlite_begin="IMMEDIATE"), tablename=JOBS_TABLE
+    )
+    scheduler.configure(
+        jobstores={"default": store, "memory": MemoryJobStore()},
+        executors={"default": ThreadPoolExecutor(1)},
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": grace},
+        timezone=zone(settings),
+    )
+    store.start(scheduler, "default")
+    stored = store.lookup_job(WEEKLY_ID)
+    keep = {}
+    if stored is not None and repr(stored.trigger) == repr(trigger) and stored.next_run_time:
+        keep = {"next_run_time": stored.next_run_time}
+    scheduler.add_job(
+        "scheduler.jobs:weekly_job",
+        trigger,
+        id=WEEKLY_ID,
+        name="build and send the weekly issue",
+        replace_existing=True,
+        misfire_grace_time=grace,
+        coalesce=True,
+        max_instances=1,
+        **keep,
+    )
+    scheduler.add_job(
+        "scheduler.jobs:dispatch_job",
+        IntervalTrigger(minutes=1),
+        id=DISPATCH_ID,
+        name="send approved issues, resume interrupted sends",
+        jobstore="memory",
+        replace_existing=True,
+        misfire_grace_time=30,
+        coalesce=True,
+    )
+    scheduler.add_job(
+        "scheduler.jobs:housekeeping_job",
+        CronTrigger(hour=3, minute=15, timezone=zone(settings)),
+        id=HOUSEKEEPING_ID,
+        name="expire unconfirmed subscribers",
+        jobstore="memory",
+        replace_existing=True,
+        misfire_grace_time=3600,
+        coalesce=True,
+    )
+    scheduler.add_listener(_log_event, EVENT_JOB_MISSED | EVENT_JOB_ERROR | EVENT_JOB_EXECUTED)
+
+
+def _log_event(event: JobExecutionEvent) -> None:
+    if event.code == EVENT_JOB_MISSED:
+        log.warning(
+            "job %s: the run due at %s was missed by more than the grace time; skipped "
+            "(send it by hand with `newsletter issue send` if it should still go)",
+            event.job_id,
+            event.scheduled_run_time.isoformat(),
+        )
+    elif event.code == EVENT_JOB_ERROR:
+        log.error("job %s failed: %s", event.job_id, event.exception)
+    elif event.job_id != DISPATCH_ID:
+        log.info("job %s done (due %s)", event.job_id, event.scheduled_run_time.isoformat())
+
+
+def run(settings: Settings, engine: Engine, *, once: bool = False) -> None:
+    """Run in the foreground until SIGINT/SIGTERM; `once` runs the weekly job now and exits."""
+
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        log.info("received %s: stopping after the current batch", signal.Signals(signum).name)
+        jobs.stopping.set()
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    weekly_trigger(settings)  # a bad schedule is one clear line before anything starts
+    if once:
+        jobs.dispatch_job()
+        jobs.weekly_job()
+        return
+    scheduler = BlockingScheduler()
+    configure(scheduler, settings, engine)
+    log.info("resuming any send a crash left behind")
+    jobs.dispatch_job()
+    job = scheduler.get_job(WEEKLY_ID)
+    log.info(
+        "scheduler started: weekly job '%s' (%s, %s); next run %s",
+        settings.schedule,
+        settings.timezone,
+        f"misfire grace {settings.misfire_grace}",
+        job.next_run_time.isoformat() if job and job.next_run_time else "when started",
+    )
+    try:
+        scheduler.start()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        jobs.stopping.set()
+        if scheduler.running:
+            scheduler.shutdown(wait=True)
+        log.info("scheduler stopped")

@@ -1,0 +1,62 @@
+"""Addresses and names as the list stores them: one spelling per mailbox, one hash per address.
+
+An address is validated by email-validator (syntax only: no DNS, so imports and tests work
+offline) and then lower-cased entirely. Providers treat the local part case-insensitively in
+practice, and one spelling per mailbox is what makes `email` UNIQUE mean "one row per person".
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from email_validator import EmailNotValidError, validate_email
+
+from subscribers.errors import SubscriberError
+
+NAME_MAX = 200  # subscriber.name is VARCHAR(200)
+
+
+class InvalidAddress(SubscriberError):
+    """The text is not an email address; the message is the validator's reason."""
+
+
+class InvalidName(SubscriberError):
+    """The name cannot be stored (too long)."""
+
+
+def normalize_email(raw: str) -> str:
+    """The stored spelling of an address, or InvalidAddress with a short reason.
+
+    Surrounding whitespace is dropped first: it comes from spreadsheets and forms, never from
+    the address itself.
+    """
+    candidate = raw.strip()
+    if not candidate:
+        raise InvalidAddress("not a valid address: it is empty")
+    try:
+        validated = validate_email(candidate, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise InvalidAddress(f"not a valid address: {exc}") from None
+    return validated.normalized.lower()
+
+
+def normalized_hash(normalized: str) -> str:
+    """SHA-256 hex of an address that is already normalised (the importer's fast path)."""
+    return hashlib.sha256(normalized.encode("utf-8")).hexdigest()
+
+
+def address_hash(email: str) -> str:
+    """The tombstone key: SHA-256 hex of the normalised address, so no address is kept."""
+    return normalized_hash(normalize_email(email))
+
+
+def normalize_name(raw: str | None) -> str | None:
+    """A display name on one line (newlines would end up in a To: header), or None if blank."""
+    if raw is None:
+        return None
+    name = " ".join(raw.split())
+    if not name:
+        return None
+    if len(name) > NAME_MAX:
+        raise InvalidName(f"name is too long ({len(name)} characters, at most {NAME_MAX})")
+    return name

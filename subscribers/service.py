@@ -1,0 +1,460 @@
+"""The list's business rules, as plain functions over a Session: the CLI, the web app and the
+tests call the same code, and the caller owns the transaction.
+
+Functions that read a row and then write it lock the row on PostgreSQL (FOR UPDATE); on
+SQLite the caller opens the transaction with `session_scope(engine, immediate=True)`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import Table, case, delete, func, or_
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql.dml import Insert
+from sqlmodel import Session, SQLModel, col, select
+
+from subscribers.addresses import (
+    NAME_MAX,
+    InvalidAddress,
+    normalize_email,
+    normalize_name,
+    normalized_hash,
+)
+from subscribers.errors import SubscriberError
+from subscribers.models import (
+    SUPPRESSED,
+    ForgottenAddress,
+    Source,
+    Status,
+    StatusChange,
+    Subscriber,
+)
+from subscribers.status import change_status, record_first_status, resolve_now
+
+CONFIRMATION_RESEND_AFTER = timedelta(minutes=10)
+"""A pending address gets at most one confirmation email per this interval, however often
+the form is posted: the form must not become a way to flood someone's inbox."""
+
+CONSENT_IP_MAX = 45  # subscriber.consent_ip is VARCHAR(45): the longest IPv6 text form
+
+_ARRIVAL: dict[Source, str] = {
+    Source.FORM: "signed up through the form",
+    Source.IMPORT: "imported",
+    Source.API: "added through the API",
+    Source.CLI: "added by an operator",
+    Source.DEMO: "added by the demo",
+    Source.WEBHOOK: "added by a webhook",
+    Source.SYSTEM: "added by the system",
+}
+
+
+@dataclass(frozen=True)
+class SignupOutcome:
+    """What the form handler does next; it shows the same page whatever this says."""
+
+    subscriber_id: int | None
+    send_confirmation: bool
+
+
+@dataclass(frozen=True)
+class WeekGrowth:
+    week: str  # ISO week, e.g. 2026-W48
+    starts: date  # its Monday
+    new: int  # subscribers created that week (still on the list)
+    confirmed: int  # pending -> active that week
+    unsubscribed: int  # -> unsubscribed that week
+
+
+@dataclass(frozen=True)
+class ListStats:
+    by_status: dict[str, int]  # every status, zeros included
+    total: int
+    growth: list[WeekGrowth]  # oldest first, the current week last
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """The Core table of a model (SQLModel does not declare `__table__` for type checkers)."""
+    table = getattr(model, "__table__", None)
+    if not isinstance(table, Table):
+        raise TypeError(f"{model.__name__} is not a table model")
+    return table
+
+
+def insert_ignoring_conflicts(dialect: str, table: Table) -> Insert:
+    """INSERT … ON CONFLICT DO NOTHING on SQLite and PostgreSQL (a race is not an error)."""
+    if dialect == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing()
+    if dialect == "sqlite":
+        return sqlite.insert(table).on_conflict_do_nothing()
+    raise NotImplementedError(f"no INSERT … ON CONFLICT DO NOTHING for {dialect}")
+
+
+def lookup_key(email: str) -> str:
+    """The spelling to look an address up by; rows stored before validation existed are
+    still found (and can still be forgotten) through their lower-cased text."""
+    try:
+        return normalize_email(email)
+    except InvalidAddress:
+        return email.strip().lower()
+
+
+def _find(session: Session, address: str, *, lock: bool = False) -> Subscriber | None:
+    query = select(Subscriber).where(col(Subscriber.email) == address)
+    if lock:
+        query = query.with_for_update()
+    return session.exec(query).first()
+
+
+def _get(session: Session, subscriber_id: int, *, lock: bool = False) -> Subscriber | None:
+    return session.get(Subscriber, subscriber_id, with_for_update=lock)
+
+
+def _tombstoned(session: Session, address: str) -> bool:
+    return session.get(ForgottenAddress, normalized_hash(address)) is not None
+
+
+def _insert_new(
+    session: Session,
+    subscriber: Subscriber,
+    status: Status,
+    reason: str,
+    source: Source,
+    at: datetime,
+) -> bool:
+    """Insert under a savepoint: False if the address arrived meanwhile (UNIQUE email)."""
+    try:
+        with session.begin_nested():
+            record_first_status(session, subscriber, status, reason=reason, source=source, now=at)
+    except IntegrityError:
+        return False
+    return True
+
+
+def find_subscriber(session: Session, email: str) -> Subscriber | None:
+    return _find(session, lookup_key(email))
+
+
+def get_subscriber(session: Session, subscriber_id: int) -> Subscriber | None:
+    return _get(session, subscriber_id)
+
+
+def status_history(session: Session, subscriber_id: int) -> list[StatusChange]:
+    """Every recorded status of a subscriber in the order written (the first one is how it
+    arrived); by id, not `at`, which a caller may supply."""
+    query = (
+        select(StatusChange)
+        .where(col(StatusChange.subscriber_id) == subscriber_id)
+        .order_by(col(StatusChange.id))
+    )
+    return list(session.exec(query))
+
+
+def add_subscriber(
+    session: Session,
+    email: str,
+    *,
+    name: str | None = None,
+    source: Source,
+    confirmed: bool = False,
+    now: datetime | None = None,
+) -> Subscriber:
+    """An operator's or a program's addition: active if `confirmed`, else pending.
+
+    A forgotten address is refused: erasure is a promise not to bring the address back
+    without the person's own fresh consent, which only the form collects.
+    """
+    address = normalize_email(email)
+    clean_name = normalize_name(name)
+    at = resolve_now(now)
+    existing = _find(session, address)
+    if existing is not None:
+        raise SubscriberError(f"{address} is already on the list ({existing.status})")
+    if _tombstoned(session, address):
+        raise SubscriberError(
+            f"{address} was forgotten (GDPR erasure) and cannot be re-added "
+            "by import or by an operator"
+        )
+    status = Status.ACTIVE if confirmed else Status.PENDING
+    reason = _ARRIVAL[Source(source)] + (", as confirmed" if confirmed else "")
+    subscriber = Subscriber(email=address, name=clean_name)
+    if not _insert_new(session, subscriber, status, reason, source, at):
+        raise SubscriberError(f"{address} is already on the list")
+    return subscriber
+
+
+def list_subscribers(
+    session: Session,
+    *,
+    status: Status | None = None,
+    search: str | None = None,
+    after_id: int = 0,
+    limit: int = 50,
+) -> list[Subscriber]:
+    """One page in id order; the next page starts after the last id (keyset paging stays
+    fast and stable while rows are added or forgotten, where OFFSET does neither)."""
+    if limit < 1:
+        raise SubscriberError("limit must be at least 1")
+    query = select(Subscriber).where(col(Subscriber.id) > after_id)
+    query = query.where(*_filters(status, search))
+    return list(session.exec(query.order_by(col(Subscriber.id)).limit(limit)))
+
+
+def count_subscribers(
+    session: Session, *, status: Status | None = None, search: str | None = None
+) -> int:
+    query = select(func.count()).select_from(Subscriber).where(*_filters(status, search))
+    return session.exec(query).one()
+
+
+def _filters(status: Status | None, search: str | None) -> list[Any]:
+    """Case-insensitive substring search: lower() on both sides (ASCII only on SQLite,
+    whose lower() does not fold other letters); % and _ in the text match themselves."""
+    conditions: list[Any] = []
+    if status is not None:
+        conditions.append(col(Subscriber.status) == Status(status).value)
+    if search and search.strip():
+        text = search.strip()
+        conditions.append(
+            or_(
+                col(Subscriber.email).icontains(text, autoescape=True),
+                col(Subscriber.name).icontains(text, autoescape=True),
+            )
+        )
+    return conditions
+
+
+def request_subscription(
+    session: Session,
+    email: str,
+    *,
+    name: str | None,
+    ip: str | None,
+    now: datetime | None = None,
+) -> SignupOutcome:
+    """The public form. Never raises for a known address (the page must not reveal who is
+    on the list); raises InvalidAddress for text that is not an address.
+
+    Suppressed and active addresses are left alone and get no email. A forgotten address may
+    sign up again: this is the person's own fresh, double-opt-in consent; the tombstone goes
+    when they confirm.
+    """
+    address = normalize_email(email)
+    clean_name = _form_name(name)
+    consent_ip = (ip.strip()[:CONSENT_IP_MAX] or None) if ip else None
+    at = resolve_now(now)
+    subscriber = _find(session, address, lock=True)
+    if subscriber is None:
+        fresh = Subscriber(
+            email=address,
+            name=clean_name,
+            consent_at=at,
+            consent_ip=consent_ip,
+            confirmation_sent_at=at,
+        )
+        reason = _ARRIVAL[Source.FORM]
+        if _insert_new(session, fresh, Status.PENDING, reason, Source.FORM, at):
+            return SignupOutcome(fresh.id, send_confirmation=True)
+        subscriber = _find(session, address, lock=True)  # a concurrent post created it
+        if subscriber is None:  # pragma: no cover - created and forgotten in between
+            return SignupOutcome(None, send_confirmation=False)
+    if subscriber.status == Status.UNSUBSCRIBED:
+        change_status(
+            session,
+            subscriber,
+            Status.PENDING,
+            reason="re-subscribed through the form",
+            source=Source.FORM,
+            now=at,
+        )
+    if subscriber.status != Status.PENDING:
+        return SignupOutcome(subscriber.id, send_confirmation=False)
+    if clean_name is not None:
+        subscriber.name = clean_name
+    subscriber.consent_at = at
+    subscriber.consent_ip = consent_ip
+    sent = subscriber.confirmation_sent_at
+    send = sent is None or at - sent >= CONFIRMATION_RESEND_AFTER
+    if send:
+        subscriber.confirmation_sent_at = at
+    session.add(subscriber)
+    return SignupOutcome(subscriber.id, send_confirmation=send)
+
+
+def _form_name(name: str | None) -> str | None:
+    """The form's name, cut to the column: a visitor's over-long name is not worth an error
+    page (operators' tools refuse it instead, through normalize_name)."""
+    if name is None:
+        return None
+    return " ".join(name.split())[:NAME_MAX].strip() or None
+
+
+def confirm_subscription(
+    session: Session, subscriber_id: int, *, now: datetime | None = None
+) -> Subscriber | None:
+    """The confirmation link: pending -> active; a second click changes nothing, and other
+    statuses (unsubscribed since, bounced) are not revived by an old link."""
+    subscriber = _get(session, subscriber_id, lock=True)
+    if subscriber is None:
+        return None
+    if subscriber.status == Status.PENDING:
+        change_status(
+            session,
+            subscriber,
+            Status.ACTIVE,
+            reason="confirmed by email",
+            source=Source.FORM,
+            now=now,
+        )
+        tombstone = normalized_hash(subscriber.email)
+        session.exec(delete(ForgottenAddress).where(col(ForgottenAddress.email_hash) == tombstone))
+    return subscriber
+
+
+def unsubscribe(
+    session: Session,
+    subscriber_id: int,
+    *,
+    reason: str,
+    source: Source,
+    now: datetime | None = None,
+) -> Subscriber | None:
+    """Idempotent; a bounced or complained address stays as it is (it is suppressed
+    already, and its status says more than "unsubscribed")."""
+    subscriber = _get(session, subscriber_id, lock=True)
+    if subscriber is None:
+        return None
+    if subscriber.status in SUPPRESSED or subscriber.status == Status.UNSUBSCRIBED:
+        return subscriber
+    change_status(session, subscriber, Status.UNSUBSCRIBED, reason=reason, source=source, now=now)
+    return subscriber
+
+
+def resubscribe(
+    session: Session, subscriber_id: int, *, source: Source, now: datetime | None = None
+) -> Subscriber | None:
+    """The unsubscribe page's "changed my mind": only unsubscribed -> active."""
+    subscriber = _get(session, subscriber_id, lock=True)
+    if subscriber is None:
+        return None
+    if subscriber.status == Status.UNSUBSCRIBED:
+        change_status(
+            session,
+            subscriber,
+            Status.ACTIVE,
+            reason="re-subscribed from the unsubscribe page",
+            source=source,
+            now=now,
+        )
+    return subscriber
+
+
+def set_status(
+    session: Session,
+    email_or_id: str | int,
+    status: Status,
+    *,
+    reason: str,
+    source: Source,
+    now: datetime | None = None,
+) -> Subscriber:
+    """An operator's deliberate move, e.g. reviving a bounced address after the mailbox was
+    fixed (source cli or api). Unchanged if already in that status."""
+    subscriber = _operator_lookup(session, email_or_id)
+    change_status(session, subscriber, status, reason=reason, source=source, now=now)
+    return subscriber
+
+
+def _operator_lookup(session: Session, email_or_id: str | int) -> Subscriber:
+    if isinstance(email_or_id, int) or email_or_id.strip().isdigit():
+        found = _get(session, int(email_or_id), lock=True)
+    else:
+        found = _find(session, lookup_key(email_or_id), lock=True)
+    if found is None:
+        raise SubscriberError(f"no subscriber {str(email_or_id).strip()!r} on the list")
+    return found
+
+
+def forget(session: Session, email: str, *, now: datetime | None = None) -> bool:
+    """GDPR erasure: delete the row and keep only a hash of the address, so an import or an
+    operator cannot bring it back. The database deletes the status history (ON DELETE
+    CASCADE) and unlinks votes (ON DELETE SET NULL), so community shares do not move.
+    Returns whether the address was on the list; the tombstone is recorded either way.
+    """
+    address = lookup_key(email)
+    at = resolve_now(now)
+    result = session.exec(delete(Subscriber).where(col(Subscriber.email) == address))
+    dialect = session.get_bind().dialect.name
+    session.exec(
+        insert_ignoring_conflicts(dialect, table_of(ForgottenAddress)).values(
+            email_hash=normalized_hash(address), forgotten_at=at
+        )
+    )
+    return bool(result.rowcount)
+
+
+def is_forgotten(session: Session, email: str) -> bool:
+    return _tombstoned(session, lookup_key(email))
+
+
+def list_stats(session: Session, *, weeks: int = 12, now: datetime | None = None) -> ListStats:
+    """Counts by status, and growth per ISO week for the last `weeks` weeks (this one
+    included). Each part is one SQL query whose result has at most `weeks` rows: the
+    week of a timestamp is found by CASE over the week boundaries, which SQLite and
+    PostgreSQL both run (neither shares the other's ISO-week function)."""
+    if weeks < 1:
+        raise SubscriberError("weeks must be at least 1")
+    today = resolve_now(now).astimezone(UTC).date()
+    monday = today - timedelta(days=today.weekday())
+    mondays = [monday - timedelta(weeks=weeks - 1 - i) for i in range(weeks + 1)]
+    bounds = [datetime.combine(day, time(), UTC) for day in mondays]
+
+    counts = dict(
+        session.exec(
+            select(col(Subscriber.status), func.count()).group_by(col(Subscriber.status))
+        ).all()
+    )
+    by_status = {s.value: int(counts.get(s.value, 0)) for s in Status}
+    for other, n in counts.items():  # statuses written by older code, shown rather than hidden
+        by_status.setdefault(other, int(n))
+
+    new = _per_week(session, col(Subscriber.created_at), bounds, [])
+    change_at = col(StatusChange.at)
+    confirmed = _per_week(
+        session,
+        change_at,
+        bounds,
+        [
+            col(StatusChange.to_status) == Status.ACTIVE.value,
+            col(StatusChange.from_status) == Status.PENDING.value,
+        ],
+    )
+    unsubscribed = _per_week(
+        session, change_at, bounds, [col(StatusChange.to_status) == Status.UNSUBSCRIBED.value]
+    )
+    growth = [
+        WeekGrowth(
+            week=f"{day.isocalendar().year}-W{day.isocalendar().week:02d}",
+            starts=day,
+            new=new.get(i, 0),
+            confirmed=confirmed.get(i, 0),
+            unsubscribed=unsubscribed.get(i, 0),
+        )
+        for i, day in enumerate(mondays[:-1])
+    ]
+    return ListStats(by_status=by_status, total=sum(by_status.values()), growth=growth)
+
+
+def _per_week(
+    session: Session, column: Any, bounds: list[datetime], conditions: list[Any]
+) -> dict[int, int]:
+    """{week index: rows whose `column` falls in that week}, grouped in SQL."""
+    week = case(*[(column < bounds[i + 1], i) for i in range(len(bounds) - 1)], else_=None).label(
+        "week"
+    )
+    rows = select(week).where(column >= bounds[0], column < bounds[-1], *conditions).subquery()
+    query = select(rows.c.week, func.count()).group_by(rows.c.week)
+    return {int(w): int(n) for w, n in session.exec(query).all() if w is not None}

@@ -51,32 +51,17 @@ from newsletter.delivery import (
     Recipient,
     TransientFailure,
 )
+from newsletter.sendgrid_limits import (
+    MAX_BODY_BYTES,
+    MAX_CATEGORIES,
+    MAX_CATEGORY_CHARS,
+    MAX_MAP_BYTES,
+    MAX_PERSONALIZATIONS,
+    RESERVED_HEADERS,
+)
 from newsletter.settings import Settings, SettingsError
 
 DEFAULT_HOST = "https://api.sendgrid.com"
-MAX_PERSONALIZATIONS = 1000
-MAX_RECIPIENTS = 1000  # to + cc + bcc over the whole request
-MAX_MAP_BYTES = 10_000  # substitutions of one personalization; custom_args merged
-MAX_CATEGORIES = 10
-MAX_CATEGORY_CHARS = 255
-MAX_BODY_BYTES = 30 * 1024 * 1024
-RESERVED_HEADERS = frozenset(
-    name.lower()
-    for name in (
-        "x-sg-id",
-        "x-sg-eid",
-        "received",
-        "dkim-signature",
-        "Content-Type",
-        "Content-Transfer-Encoding",
-        "To",
-        "From",
-        "Subject",
-        "Reply-To",
-        "CC",
-        "BCC",
-    )
-)
 RETRYABLE_STATUSES = frozenset({500, 502, 503, 504})
 STOPPING_STATUSES = frozenset({401, 403})
 

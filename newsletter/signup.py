@@ -6,13 +6,13 @@ import logging
 from dataclasses import dataclass
 
 from sqlalchemy import Engine
-from subscribers.service import request_subscription
 
 from newsletter.database import session_scope
 from newsletter.delivery import Backend, Message, Recipient
 from newsletter.render import compile_mjml, environment
 from newsletter.settings import Settings
 from subscribers.addresses import normalize_email
+from subscribers.service import request_subscription
 from subscribers.tokens import Signer
 
 log = logging.getLogger(__name__)

@@ -30,6 +30,17 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Final, Literal, cast, get_args
 from urllib.parse import parse_qs, urlsplit
 
+from newsletter.sendgrid_limits import (
+    MAX_BODY_BYTES,
+    MAX_CATEGORIES,
+    MAX_CATEGORY_CHARS,
+    MAX_MAP_BYTES,
+    MAX_PERSONALIZATIONS,
+    MAX_RECIPIENTS,
+    MAX_SEND_AT_AHEAD_S,
+    RESERVED_HEADERS,
+)
+
 __all__ = [
     "MAIL_SEND_PATH",
     "MAX_BODY_BYTES",
@@ -47,31 +58,6 @@ __all__ = [
 
 MAIL_SEND_PATH: Final = "/v3/mail/send"
 CONTROL_PREFIX: Final = "/_standin/"
-#: SendGrid refuses messages of 30 MB or more; the body is the message here.
-MAX_BODY_BYTES: Final = 30 * 1024 * 1024
-MAX_PERSONALIZATIONS: Final = 1000
-MAX_RECIPIENTS: Final = 1000
-MAX_MAP_BYTES: Final = 10_000
-MAX_CATEGORIES: Final = 10
-MAX_CATEGORY_CHARS: Final = 255
-MAX_SEND_AT_AHEAD_S: Final = 72 * 3600
-RESERVED_HEADERS: Final = frozenset(
-    name.lower()
-    for name in (
-        "x-sg-id",
-        "x-sg-eid",
-        "received",
-        "dkim-signature",
-        "Content-Type",
-        "Content-Transfer-Encoding",
-        "To",
-        "From",
-        "Subject",
-        "Reply-To",
-        "CC",
-        "BCC",
-    )
-)
 ERROR_FAULT_STATUSES: Final = frozenset({400, 401, 403, 413, 500, 502, 503, 504})
 _HELP_BASE: Final = "https://www.twilio.com/docs/sendgrid/api-reference/mail-send/errors"
 _DRAIN_LIMIT: Final = 4 * MAX_BODY_BYTES  # beyond this an oversize body is cut off

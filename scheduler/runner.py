@@ -31,10 +31,11 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine
 
-from newsletter.schedule import weekly_trigger, zone
+from newsletter.schedule import next_fire, weekly_trigger, zone
 from newsletter.settings import Settings
 from scheduler import jobs
 from scheduler.store import JOBS_TABLE
+from subscribers.clock import utcnow
 
 log = logging.getLogger("scheduler")
 
@@ -134,13 +135,13 @@ def run(settings: Settings, engine: Engine, *, once: bool = False) -> None:
     configure(scheduler, settings, engine)
     log.info("resuming any send a crash left behind")
     jobs.dispatch_job()
-    job = scheduler.get_job(WEEKLY_ID)
+    upcoming = next_fire(settings, utcnow()).fires_at
     log.info(
-        "scheduler started: weekly job '%s' (%s, %s); next run %s",
+        "scheduler started: weekly job '%s' in %s, misfire grace %s; next run %s",
         settings.schedule,
         settings.timezone,
-        f"misfire grace {settings.misfire_grace}",
-        job.next_run_time.isoformat() if job and job.next_run_time else "when started",
+        settings.misfire_grace,
+        upcoming.isoformat() if upcoming else "never",
     )
     try:
         scheduler.start()

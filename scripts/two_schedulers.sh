@@ -43,8 +43,8 @@ PY
 
 "$BIN/newsletter" dev sendgrid --port 3031 --key run-key >"$work/standin.log" 2>&1 &
 sleep 1
-"$BIN/newsletter" scheduler >"$work/scheduler-1.log" 2>&1 &
-"$BIN/newsletter" scheduler >"$work/scheduler-2.log" 2>&1 &
+"$BIN/newsletter" scheduler >"$work/scheduler-1.log" 2>&1 & first=$!
+"$BIN/newsletter" scheduler >"$work/scheduler-2.log" 2>&1 & second=$!
 started=$(date +%s)
 
 while :; do
@@ -56,6 +56,9 @@ with session_scope(get_engine()) as s:
     print(' '.join(i.status for i in s.exec(select(Issue))) or 'none')")
   elapsed=$(( $(date +%s) - started ))
   if [ "$status" = sent ]; then break; fi
+  for pid in $first $second; do
+    kill -0 "$pid" 2>/dev/null || { echo "FAIL: a scheduler exited:"; cat "$work"/scheduler-*.log; exit 1; }
+  done
   if [ "$elapsed" -gt 120 ]; then echo "FAIL: no sent issue after ${elapsed}s (status: $status)"; exit 1; fi
   sleep 2
 done

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -320,3 +321,33 @@ def test_two_schedulers_racing_for_one_week_send_it_once(
     joined = "\n".join(logs)
     assert joined.count("built (draft)") == 1
     assert "already taken" in joined
+
+
+def test_the_scheduler_runs_in_the_foreground_and_stops_on_sigterm(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    root = write_content(tmp_path / "content", [comparison("one", "2026-11-23")])
+    with StandIn(api_keys=[KEY]) as standin:
+        environ = _scheduler_env(settings, root, standin)
+        environ["NEWSLETTER_TIMEZONE"] = "Europe/Berlin"
+        process = subprocess.Popen(
+            [sys.executable, "-c", "from newsletter.cli import main; main()", "scheduler"],
+            env=environ,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        assert process.stdout is not None
+        lines: list[str] = []
+        for line in process.stdout:  # wait until it is up, then ask it to stop
+            lines.append(line)
+            if "scheduler started" in line:
+                process.send_signal(signal.SIGTERM)
+                break
+        rest, _ = process.communicate(timeout=30)
+    log = "".join(lines) + rest
+    assert process.returncode == 0, log
+    assert "weekly job '0 8 * * mon' in Europe/Berlin" in log
+    assert "received SIGTERM" in log
+    assert "scheduler stopped" in log
+    assert "Traceback" not in log

@@ -127,28 +127,29 @@ def run(settings: Settings, engine: Engine, *, once: bool = False) -> None:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     weekly_trigger(settings)  # a bad schedule is one clear line before anything starts
-    if once:
-        jobs.dispatch_job()
-        jobs.weekly_job()
-        return
-    scheduler = BlockingScheduler()
-    configure(scheduler, settings, engine)
-    log.info("resuming any send a crash left behind")
-    jobs.dispatch_job()
-    upcoming = next_fire(settings, utcnow()).fires_at
-    log.info(
-        "scheduler started: weekly job '%s' in %s, misfire grace %s; next run %s",
-        settings.schedule,
-        settings.timezone,
-        settings.misfire_grace,
-        upcoming.isoformat() if upcoming else "never",
-    )
+    scheduler: BlockingScheduler | None = None
     try:
+        if once:
+            jobs.dispatch_job()
+            jobs.weekly_job()
+            return
+        scheduler = BlockingScheduler()
+        configure(scheduler, settings, engine)
+        log.info("resuming any send a crash left behind")
+        jobs.dispatch_job()
+        upcoming = next_fire(settings, utcnow()).fires_at
+        log.info(
+            "scheduler started: weekly job '%s' in %s, misfire grace %s; next run %s",
+            settings.schedule,
+            settings.timezone,
+            settings.misfire_grace,
+            upcoming.isoformat() if upcoming else "never",
+        )
         scheduler.start()
     except KeyboardInterrupt:
-        pass
+        pass  # a signal: the send in progress stopped between batches and is resumable
     finally:
         jobs.stopping.set()
-        if scheduler.running:
+        if scheduler is not None and scheduler.running:
             scheduler.shutdown(wait=True)
         log.info("scheduler stopped")

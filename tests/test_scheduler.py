@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from datetime import UTC, date, datetime
 from itertools import pairwise
 from pathlib import Path
@@ -351,3 +352,47 @@ def test_the_scheduler_runs_in_the_foreground_and_stops_on_sigterm(
     assert "received SIGTERM" in log
     assert "scheduler stopped" in log
     assert "Traceback" not in log
+
+
+def test_a_send_left_in_sending_by_a_crash_is_resumed_on_start(
+    engine: Engine, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sender is killed (-9) mid-send; what the scheduler does on start (dispatch_job)
+    finishes the send: everyone once, in-flight batches `unknown`, never re-sent."""
+    from tests.test_send_ledger import build
+
+    issue = build(engine, settings, tmp_path / "content")
+    people = add_subscribers(engine, 120)
+    with StandIn(api_keys=[KEY]) as standin:
+        standin.set_default_fault("slow", seconds=0.05)
+        environ = _scheduler_env(settings, tmp_path / "content", standin)
+        sender = subprocess.Popen(
+            [sys.executable, "-c", "from newsletter.cli import main; main()", "issue", "send", "1"],
+            env=environ,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 30
+        while standin.stats().accepted_requests < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        sender.send_signal(signal.SIGKILL)
+        sender.wait(timeout=30)
+        assert _issues(engine)[0].status == IssueStatus.SENDING  # what a crash leaves
+        standin.set_default_fault(None)
+        for name, value in environ.items():
+            if name.startswith(("NEWSLETTER_", "SENDGRID_")):
+                monkeypatch.setenv(name, value)
+        get_settings.cache_clear()
+        jobs.stopping.clear()
+        jobs.dispatch_job()  # the scheduler's first act on start
+        time.sleep(0.3)  # let the killed sender's last slow requests land
+        got = standin.recipients()
+    assert len(got) == len(set(got)), "somebody got the issue twice"
+    assert set(got) <= set(people.active_emails)
+    [row] = _issues(engine)
+    assert row.status == IssueStatus.SENT
+    with session_scope(engine) as session:
+        counts = issue_status(session, issue.number)
+    assert counts.accepted + counts.unknown == len(people.active_emails)  # nobody dropped
+    in_flight_at_most = 4 * 7  # NEWSLETTER_SEND_CONCURRENCY batches of NEWSLETTER_BATCH_SIZE
+    assert counts.unknown <= in_flight_at_most

@@ -10,11 +10,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, overload
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from newsletter import placeholders
 from newsletter.errors import NewsletterError
-from newsletter.models import ComparisonTool, Issue, IssueComparison
+from newsletter.models import Issue
 from newsletter.settings import Settings
 from subscribers.tokens import IssueTokens, Signer
 
@@ -148,20 +148,13 @@ class VoteSlot:
     tool_id: int
 
 
-def vote_slots(session: Session, issue: Issue) -> list[VoteSlot]:
-    """Which comparison and tool each vote marker of the issue's snapshot stands for."""
-    rows = session.exec(
-        select(IssueComparison.position, ComparisonTool.position, ComparisonTool)
-        .join(ComparisonTool, col(ComparisonTool.comparison_id) == IssueComparison.comparison_id)
-        .where(IssueComparison.issue_id == issue.id)
-    ).all()
-    by_position = {(c + 1, t + 1): link for c, t, link in rows}
-    slots = []
-    for position in placeholders.vote_markers(issue.html + issue.text):
-        link = by_position.get(position)
-        if link is not None:
-            slots.append(VoteSlot(placeholders.vote(*position), link.comparison_id, link.tool_id))
-    return slots
+def vote_slots(_session: Session, issue: Issue) -> list[VoteSlot]:
+    """The vote links of the issue's snapshot: read from the frozen markers themselves (they
+    carry comparison and tool ids), never re-derived from content that may have changed."""
+    return [
+        VoteSlot(placeholders.vote(comparison_id, tool_id), comparison_id, tool_id)
+        for comparison_id, tool_id in placeholders.vote_markers(issue.html + issue.text)
+    ]
 
 
 class Personalizer:

@@ -17,7 +17,8 @@ from newsletter.outbox import OutboxBackend
 from newsletter.sender import send_issue
 from newsletter.settings import Settings
 from newsletter.weeks import week_of
-from subscribers.models import Status, Subscriber
+from subscribers.models import Source
+from subscribers.service import add_subscriber, find_subscriber, is_forgotten
 
 DEMO_SUBSCRIBERS = [
     ("ada@example.com", "Ada Lovelace"),
@@ -40,12 +41,12 @@ class DemoResult:
 
 
 def add_demo_subscribers(engine: Engine) -> int:
+    """Through the list's own rules: an address already there, or forgotten, is left alone."""
     added = 0
     with session_scope(engine, immediate=True) as session:
-        known = set(session.exec(select(Subscriber.email)))
         for email, name in DEMO_SUBSCRIBERS:
-            if email not in known:
-                session.add(Subscriber(email=email, name=name, status=Status.ACTIVE))
+            if find_subscriber(session, email) is None and not is_forgotten(session, email):
+                add_subscriber(session, email, name=name, source=Source.DEMO, confirmed=True)
                 added += 1
     return added
 

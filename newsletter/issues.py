@@ -124,8 +124,16 @@ def build_issue(
 def rerender_issue(
     session: Session, issue: Issue, settings: Settings, count_votes: VoteCounter = count_votes
 ) -> Snapshot:
-    """Refresh the snapshot after an edit; only before sending starts."""
-    if issue.status not in EDITABLE:
+    """Refresh the snapshot after an edit; only before sending starts. The status check is
+    a conditional UPDATE, which also locks the row until commit, so a sender cannot move
+    the issue to `sending` half-way through the re-render."""
+    locked = session.execute(
+        update(Issue)
+        .where(col(Issue.id) == issue.id, col(Issue.status).in_([s.value for s in EDITABLE]))
+        .values(status=Issue.status)
+    )
+    if locked.rowcount != 1:  # type: ignore[attr-defined]
+        session.refresh(issue)
         raise IssueError(
             f"issue #{issue.number} is {issue.status}; its snapshot is frozen once sending starts"
         )

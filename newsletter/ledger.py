@@ -444,12 +444,15 @@ def reap_orphans(
     *,
     now: float,
     is_gone: Callable[[str | None], bool] = owner_is_gone,
+    resend_safe: bool = False,
 ) -> list[tuple[int, int]]:
     """Declare `unknown` the in-flight batches whose sender is gone; returns each one's
     number and recipient count.
 
     Their request may or may not have reached SendGrid, so they are never sent again; the
     operator sees them in `issue status`, and the event webhook can settle them later.
+    With a backend whose resending cannot duplicate (`resend_safe`: the outbox rewrites
+    the same files), they become `retryable` instead and are not counted.
     """
     rows = session.exec(
         select(SendBatch.seq, SendBatch.owner, SendBatch.lease_until)
@@ -461,19 +464,30 @@ def reap_orphans(
         expired = lease_until is None or lease_until < now
         if not (expired or is_gone(owner)):
             continue
+        values: dict[str, object] = (
+            {
+                "state": BatchState.RETRYABLE,
+                "owner": None,
+                "lease_until": None,
+                "error": f"in flight when its sender {owner} stopped; written again",
+            }
+            if resend_safe
+            else {
+                "state": BatchState.UNKNOWN,
+                "finished_at": utcnow(),
+                "error": f"in flight when its sender {owner} stopped: "
+                "SendGrid may have accepted it",
+            }
+        )
         result = session.exec(
             update(SendBatch)
             .where(col(SendBatch.issue_id) == issue_id)
             .where(col(SendBatch.seq) == seq)
             .where(col(SendBatch.state) == BatchState.IN_FLIGHT)
             .where(col(SendBatch.owner) == owner)
-            .values(
-                state=BatchState.UNKNOWN,
-                finished_at=utcnow(),
-                error=f"in flight when its sender {owner} stopped: SendGrid may have accepted it",
-            )
+            .values(**values)
         )
-        if result.rowcount == 1:
+        if result.rowcount == 1 and not resend_safe:
             reaped.append((seq, _settle_recipients(session, issue_id, seq, BatchState.UNKNOWN)))
     return reaped
 

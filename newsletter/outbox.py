@@ -47,6 +47,7 @@ def build_email(message: Message, recipient: Recipient) -> EmailMessage:
 
 class OutboxBackend:
     name = "outbox"
+    resend_safe = True  # a batch written again overwrites the same files: never a duplicate
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder

@@ -14,13 +14,14 @@ VIEW = "%%view_url%%"
 _VOTE = re.compile(r"%%vote_(\d+)_(\d+)%%")
 
 
-def vote(comparison_position: int, tool_position: int) -> str:
-    """The marker for one vote link; positions are 1-based, in issue and comparison order."""
-    return f"%%vote_{comparison_position}_{tool_position}%%"
+def vote(comparison_id: int, tool_id: int) -> str:
+    """The marker for one vote link. It carries the database ids, so the frozen snapshot
+    alone says what each link votes for, whatever happens to the content afterwards."""
+    return f"%%vote_{comparison_id}_{tool_id}%%"
 
 
 def vote_markers(text: str) -> list[tuple[int, int]]:
-    """Every (comparison, tool) position pair that has a vote marker in `text`, in order."""
+    """Every (comparison id, tool id) pair that has a vote marker in `text`, in order."""
     seen: dict[tuple[int, int], None] = {}
     for match in _VOTE.finditer(text):
         seen[(int(match[1]), int(match[2]))] = None

@@ -229,9 +229,9 @@ def comparison_views(
                         community_share=percent(shares[key]),
                         favoured_by=split.favour[key],
                         takes=takes_of[cid][tool.id or 0],
-                        vote_url=placeholders.vote(position, index) if with_vote_links else "",
+                        vote_url=(placeholders.vote(cid, tool.id or 0) if with_vote_links else ""),
                     )
-                    for index, (tool, key) in enumerate(zip(tools, tool_keys, strict=True), 1)
+                    for tool, key in zip(tools, tool_keys, strict=True)
                 ],
             )
         )

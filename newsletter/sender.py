@@ -76,6 +76,8 @@ REFUSED = (IssueStatus.HELD, IssueStatus.CANCELLED)
 REASON_MAX = 1000
 POLL = 0.2  # seconds between looks at a send others are finishing
 STOP_REQUESTED = "the sender was asked to stop; send again to resume"
+INTERRUPTED = "interrupted; send again to resume"
+EXHAUSTED = "could not be sent after"
 
 __all__ = [
     "SendError",
@@ -87,6 +89,14 @@ __all__ = [
 ]
 
 issue_status = ledger.issue_status
+
+
+def resumes_by_itself(status_reason: str | None) -> bool:
+    """Whether a paused send should be picked up again without a person: it was stopped
+    (a restart, Ctrl-C) or ran out of retries for this run. A refused key or message
+    waits for an operator, since every batch would be refused alike."""
+    reason = status_reason or ""
+    return any(mark in reason for mark in (STOP_REQUESTED, INTERRUPTED, EXHAUSTED))
 
 
 class SendError(NewsletterError):
@@ -322,6 +332,7 @@ class _Run:
         self.issue_id = issue.id
         self.settings = settings
         self.backend = backend
+        self.resend_safe = bool(getattr(backend, "resend_safe", False))
         self.message = message
         self.personalizer = personalizer
         self.on_progress = on_progress
@@ -569,7 +580,7 @@ class _Run:
                     if self.stop_requested.is_set():
                         self.stop(STOP_REQUESTED, everyone=False)
             except BaseException:
-                self.stop("interrupted; send again to resume", everyone=False)
+                self.stop(INTERRUPTED, everyone=False)
                 wait(futures)
                 raise
         for future in futures:
@@ -583,7 +594,9 @@ class _Run:
             with session_scope(self.engine, immediate=True) as session:
                 if _status(session, self.issue_id) != IssueStatus.SENDING:
                     return False
-                reaped = ledger.reap_orphans(session, self.issue_id, now=time.time())
+                reaped = ledger.reap_orphans(
+                    session, self.issue_id, now=time.time(), resend_safe=self.resend_safe
+                )
                 work = ledger.open_work(
                     session,
                     self.issue_id,
@@ -602,7 +615,7 @@ class _Run:
                     if work.exhausted:
                         last = f" (last: {self.errors[-1]})" if self.errors else ""
                         reason = (
-                            f"{work.exhausted} batch(es) could not be sent after "
+                            f"{work.exhausted} batch(es) {EXHAUSTED} "
                             f"{settings.send_max_attempts} attempts{last}; "
                             f"send issue #{self.issue.number} again to retry them"
                         )
@@ -675,6 +688,9 @@ def send_issue(
     begun = _begin(engine, issue, settings.batch_size)
     if begun == "already sent":
         return _report(engine, issue, begun, started, sent_now=0, retried=0, errors=[])
+    # Read the snapshot again now that the issue is `sending`: a re-render committed
+    # between the first read and the move cannot reach anyone any more.
+    issue, message, personalizer = _load(engine, issue_number, settings)
     with session_scope(engine) as session:
         before = ledger.ledger_counts(session, issue)
     run = _Run(engine, issue, settings, backend, message, personalizer, on_progress, before, stop)
@@ -683,7 +699,9 @@ def send_issue(
     beat.start()
     try:
         with session_scope(engine, immediate=True) as session:
-            reaped = ledger.reap_orphans(session, run.issue_id, now=time.time())
+            reaped = ledger.reap_orphans(
+                session, run.issue_id, now=time.time(), resend_safe=run.resend_safe
+            )
         run.unknown += sum(size for _, size in reaped)
         while True:
             try:

@@ -22,8 +22,12 @@ CONFIRM_MAX_AGE = CONFIRM_VALID_DAYS * 24 * 3600
 
 
 @dataclass(frozen=True)
-class SignupResult:
-    confirmation_sent: bool
+class Confirmation:
+    """A confirmation email to send, once the answer to the form has gone out."""
+
+    subscriber_id: int
+    email: str
+    name: str | None
 
 
 def confirmation_message(settings: Settings, name: str | None, confirm_url: str) -> Message:
@@ -49,34 +53,34 @@ def confirmation_message(settings: Settings, name: str | None, confirm_url: str)
     )
 
 
-def sign_up(
-    engine: Engine,
-    email: str,
-    name: str | None,
-    ip: str | None,
-    settings: Settings,
-    backend: Backend,
-) -> SignupResult:
-    """Create or refresh a pending subscriber and send at most one confirmation per ten
-    minutes. Raises InvalidAddress for a malformed address; says nothing about whether the
-    address was already known (the caller answers the same either way)."""
+def sign_up(engine: Engine, email: str, name: str | None, ip: str | None) -> Confirmation | None:
+    """Create or refresh a pending subscriber; the confirmation to send, if one is due (at
+    most one per ten minutes). Raises InvalidAddress for a malformed address and says
+    nothing about whether the address was known: the caller answers the same either way,
+    and sends the email after answering, so the answer takes as long for every address."""
     with session_scope(engine, immediate=True) as session:
         outcome = request_subscription(session, email, name=name, ip=ip)
     if not outcome.send_confirmation or outcome.subscriber_id is None:
-        return SignupResult(confirmation_sent=False)
-    token = Signer(settings.secret()).confirm_token(outcome.subscriber_id)
-    message = confirmation_message(settings, name, f"{settings.site_url}/confirm/{token}")
+        return None
+    return Confirmation(outcome.subscriber_id, normalize_email(email), name)
+
+
+def send_confirmation(confirmation: Confirmation, settings: Settings, backend: Backend) -> bool:
+    token = Signer(settings.secret()).confirm_token(confirmation.subscriber_id)
+    message = confirmation_message(
+        settings, confirmation.name, f"{settings.site_url}/confirm/{token}"
+    )
     recipient = Recipient(
-        subscriber_id=outcome.subscriber_id,
-        email=normalize_email(email),
-        name=name,
+        subscriber_id=confirmation.subscriber_id,
+        email=confirmation.email,
+        name=confirmation.name,
         substitutions={},
         headers={},
     )
     try:
         backend.send_batch(message, [recipient])
     except Exception:
-        # The form must answer the same; the operator sees this in the log.
-        log.exception("confirmation email to subscriber %s failed", outcome.subscriber_id)
-        return SignupResult(confirmation_sent=False)
-    return SignupResult(confirmation_sent=True)
+        # The form has answered already; the operator sees this in the log.
+        log.exception("confirmation email to subscriber %s failed", confirmation.subscriber_id)
+        return False
+    return True

@@ -6,13 +6,14 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, or_, select
 
 from newsletter import placeholders
-from newsletter.models import Comparison, Issue, IssueStatus
+from newsletter.models import Comparison, Issue, IssueComparison, IssueStatus
 from newsletter.render import ComparisonView, comparison_views
 from newsletter.settings import Settings
 from newsletter.votes import count_votes
+from subscribers.clock import utcnow
 
 PUBLISHED = (IssueStatus.SENDING, IssueStatus.PAUSED, IssueStatus.SENT)
 """An issue is on the site once its first email may have reached someone."""
@@ -67,7 +68,19 @@ def web_version(issue: Issue, settings: Settings) -> str:
 
 
 def comparison_page(session: Session, slug: str, settings: Settings) -> ComparisonView | None:
-    comparison = session.exec(select(Comparison).where(Comparison.slug == slug)).first()
+    """A comparison once it is published: it went out in an issue, or its publication date
+    has come. Until then (a future date, only in a draft) it is the editors' secret."""
+    sent = (
+        select(IssueComparison.comparison_id)
+        .join(Issue, col(Issue.id) == IssueComparison.issue_id)
+        .where(col(Issue.status).in_(PUBLISHED))
+    )
+    comparison = session.exec(
+        select(Comparison).where(
+            Comparison.slug == slug,
+            or_(col(Comparison.id).in_(sent), col(Comparison.published) <= utcnow().date()),
+        )
+    ).first()
     if comparison is None:
         return None
     return comparison_views(session, [comparison], settings, count_votes, with_vote_links=False)[0]

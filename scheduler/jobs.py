@@ -21,7 +21,8 @@ from newsletter.content import ContentError, load_content
 from newsletter.database import get_engine, session_scope
 from newsletter.issues import NothingToPick, build_issue
 from newsletter.models import Issue, IssueStatus
-from newsletter.sender import SendReport, send_issue
+from newsletter.schedule import weekly_trigger
+from newsletter.sender import SendReport, resumes_by_itself, send_issue
 from newsletter.settings import get_settings
 from newsletter.weeks import week_of
 from subscribers.clock import utcnow
@@ -54,11 +55,25 @@ def _send(number: int, why: str) -> SendReport | None:
     return report
 
 
-def weekly_job() -> None:
-    """Reload content, build the current week's issue, then send it or leave it for approval."""
+def due_week(now: datetime) -> str:
+    """The ISO week of the run being made: the latest scheduled fire time at or before
+    `now` (a run caught up after midnight still builds the week it was due in)."""
+    settings = get_settings()
+    trigger = weekly_trigger(settings)
+    start = now - settings.misfire_grace - timedelta(minutes=1)
+    due, fire = now, trigger.get_next_fire_time(None, start)
+    while fire is not None and fire <= now:
+        due, fire = fire, trigger.get_next_fire_time(fire, fire + timedelta(seconds=1))
+    return week_of(due.date())
+
+
+def weekly_job(*, manual: bool = False) -> None:
+    """Reload content, build the week's issue, then send it or leave it for approval.
+    `manual` (`newsletter scheduler --once`) builds the current week."""
     settings = get_settings()
     engine = get_engine()
-    week = week_of(local_now().date())
+    now = local_now()
+    week = week_of(now.date()) if manual else due_week(now)
     try:
         with session_scope(engine, immediate=True) as session:
             loaded = load_content(session, settings.content_dir)
@@ -92,17 +107,45 @@ def weekly_job() -> None:
 
 
 def dispatch_job() -> None:
-    """Every tick: send issues an editor approved, and resume sends a crash left behind."""
+    """Every tick (and once at start): send what should be going out and is not.
+
+    - approved issues;
+    - sends a crash left in `sending`, and sends paused by a stop (a restart, a signal) or
+      by retries running out (a refused key waits for an operator);
+    - with NEWSLETTER_AUTO_SEND, this week's draft, in case the process that built it died
+      before it started sending.
+    """
+    settings = get_settings()
+    this_week = week_of(local_now().date())
     with session_scope(get_engine()) as session:
-        waiting = session.exec(
-            select(Issue.number, Issue.status)
-            .where(col(Issue.status).in_([IssueStatus.APPROVED, IssueStatus.SENDING]))
+        rows = session.exec(
+            select(Issue.number, Issue.status, Issue.status_reason, Issue.week)
+            .where(
+                col(Issue.status).in_(
+                    [
+                        IssueStatus.APPROVED,
+                        IssueStatus.SENDING,
+                        IssueStatus.PAUSED,
+                        IssueStatus.DRAFT,
+                    ]
+                )
+            )
             .order_by(col(Issue.number))
         ).all()
-    for number, status in waiting:
+    for number, status, reason, week in rows:
         if stopping.is_set():
             return
-        _send(number, "approved" if status == IssueStatus.APPROVED else "resuming")
+        if status == IssueStatus.PAUSED and not resumes_by_itself(reason):
+            continue
+        if status == IssueStatus.DRAFT and not (settings.auto_send and week == this_week):
+            continue
+        why = {
+            IssueStatus.APPROVED: "approved",
+            IssueStatus.SENDING: "resuming an interrupted send",
+            IssueStatus.PAUSED: f"resuming a paused send ({reason})",
+            IssueStatus.DRAFT: "NEWSLETTER_AUTO_SEND is on",
+        }[IssueStatus(status)]
+        _send(number, why)
 
 
 def housekeeping_job() -> None:

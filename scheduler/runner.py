@@ -131,7 +131,7 @@ def run(settings: Settings, engine: Engine, *, once: bool = False) -> None:
     try:
         if once:
             jobs.dispatch_job()
-            jobs.weekly_job()
+            jobs.weekly_job(manual=True)
             return
         scheduler = BlockingScheduler()
         configure(scheduler, settings, engine)

@@ -10,14 +10,16 @@ from html import unescape
 from pathlib import Path
 
 import pytest
+import yaml
 from sqlalchemy import Engine
+from sqlmodel import select
 
 from newsletter import placeholders
 from newsletter.content import load_content
 from newsletter.database import session_scope
 from newsletter.delivery import Personalizer, issue_message, vote_slots
 from newsletter.issues import build_issue
-from newsletter.models import Issue
+from newsletter.models import Issue, Tool
 from newsletter.outbox import OutboxBackend
 from newsletter.settings import Settings
 from subscribers.tokens import Purpose, Signer
@@ -109,8 +111,8 @@ def test_html_shows_every_field_and_escapes_content(issue: Issue) -> None:
     assert "<mj-" not in html
     assert f'href="{placeholders.UNSUBSCRIBE}"' in html
     assert f'href="{placeholders.VIEW}"' in html
-    assert f'href="{placeholders.vote(1, 1)}"' in html
-    assert f'href="{placeholders.vote(1, 2)}"' in html
+    votes = re.findall(r'href="(%%vote_\d+_\d+%%)"', html)
+    assert len(set(votes)) == 2
     assert 'href="https://verdicts.example.com/comparisons/alpha-vs-beta"' in html
     assert f"<title>{issue.subject}</title>" in html.replace("&lt;", "<").replace("&gt;", ">")
     assert issue.preheader.split(";")[0].replace("<", "&lt;") in html  # mj-preview
@@ -126,7 +128,7 @@ def test_text_part_shows_every_field_unescaped(issue: Issue) -> None:
         "Pricing: Paid ($2 per 1M tokens)",
         "Our verdict: Alpha if you pay; Beta if you </mj-text> don't.",
         EVIL_TAKE,
-        f"Vote Alpha <Pro>: {placeholders.vote(1, 1)}",
+        "Vote Alpha <Pro>: %%vote_",
         f"Unsubscribe with one click: {placeholders.UNSUBSCRIBE}",
         f"View in your browser: {placeholders.VIEW}",
         "Verdicts Ltd, 12 Test Lane, Testville 12345",
@@ -216,3 +218,28 @@ def test_outbox_eml_parses_back_with_both_parts_and_headers(
     other = email.message_from_bytes(files[1].read_bytes(), policy=email.policy.default)
     assert other["To"] == "other@example.com"
     assert unsubscribe not in str(other)
+
+
+def test_vote_links_keep_their_tool_when_content_changes_after_rendering(
+    engine: Engine, settings: Settings, issue: Issue, tmp_path: Path
+) -> None:
+    """The snapshot's vote markers carry ids: swapping the tools in the file after the
+    issue was rendered cannot make "Vote Alpha" vote for Beta."""
+    root = tmp_path / "content"
+    path = root / "comparisons" / "alpha-vs-beta.yaml"
+    data = yaml.safe_load(path.read_text())
+    data["tools"].reverse()
+    path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
+    with session_scope(engine) as session:
+        load_content(session, root)
+        alpha = session.exec(select(Tool).where(Tool.slug == "alpha")).one()
+        personalizer = Personalizer(
+            issue, vote_slots(session, issue), settings, Signer(settings.secret())
+        )
+    recipient = personalizer.recipient(7, "seven@example.com", None)
+    html = placeholders.fill(issue.html, recipient.substitutions)
+    assert "%%" not in html
+    link = re.search(r'href="[^"]*/vote/([\w.-]+)"[^>]*>Vote Alpha &lt;Pro&gt;<', html)
+    assert link is not None
+    _, _, _, tool_id = Signer(settings.secret()).verify(Purpose.VOTE, link.group(1))
+    assert tool_id == alpha.id

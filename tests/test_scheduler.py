@@ -396,3 +396,38 @@ def test_a_send_left_in_sending_by_a_crash_is_resumed_on_start(
     assert counts.accepted + counts.unknown == len(people.active_emails)  # nobody dropped
     in_flight_at_most = 4 * 7  # NEWSLETTER_SEND_CONCURRENCY batches of NEWSLETTER_BATCH_SIZE
     assert counts.unknown <= in_flight_at_most
+
+
+def test_a_run_caught_up_after_midnight_builds_the_week_it_was_due_in(weekly: Settings) -> None:
+    """Sunday 22:00 is due in week 47; caught up at 01:00 on Monday it still builds W47."""
+    weekly.schedule = "0 22 * * sun"
+    with time_machine.travel(datetime(2026, 11, 23, 1, tzinfo=BERLIN), tick=False):
+        assert jobs.due_week(jobs.local_now()) == "2026-W47"
+    with time_machine.travel(datetime(2026, 11, 22, 21, tzinfo=BERLIN), tick=False):
+        assert jobs.due_week(jobs.local_now()) == "2026-W47"  # before the first fire: now
+
+
+def test_dispatch_resumes_stopped_sends_and_orphaned_drafts(
+    weekly: Settings, engine: Engine
+) -> None:
+    """A restart pauses a send; a crash can leave an auto-send draft: the tick finishes both,
+    but a send paused by a refused key waits for a person."""
+    with time_machine.travel(datetime(2026, 11, 23, 8, tzinfo=BERLIN), tick=False):
+        with session_scope(engine) as session:
+            from newsletter.content import load_content
+
+            load_content(session, weekly.content_dir)
+            build_issue(session, "2026-W48", weekly)  # built, then the process died
+        jobs.dispatch_job()
+        [issue] = _issues(engine)
+        assert issue.status == IssueStatus.SENT
+    with session_scope(engine) as session:
+        row = session.exec(select(Issue)).one()
+        row.status, row.status_reason = IssueStatus.PAUSED, "stopped: HTTP 401: bad key"
+    jobs.dispatch_job()
+    assert _issues(engine)[0].status == IssueStatus.PAUSED
+    with session_scope(engine) as session:
+        row = session.exec(select(Issue)).one()
+        row.status_reason = "stopped: the sender was asked to stop; send again to resume"
+    jobs.dispatch_job()
+    assert _issues(engine)[0].status == IssueStatus.SENT

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, BackgroundTasks, Form, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlmodel import select
 
 from newsletter import site
 from newsletter.models import Comparison, Tool
 from newsletter.render import comparison_views
-from newsletter.signup import CONFIRM_MAX_AGE, CONFIRM_VALID_DAYS, sign_up
+from newsletter.signup import CONFIRM_MAX_AGE, CONFIRM_VALID_DAYS, send_confirmation, sign_up
 from newsletter.votes import VoteError, count_votes, record_vote
 from newsletter.web.deps import ServicesDep, SessionDep
 from subscribers.addresses import InvalidAddress
@@ -79,6 +79,7 @@ def subscribe_form(services: ServicesDep, request: Request) -> HTMLResponse:
 def subscribe(
     services: ServicesDep,
     request: Request,
+    background: BackgroundTasks,
     email: Annotated[str, Form(max_length=320)] = "",
     name: Annotated[str, Form(max_length=200)] = "",
     website: Annotated[str, Form(max_length=200)] = "",  # a honeypot people never fill
@@ -86,13 +87,11 @@ def subscribe(
     if website:
         return page(services, request, "subscribed.html", email=email)
     try:
-        sign_up(
+        confirmation = sign_up(
             services.engine,
             email,
             name.strip() or None,
             request.client.host if request.client else None,
-            services.settings,
-            services.backend,
         )
     except InvalidAddress as exc:
         return page(
@@ -104,6 +103,8 @@ def subscribe(
             name=name,
             error=str(exc),
         )
+    if confirmation is not None:  # after the answer: its timing must not tell anything
+        background.add_task(send_confirmation, confirmation, services.settings, services.backend)
     # The same answer for a new, pending, active or suppressed address.
     return page(services, request, "subscribed.html", email=email)
 

@@ -35,7 +35,7 @@ from newsletter.weeks import week_of
 from scheduler import jobs
 from scheduler.runner import WEEKLY_ID, configure
 from tests.factories import comparison, write_content
-from tests.test_send_ledger import KEY, _loopback_without_proxy, add_subscribers  # noqa: F401
+from tests.test_send_ledger import KEY, add_subscribers
 
 BERLIN = ZoneInfo("Europe/Berlin")
 

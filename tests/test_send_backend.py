@@ -43,12 +43,6 @@ from subscribers.tokens import IssueTokens, Purpose, Signer
 KEY = "test-key"
 
 
-@pytest.fixture(autouse=True)
-def _loopback_without_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("NO_PROXY", "no_proxy"):
-        monkeypatch.setenv(name, "127.0.0.1,localhost")
-
-
 @pytest.fixture
 def standin() -> Iterator[StandIn]:
     with StandIn(api_keys=[KEY]) as running:

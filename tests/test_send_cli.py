@@ -15,7 +15,6 @@ from newsletter.settings import Settings, get_settings
 from newsletter.standin import StandIn
 from tests.test_send_ledger import (
     KEY,
-    _loopback_without_proxy,  # noqa: F401  (autouse fixture)
     add_subscribers,
     build,
 )

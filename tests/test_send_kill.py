@@ -27,7 +27,6 @@ from newsletter.settings import Settings
 from newsletter.standin import StandIn
 from tests.test_send_ledger import (
     KEY,
-    _loopback_without_proxy,  # noqa: F401  (autouse fixture)
     add_subscribers,
     build,
     issue_row,

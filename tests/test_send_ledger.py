@@ -43,12 +43,6 @@ KEY = "test-key"
 TOKEN = re.compile(r"/(unsubscribe|vote)/([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)")
 
 
-@pytest.fixture(autouse=True)
-def _loopback_without_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("NO_PROXY", "no_proxy"):
-        monkeypatch.setenv(name, "127.0.0.1,localhost")
-
-
 @pytest.fixture
 def standin() -> Iterator[StandIn]:
     with StandIn(api_keys=[KEY]) as running:

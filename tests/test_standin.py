@@ -27,13 +27,6 @@ from newsletter.standin import MAX_BODY_BYTES, StandIn, validate_mail_send
 KEY = "test-key"
 
 
-@pytest.fixture(autouse=True)
-def _loopback_without_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Proxy variables apply to urllib (and so to the sendgrid client)."""
-    for name in ("NO_PROXY", "no_proxy"):
-        monkeypatch.setenv(name, "127.0.0.1,localhost")
-
-
 @pytest.fixture
 def standin() -> Iterator[StandIn]:
     with StandIn(api_keys=(KEY, "second-key")) as running:

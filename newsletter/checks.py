@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 from html.parser import HTMLParser
 
 import httpx
@@ -81,7 +82,9 @@ class _Collector(HTMLParser):
             self.links.append(Link(href, " ".join("".join(text).split()), line))
 
 
+@lru_cache(maxsize=4)
 def collect(html: str) -> _Collector:
+    """Parsed once per HTML: several checks read the same links and images."""
     parser = _Collector()
     parser.feed(html)
     parser.close()

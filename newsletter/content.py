@@ -275,23 +275,23 @@ def _validation_problems(
     return out
 
 
-def _sigils(document: Any, shown: str, loc: tuple[int | str, ...] = ()) -> list[Problem]:
+def _sigils(root: Any, shown: str) -> list[Problem]:
     """Text may not contain the placeholder sigil: delivery would treat it as a placeholder."""
-    if isinstance(document, dict):
-        return [p for k, v in document.items() for p in _sigils(v, shown, (*loc, k))]
-    if isinstance(document, list):
-        return [p for i, v in enumerate(document) for p in _sigils(v, shown, (*loc, i))]
-    if isinstance(document, str) and PLACEHOLDER_SIGIL in document:
-        return [Problem(shown, 0, dotted(loc), f"may not contain '{PLACEHOLDER_SIGIL}'")]
-    return []
+    found: list[Problem] = []
 
+    def walk(node: Any, loc: tuple[int | str, ...]) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                walk(value, (*loc, key))
+        elif isinstance(node, list):
+            for index, value in enumerate(node):
+                walk(value, (*loc, index))
+        elif isinstance(node, str) and PLACEHOLDER_SIGIL in node:
+            message = f"may not contain '{PLACEHOLDER_SIGIL}'"
+            found.append(Problem(shown, line_of(root, loc), dotted(loc), message))
 
-def _located(problems: list[Problem], document: Any) -> list[Problem]:
-    return [Problem(p.path, line_of(document, _loc(p.field)), p.field, p.message) for p in problems]
-
-
-def _loc(text: str) -> tuple[int | str, ...]:
-    return tuple(int(i) if i else n for n, i in re.findall(r"([^.\[\]]+)|\[(\d+)\]", text))
+    walk(root, ())
+    return found
 
 
 def check_content(root: Path) -> ContentSet:
@@ -328,7 +328,7 @@ def check_content(root: Path) -> ContentSet:
                     continue
                 seen[reviewer.slug] = line
                 result.reviewers.append(reviewer)
-            problems += _located(_sigils(document, shown), document)
+            problems += _sigils(document, shown)
 
     reviewer_slugs = {r.slug for r in result.reviewers}
     comparisons_dir = root / "comparisons"
@@ -347,7 +347,7 @@ def check_content(root: Path) -> ContentSet:
         if not isinstance(document, dict):
             problems.append(Problem(shown, 1, "", "must be a mapping (slug: …, title: …)"))
             continue
-        problems += _located(_sigils(document, shown), document)
+        problems += _sigils(document, shown)
         try:
             comparison = ComparisonIn.model_validate(document)
         except ValidationError as exc:

@@ -11,7 +11,7 @@ import hashlib
 import re
 import threading
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
@@ -86,7 +86,7 @@ def next_week(session: Session, today: date) -> str:
     issue = issue_for_week(session, week)
     if issue is not None and issue.status in {IssueStatus.SENT, IssueStatus.SENDING}:
         monday, _ = week_bounds(week)
-        return week_of(date.fromordinal(monday.toordinal() + 7))
+        return week_of(monday + timedelta(days=7))
     return week
 
 

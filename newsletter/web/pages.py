@@ -15,7 +15,7 @@ from sqlmodel import select
 from newsletter import site
 from newsletter.models import Comparison, Tool
 from newsletter.render import comparison_views
-from newsletter.signup import CONFIRM_MAX_AGE, CONFIRM_VALID_DAYS, send_confirmation, sign_up
+from newsletter.signup import CONFIRM_MAX_AGE, send_confirmation, sign_up
 from newsletter.votes import VoteError, count_votes, record_vote
 from newsletter.web.deps import ServicesDep, SessionDep
 from subscribers.addresses import InvalidAddress
@@ -279,6 +279,3 @@ def feed(services: ServicesDep, session: SessionDep, request: Request) -> Respon
 def health(session: SessionDep) -> Response:
     session.exec(select(1)).one()
     return Response("ok", media_type="text/plain")
-
-
-__all__ = ["CONFIRM_VALID_DAYS", "router"]

@@ -100,7 +100,7 @@ def weekly_job(*, manual: bool = False) -> None:
         )
         return
     log.info("issue #%d for %s built (%s)", number, week, status)
-    if settings.auto_send:
+    if settings.auto_send and not stopping.is_set():
         _send(number, "NEWSLETTER_AUTO_SEND is on")
     else:
         log.info("issue #%d awaits `newsletter issue approve %d`", number, number)

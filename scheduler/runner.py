@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import logging
 import signal
+import threading
+import time
 from types import FrameType
 
 from apscheduler.events import (
@@ -116,24 +118,40 @@ def _log_event(event: JobExecutionEvent) -> None:
         log.info("job %s done (due %s)", event.job_id, event.scheduled_run_time.isoformat())
 
 
+def _shutdown_once_running(scheduler: BaseScheduler, patience: float = 120.0) -> None:
+    """Stop the scheduler's main loop as soon as it runs (it may still be starting)."""
+    deadline = time.monotonic() + patience
+    while time.monotonic() < deadline:
+        if scheduler.running:
+            scheduler.shutdown(wait=False)
+            return
+        time.sleep(0.05)
+
+
 def run(settings: Settings, engine: Engine, *, once: bool = False) -> None:
-    """Run in the foreground until SIGINT/SIGTERM; `once` runs the weekly job now and exits."""
+    """Run in the foreground until SIGINT/SIGTERM; `once` runs the weekly job now and exits.
+
+    A signal never raises into whatever is running (a database call, a request): it sets
+    `jobs.stopping`, which every job checks between steps and the sender between batches,
+    and ends the scheduler's main loop. A send in progress stops after its batch and is
+    left resumable; the process exits when it has.
+    """
+    scheduler = BlockingScheduler()
 
     def stop(signum: int, _frame: FrameType | None) -> None:
         log.info("received %s: stopping after the current batch", signal.Signals(signum).name)
         jobs.stopping.set()
-        raise KeyboardInterrupt
+        threading.Thread(target=_shutdown_once_running, args=(scheduler,), daemon=True).start()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     weekly_trigger(settings)  # a bad schedule is one clear line before anything starts
-    scheduler: BlockingScheduler | None = None
     try:
         if once:
             jobs.dispatch_job()
-            jobs.weekly_job(manual=True)
+            if not jobs.stopping.is_set():
+                jobs.weekly_job(manual=True)
             return
-        scheduler = BlockingScheduler()
         configure(scheduler, settings, engine)
         log.info("resuming any send a crash left behind")
         jobs.dispatch_job()
@@ -145,11 +163,10 @@ def run(settings: Settings, engine: Engine, *, once: bool = False) -> None:
             settings.misfire_grace,
             upcoming.isoformat() if upcoming else "never",
         )
-        scheduler.start()
-    except KeyboardInterrupt:
-        pass  # a signal: the send in progress stopped between batches and is resumable
+        if not jobs.stopping.is_set():
+            scheduler.start()  # blocks until a signal ends the main loop
     finally:
         jobs.stopping.set()
-        if scheduler is not None and scheduler.running:
+        if scheduler.running:
             scheduler.shutdown(wait=True)
         log.info("scheduler stopped")

@@ -18,6 +18,7 @@ demo: $(STAMP)
 	$(BIN)/newsletter demo
 
 lint: $(STAMP)
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from newsletter.database import make_engine, upgrade
+from newsletter.core.database import make_engine, upgrade
 from subscribers.importer import BadRow, import_csv
 
 

@@ -34,17 +34,18 @@ from typing import Any
 
 from sqlmodel import col, insert, select
 
-from newsletter.content import load_content
-from newsletter.database import make_engine, session_scope, upgrade
-from newsletter.delivery import Personalizer, issue_message, vote_slots
-from newsletter.issues import build_issue
-from newsletter.models import Comparison, Issue
-from newsletter.sender import SendProgress, send_issue
-from newsletter.sendgrid_backend import SendGridBackend, build_body
-from newsletter.settings import PROJECT_ROOT, Settings
-from newsletter.weeks import week_of
+from newsletter.core.database import make_engine, session_scope, upgrade
+from newsletter.core.settings import PROJECT_ROOT, Settings
+from newsletter.delivery.providers.sendgrid.backend import SendGridBackend, build_body
+from newsletter.links.personalize import Personalizer, vote_slots
+from newsletter.links.tokens import Signer
+from newsletter.publishing.content import load_content
+from newsletter.publishing.issues import build_issue
+from newsletter.publishing.models import Comparison, Issue
+from newsletter.publishing.weeks import week_of
+from newsletter.sending.message import issue_message
+from newsletter.sending.sender import SendProgress, send_issue
 from subscribers.models import Subscriber
-from subscribers.tokens import Signer
 
 KEY = "bench-key"
 INSERT_CHUNK = 50_000
@@ -70,7 +71,10 @@ def _children_peak_mb() -> float:
             cmdline = (status.parent / "cmdline").read_bytes()
         except OSError:
             continue
-        if int(fields.get("PPid", "0").strip()) == me and b"newsletter.standin" not in cmdline:
+        if (
+            int(fields.get("PPid", "0").strip()) == me
+            and b"newsletter.devtools.standin" not in cmdline
+        ):
             total += int(fields.get("VmHWM", "0 kB").split()[0]) / 1024
     return total
 
@@ -112,7 +116,7 @@ def build(settings: Settings) -> Issue:
 
 
 class StandInProcess:
-    """`python -m newsletter.standin --record count` on a free port, in its own process (so
+    """`python -m newsletter.devtools.standin --record count` on a free port, in its own process (so
     it has its own interpreter lock, as SendGrid is another machine)."""
 
     def __init__(self) -> None:
@@ -120,7 +124,7 @@ class StandInProcess:
             [
                 sys.executable,
                 "-m",
-                "newsletter.standin",
+                "newsletter.devtools.standin",
                 "--port",
                 "0",
                 "--record",
@@ -171,9 +175,7 @@ def sample_body(settings: Settings, issue: Issue, size: int) -> bytes:
     """A request exactly like the send's, for `size` of the subscribers."""
     engine = make_engine(settings.database_url)
     with session_scope(engine) as session:
-        personalizer = Personalizer(
-            issue, vote_slots(session, issue), settings, Signer(settings.secret())
-        )
+        personalizer = Personalizer(issue, vote_slots(issue), settings, Signer(settings.secret()))
         rows = session.exec(
             select(Subscriber.id, Subscriber.email, Subscriber.name)
             .order_by(col(Subscriber.id))

@@ -6,8 +6,6 @@ from alembic import context
 from sqlalchemy import Connection, create_engine, text
 from sqlmodel import SQLModel
 
-import newsletter.ledger  # (registers the delivery ledger tables)
-import newsletter.models  # noqa: F401  (registers the tables)
 import scheduler.store  # noqa: F401
 import subscribers.models  # noqa: F401
 

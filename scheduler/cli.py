@@ -1,5 +1,5 @@
 """`newsletter scheduler`: registered into the `newsletter` command through the
-`newsletter.cli` entry point (see pyproject.toml), since newsletter does not import us."""
+`newsletter.cli.main` entry point (see pyproject.toml), since newsletter does not import us."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from typing import Annotated
 
 import typer
 
-from newsletter.database import get_engine
-from newsletter.settings import get_settings
+from newsletter.core.database import get_engine
+from newsletter.core.settings import get_settings
 
 
 def scheduler(

@@ -16,16 +16,16 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import col, select
 
-from newsletter.backends import make_backend
-from newsletter.content import ContentError, load_content
-from newsletter.database import get_engine, session_scope
-from newsletter.issues import NothingToPick, build_issue
-from newsletter.models import Issue, IssueStatus
-from newsletter.schedule import weekly_trigger
-from newsletter.sender import SendReport, resumes_by_itself, send_issue
-from newsletter.settings import get_settings
-from newsletter.weeks import week_of
-from subscribers.clock import utcnow
+from newsletter.core.clock import utcnow
+from newsletter.core.database import get_engine, session_scope
+from newsletter.core.settings import get_settings
+from newsletter.delivery.registry import make_backend
+from newsletter.publishing.content import ContentError, load_content
+from newsletter.publishing.issues import NothingToPick, build_issue
+from newsletter.publishing.models import Issue, IssueStatus
+from newsletter.publishing.schedule import weekly_trigger
+from newsletter.publishing.weeks import week_of
+from newsletter.sending.sender import SendReport, resumes_by_itself, send_issue
 from subscribers.housekeeping import expire_pending
 
 log = logging.getLogger("scheduler")

@@ -33,11 +33,11 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine
 
-from newsletter.schedule import next_fire, weekly_trigger, zone
-from newsletter.settings import Settings
+from newsletter.core.clock import utcnow
+from newsletter.core.settings import Settings
+from newsletter.publishing.schedule import next_fire, weekly_trigger, zone
 from scheduler import jobs
 from scheduler.store import JOBS_TABLE
-from subscribers.clock import utcnow
 
 log = logging.getLogger("scheduler")
 

@@ -33,7 +33,7 @@ sed "s/^published: .*/published: $(date -u +%F)/" "$source" \
 "$BIN/python" - "$count" <<'PY'
 import sys
 from sqlmodel import insert
-from newsletter.database import get_engine, session_scope
+from newsletter.core.database import get_engine, session_scope
 from subscribers.models import Subscriber
 rows = [{"email": f"run{i:06d}@example.com", "status": "active"} for i in range(int(sys.argv[1]))]
 rows += [{"email": "left@example.com", "status": "unsubscribed"}]
@@ -50,8 +50,8 @@ started=$(date +%s)
 while :; do
   status=$("$BIN/python" -c "
 from sqlmodel import select
-from newsletter.database import get_engine, session_scope
-from newsletter.models import Issue
+from newsletter.core.database import get_engine, session_scope
+from newsletter.publishing.models import Issue
 with session_scope(get_engine()) as s:
     print(' '.join(i.status for i in s.exec(select(Issue))) or 'none')")
   elapsed=$(( $(date +%s) - started ))

@@ -11,16 +11,18 @@ import hashlib
 
 from email_validator import EmailNotValidError, validate_email
 
-from subscribers.errors import SubscriberError
+from subscribers.errors import (
+    InvalidSubscriberInput,
+)
 
 NAME_MAX = 200  # subscriber.name is VARCHAR(200)
 
 
-class InvalidAddress(SubscriberError):
+class InvalidAddress(InvalidSubscriberInput):
     """The text is not an email address; the message is the validator's reason."""
 
 
-class InvalidName(SubscriberError):
+class InvalidName(InvalidSubscriberInput):
     """The name cannot be stored (too long)."""
 
 

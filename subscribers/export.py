@@ -17,8 +17,8 @@ from typing import Any, TextIO
 from sqlalchemy import Connection, Engine, select
 from sqlmodel import Session
 
+from newsletter.core.sql import table_of
 from subscribers.models import Status, Subscriber
-from subscribers.service import table_of
 
 COLUMNS = ("email", "name", "status", "source", "created_at", "confirmed_at", "unsubscribed_at")
 PAGE_SIZE = 1000

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, select
 
-from subscribers.clock import utcnow
+from newsletter.core.clock import utcnow
 from subscribers.models import Status, Subscriber
 
 

@@ -21,6 +21,8 @@ from typing import Any, TextIO
 
 from sqlalchemy import Column, Connection, Engine, Integer, MetaData, String, Table, insert, select
 
+from newsletter.core.clock import utcnow
+from newsletter.core.sql import insert_ignoring_conflicts, table_of
 from subscribers.addresses import (
     InvalidAddress,
     InvalidName,
@@ -28,8 +30,9 @@ from subscribers.addresses import (
     normalize_name,
     normalized_hash,
 )
-from subscribers.clock import utcnow
-from subscribers.errors import SubscriberError
+from subscribers.errors import (
+    InvalidSubscriberInput,
+)
 from subscribers.export import COLUMNS as EXPORT_COLUMNS
 from subscribers.export import restore_cell
 from subscribers.models import (
@@ -40,7 +43,6 @@ from subscribers.models import (
     StatusChange,
     Subscriber,
 )
-from subscribers.service import insert_ignoring_conflicts, table_of
 from subscribers.status import first_change_row, first_status_fields
 
 BAD_ROWS_KEPT = 1000
@@ -74,7 +76,7 @@ class ImportReport:
     warnings: list[str] = field(default_factory=list)
 
 
-class ImportFailed(SubscriberError):
+class ImportFailed(InvalidSubscriberInput):
     """The file cannot be read (from some line on): the message names the place. Batches
     before that line are committed; `report` says what they did."""
 
@@ -140,7 +142,7 @@ def import_csv(
     not be read.
     """
     if batch_size < 1:
-        raise SubscriberError("batch size must be at least 1")
+        raise InvalidSubscriberInput("batch size must be at least 1")
     job = _Import(engine, confirmed, source, batch_size, on_bad_row, on_progress, label)
     return job.run(stream)
 
@@ -186,7 +188,7 @@ class _Import:
         reader = csv.reader(stream)
         email_at, name_at, width = self._header(reader)
         with self.engine.connect() as conn:
-            # BEGIN IMMEDIATE on SQLite (newsletter.database's hook): each batch reads,
+            # BEGIN IMMEDIATE on SQLite (newsletter.core.database's hook): each batch reads,
             # then writes; PostgreSQL ignores the option.
             conn.execution_options(sqlite_begin="IMMEDIATE")
             self._create_seen(conn)

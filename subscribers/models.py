@@ -8,7 +8,7 @@ from enum import StrEnum
 from sqlalchemy import Column, ForeignKey, Integer
 from sqlmodel import Field, SQLModel
 
-from subscribers.clock import utcnow
+from newsletter.core.clock import utcnow
 
 
 class Status(StrEnum):

@@ -11,12 +11,11 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Table, case, delete, func, or_
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import case, delete, func, or_
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.sql.dml import Insert
-from sqlmodel import Session, SQLModel, col, select
+from sqlmodel import Session, col, select
 
+from newsletter.core.sql import insert_ignoring_conflicts, table_of
 from subscribers.addresses import (
     NAME_MAX,
     InvalidAddress,
@@ -24,7 +23,12 @@ from subscribers.addresses import (
     normalize_name,
     normalized_hash,
 )
-from subscribers.errors import SubscriberError
+from subscribers.errors import (
+    AlreadyOnList,
+    InvalidSubscriberInput,
+    SubscriberNotFound,
+    SubscriberRefused,
+)
 from subscribers.models import (
     SUPPRESSED,
     ForgottenAddress,
@@ -74,23 +78,6 @@ class ListStats:
     by_status: dict[str, int]  # every status, zeros included
     total: int
     growth: list[WeekGrowth]  # oldest first, the current week last
-
-
-def table_of(model: type[SQLModel]) -> Table:
-    """The Core table of a model (SQLModel does not declare `__table__` for type checkers)."""
-    table = getattr(model, "__table__", None)
-    if not isinstance(table, Table):
-        raise TypeError(f"{model.__name__} is not a table model")
-    return table
-
-
-def insert_ignoring_conflicts(dialect: str, table: Table) -> Insert:
-    """INSERT … ON CONFLICT DO NOTHING on SQLite and PostgreSQL (a race is not an error)."""
-    if dialect == "postgresql":
-        return postgresql.insert(table).on_conflict_do_nothing()
-    if dialect == "sqlite":
-        return sqlite.insert(table).on_conflict_do_nothing()
-    raise NotImplementedError(f"no INSERT … ON CONFLICT DO NOTHING for {dialect}")
 
 
 def lookup_key(email: str) -> str:
@@ -172,9 +159,9 @@ def add_subscriber(
     at = resolve_now(now)
     existing = _find(session, address)
     if existing is not None:
-        raise SubscriberError(f"{address} is already on the list ({existing.status})")
+        raise AlreadyOnList(f"{address} is already on the list ({existing.status})")
     if _tombstoned(session, address):
-        raise SubscriberError(
+        raise SubscriberRefused(
             f"{address} was forgotten (GDPR erasure) and cannot be re-added "
             "by import or by an operator"
         )
@@ -182,7 +169,7 @@ def add_subscriber(
     reason = _ARRIVAL[Source(source)] + (", as confirmed" if confirmed else "")
     subscriber = Subscriber(email=address, name=clean_name)
     if not _insert_new(session, subscriber, status, reason, source, at):
-        raise SubscriberError(f"{address} is already on the list")
+        raise AlreadyOnList(f"{address} is already on the list")
     return subscriber
 
 
@@ -197,7 +184,7 @@ def list_subscribers(
     """One page in id order; the next page starts after the last id (keyset paging stays
     fast and stable while rows are added or forgotten, where OFFSET does neither)."""
     if limit < 1:
-        raise SubscriberError("limit must be at least 1")
+        raise InvalidSubscriberInput("limit must be at least 1")
     query = select(Subscriber).where(col(Subscriber.id) > after_id)
     query = query.where(*_filters(status, search))
     return list(session.exec(query.order_by(col(Subscriber.id)).limit(limit)))
@@ -374,7 +361,7 @@ def _operator_lookup(session: Session, email_or_id: str | int) -> Subscriber:
     else:
         found = _find(session, lookup_key(email_or_id), lock=True)
     if found is None:
-        raise SubscriberError(f"no subscriber {str(email_or_id).strip()!r} on the list")
+        raise SubscriberNotFound(f"no subscriber {str(email_or_id).strip()!r} on the list")
     return found
 
 
@@ -406,7 +393,7 @@ def list_stats(session: Session, *, weeks: int = 12, now: datetime | None = None
     week of a timestamp is found by CASE over the week boundaries, which SQLite and
     PostgreSQL both run (neither shares the other's ISO-week function)."""
     if weeks < 1:
-        raise SubscriberError("weeks must be at least 1")
+        raise InvalidSubscriberInput("weeks must be at least 1")
     today = resolve_now(now).astimezone(UTC).date()
     monday = today - timedelta(days=today.weekday())
     mondays = [monday - timedelta(weeks=weeks - 1 - i) for i in range(weeks + 1)]

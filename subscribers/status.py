@@ -13,8 +13,11 @@ from typing import Any
 
 from sqlmodel import Session
 
-from subscribers.clock import utcnow
-from subscribers.errors import SubscriberError
+from newsletter.core.clock import utcnow
+from subscribers.errors import (
+    InvalidSubscriberInput,
+    SubscriberRefused,
+)
 from subscribers.models import SUPPRESSED, Source, Status, StatusChange, Subscriber
 
 REASON_MAX = 500  # status_change.reason and subscriber.status_reason are VARCHAR(500)
@@ -51,15 +54,17 @@ def _status(value: Status | str) -> Status:
         return Status(value)
     except ValueError:
         known = ", ".join(s.value for s in Status)
-        raise SubscriberError(f"unknown status {value!r} (one of: {known})") from None
+        raise InvalidSubscriberInput(f"unknown status {value!r} (one of: {known})") from None
 
 
 def _reason(reason: str) -> str:
     text = " ".join(reason.split())
     if not text:
-        raise SubscriberError("a status change needs a reason")
+        raise InvalidSubscriberInput("a status change needs a reason")
     if len(text) > REASON_MAX:
-        raise SubscriberError(f"the reason is too long ({len(text)} characters, at most 500)")
+        raise InvalidSubscriberInput(
+            f"the reason is too long ({len(text)} characters, at most 500)"
+        )
     return text
 
 
@@ -85,7 +90,7 @@ def change_status(
         return False
     why = _reason(reason)
     if current in SUPPRESSED and target not in SUPPRESSED and source not in OPERATOR_SOURCES:
-        raise SubscriberError(
+        raise SubscriberRefused(
             f"{subscriber.email} is {current.value} and stays suppressed: only an operator "
             "(cli or api) can change that, with a reason"
         )

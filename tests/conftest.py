@@ -14,8 +14,8 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
-from newsletter.database import dispose_engines, make_engine, upgrade
-from newsletter.settings import PROJECT_ROOT, Settings, get_settings
+from newsletter.core.database import dispose_engines, make_engine, upgrade
+from newsletter.core.settings import PROJECT_ROOT, Settings, get_settings
 
 PG_URL = os.environ.get("NEWSLETTER_TEST_DATABASE_URL", "")
 BACKENDS = ["sqlite", "postgresql"]

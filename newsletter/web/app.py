@@ -6,14 +6,14 @@ from fastapi import FastAPI
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine
 
-from newsletter.backends import make_backend
-from newsletter.database import get_engine
-from newsletter.preview import PreviewCache
-from newsletter.settings import Settings, get_settings
+from newsletter.core.database import get_engine
+from newsletter.core.settings import Settings, get_settings
+from newsletter.delivery.registry import make_backend
+from newsletter.links.tokens import Signer
+from newsletter.publishing.preview import PreviewCache
 from newsletter.web import admin, pages
 from newsletter.web import preview as preview_routes
 from newsletter.web.deps import Services
-from subscribers.tokens import Signer
 
 
 def create_app(

@@ -12,11 +12,11 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from newsletter.database import session_scope
+from newsletter.core.database import session_scope
+from newsletter.core.settings import Settings
 from newsletter.delivery import Backend
-from newsletter.preview import PreviewCache
-from newsletter.settings import Settings
-from subscribers.tokens import Signer
+from newsletter.links.tokens import Signer
+from newsletter.publishing.preview import PreviewCache
 
 
 @dataclass

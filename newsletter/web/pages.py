@@ -12,11 +12,12 @@ from fastapi import APIRouter, BackgroundTasks, Form, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlmodel import select
 
-from newsletter import site
-from newsletter.models import Comparison, Tool
-from newsletter.render import comparison_views
-from newsletter.signup import CONFIRM_MAX_AGE, send_confirmation, sign_up
-from newsletter.votes import VoteError, count_votes, record_vote
+from newsletter.links.tokens import ExpiredToken, Purpose, TokenError
+from newsletter.publishing import site
+from newsletter.publishing.models import Comparison, Tool
+from newsletter.publishing.render import comparison_views
+from newsletter.publishing.votes import VoteError, count_votes, record_vote
+from newsletter.sending.signup import CONFIRM_MAX_AGE, send_confirmation, sign_up
 from newsletter.web.deps import ServicesDep, SessionDep
 from subscribers.addresses import InvalidAddress
 from subscribers.models import SUPPRESSED, Source, Status
@@ -26,7 +27,6 @@ from subscribers.service import (
     resubscribe,
     unsubscribe,
 )
-from subscribers.tokens import Purpose, TokenError
 
 router = APIRouter(default_response_class=HTMLResponse)
 
@@ -48,7 +48,7 @@ def page(
 
 
 def invalid_link(services: ServicesDep, request: Request, error: TokenError) -> HTMLResponse:
-    expired = str(error) == "expired token"
+    expired = isinstance(error, ExpiredToken)
     return page(
         services,
         request,

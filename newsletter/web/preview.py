@@ -7,7 +7,13 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse
 
-from newsletter.preview import Preview, PreviewCache, PreviewFailure, comparison_preview, force_dark
+from newsletter.publishing.preview import (
+    Preview,
+    PreviewCache,
+    PreviewFailure,
+    comparison_preview,
+    force_dark,
+)
 from newsletter.web.deps import ServicesDep
 
 router = APIRouter(prefix="/preview", include_in_schema=False)

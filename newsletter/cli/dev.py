@@ -1,0 +1,71 @@
+"""`newsletter demo` and `newsletter dev …`: the development tools, the only door into
+`newsletter.devtools`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from newsletter.cli.console import console
+from newsletter.core.database import get_engine
+from newsletter.core.settings import get_settings
+from newsletter.devtools.demo import run_demo
+from newsletter.devtools.standin import StandIn
+
+
+def demo() -> None:
+    """Run the main job on the embedded defaults: load content/, add demo subscribers, build
+    the issue of the newest comparisons' week and write it to the outbox. Safe to re-run."""
+    settings = get_settings()
+    result = run_demo(get_engine(), settings, settings.preview_dir)
+    console.print(
+        f"content: {len(result.load.created)} new, {len(result.load.updated)} updated, "
+        f"{len(result.load.unchanged)} unchanged comparisons"
+    )
+    console.print(f"subscribers: {result.subscribers_added} demo subscriber(s) added")
+    state = "built" if result.created else "already built"
+    console.print(f"issue #{result.issue_number} for {result.week}: {state}")
+    table = Table("what", "where", box=None)
+    for kind, path in result.files.items():
+        table.add_row(kind, str(path))
+    table.add_row("outbox", f"{settings.outbox_dir} ({len(result.outbox)} .eml files)")
+    console.print(table)
+    if result.outbox:
+        console.print(f"open one: {result.outbox[0]}")
+
+
+def dev_sendgrid(
+    port: Annotated[int, typer.Option(help="Port to listen on (127.0.0.1).")] = 3030,
+    key: Annotated[
+        str | None,
+        typer.Option(help="API key it accepts (default: SENDGRID_API_KEY, else dev-key)."),
+    ] = None,
+) -> None:
+    """Run a local SendGrid stand-in in the foreground (Ctrl-C stops it).
+
+    It validates mail/send requests as SendGrid does, records what was accepted
+    (GET /_standin/accepted) and can inject faults (POST /_standin/faults).
+    Example: [bold]newsletter dev sendgrid --port 3030[/]
+    """
+    api_key = key or get_settings().sendgrid_api_key or "dev-key"
+    standin = StandIn(api_keys=[api_key], verbose=True)
+
+    def ready(url: str) -> None:
+        console.print(f"SendGrid stand-in at {url} (Ctrl-C stops it); send through it with:")
+        console.print(
+            f"  NEWSLETTER_BACKEND=sendgrid NEWSLETTER_SENDGRID_HOST={url} "
+            f"SENDGRID_API_KEY={api_key} NO_PROXY=127.0.0.1 newsletter issue send",
+            markup=False,
+        )
+
+    standin.serve_forever("127.0.0.1", port, ready=ready)
+
+
+def register(root_app: typer.Typer) -> None:
+    """`demo` at the root, the stand-in under `dev`."""
+    root_app.command("demo")(demo)
+    dev_app = typer.Typer(help="Tools for development.", no_args_is_help=True)
+    dev_app.command("sendgrid")(dev_sendgrid)
+    root_app.add_typer(dev_app, name="dev")

@@ -1,0 +1,255 @@
+"""`newsletter issue send|status|test-send`: delivering an issue.
+
+Thin: each command parses, calls one core function (`newsletter.sending.sender`), and presents the
+result.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.text import Text
+from sqlmodel import col, select
+
+from newsletter.cli.console import console, fail, problem
+from newsletter.core.clock import utcnow
+from newsletter.core.database import get_engine, session_scope
+from newsletter.core.settings import get_settings
+from newsletter.delivery.registry import make_backend
+from newsletter.publishing.issues import IssueError, issue_for_week
+from newsletter.publishing.models import Issue, IssueStatus
+from newsletter.publishing.weeks import parse_week, week_of
+from newsletter.sending.ledger import BatchNote, BatchState, LedgerCounts, RecipientState
+from newsletter.sending.sender import SendProgress, SendReport, issue_status, send_issue, test_send
+
+NOTES_SHOWN = 20
+
+NumberArgument = Annotated[
+    int | None, typer.Argument(help="Issue number (default: the issue of --week, or this week).")
+]
+WeekOption = Annotated[
+    str | None, typer.Option("--week", help="ISO week such as 2026-W48 instead of a number.")
+]
+
+
+def _resolve(number: int | None, week: str | None, *, newest: bool = False) -> int:
+    """The issue number the user meant: given, by week, or this week's (or the newest)."""
+    if number is not None:
+        return number
+    with session_scope(get_engine()) as session:
+        if week is None and newest:
+            found = session.exec(select(Issue).order_by(col(Issue.number).desc())).first()
+            if found is None:
+                raise IssueError("there is no issue yet; build one first")
+            return found.number
+        chosen = parse_week(week) if week else week_of(utcnow().date())
+        issue = issue_for_week(session, chosen)
+        if issue is None:
+            raise IssueError(f"there is no issue for {chosen}; build it first")
+        return issue.number
+
+
+class _Bar:
+    """A Rich progress bar fed by `send_issue`'s on_progress (called from worker threads;
+    Rich's Progress is thread-safe). It appears with the first batch, so a send that has
+    nothing to do, or fails at once, prints no empty bar."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.lock = threading.Lock()
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed:,.0f}/{task.fields[audience]:,}"),
+            TextColumn("{task.fields[rate]:,.0f}/s"),
+            TextColumn(
+                "retried {task.fields[retried]} · failed {task.fields[failed]:,} · "
+                "unknown {task.fields[unknown]:,}"
+            ),
+            TimeElapsedColumn(),
+            console=console,
+            transient=False,
+        )
+        self.task: TaskID | None = None
+
+    def __call__(self, p: SendProgress) -> None:
+        with self.lock:
+            if self.task is None:
+                self.progress.start()
+                self.task = self.progress.add_task(
+                    self.label, total=None, audience=0, rate=0.0, retried=0, failed=0, unknown=0
+                )
+        self.progress.update(
+            self.task,
+            total=p.audience,
+            audience=p.audience,
+            completed=p.settled,
+            rate=p.rate,
+            retried=p.retried,
+            failed=p.failed,
+            unknown=p.unknown,
+        )
+
+    def close(self) -> None:
+        if self.task is not None:
+            self.progress.stop()
+
+
+def _notes(title: str, notes: list[BatchNote]) -> None:
+    if not notes:
+        return
+    table = Table("batch", "recipients", "message id", "why", title=title, title_justify="left")
+    for note in notes[:NOTES_SHOWN]:
+        # SendGrid's words may hold [brackets]: plain Text, never markup.
+        table.add_row(
+            str(note.seq), f"{note.size:,}", Text(note.message_id or "—"), Text(note.error or "")
+        )
+    console.print(table)
+    if len(notes) > NOTES_SHOWN:
+        console.print(f"… and {len(notes) - NOTES_SHOWN} more; see `newsletter issue status`")
+
+
+def _summary(report: SendReport, how: str) -> None:
+    n = report.issue_number
+    if report.dry_run:
+        console.print(
+            f"dry run of issue #{n}: {report.sent_now:,} of {report.audience:,} recipients "
+            f"{how} in {report.elapsed:.1f} s; nothing was delivered or recorded",
+            soft_wrap=True,
+        )
+        for line in report.errors:
+            problem(line)
+        if report.failed:
+            fail(f"{report.failed:,} recipient(s) in batches SendGrid refused")
+        return
+    if report.outcome == "already sent":
+        console.print(f"issue #{n} was already sent ({report.status}); nothing to do")
+    console.print(
+        f"issue #{n}: {report.status} — {report.accepted:,} accepted, {report.skipped:,} "
+        f"skipped, {report.failed:,} failed, {report.unknown:,} unknown, {report.queued:,} "
+        f"to send, of {report.audience:,}",
+        soft_wrap=True,
+    )
+    if report.outcome != "already sent":
+        console.print(
+            f"this run ({report.outcome}): {report.sent_now:,} accepted in "
+            f"{report.elapsed:.1f} s ({report.rate:,.0f}/s), {report.retried} batch retries",
+            soft_wrap=True,
+        )
+    _notes(
+        "unknown batches (may or may not have been accepted; never re-sent)", report.unknown_batches
+    )
+    _notes("failed batches", report.failed_batches)
+    if report.status == IssueStatus.PAUSED:
+        fail(escape(report.status_reason or f"issue #{n} is paused"))
+    if report.status_reason:
+        console.print(report.status_reason, markup=False, soft_wrap=True)
+
+
+def issue_send(
+    number: NumberArgument = None,
+    week: WeekOption = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run", help="Validate every batch (SendGrid sandbox mode); deliver nothing."
+        ),
+    ] = False,
+) -> None:
+    """Send an issue to every active subscriber, or resume its interrupted send.
+
+    Safe to run again, or on two machines at once: nobody gets the issue twice.
+    Example: [bold]newsletter issue send --week 2026-W48[/]
+    """
+    settings = get_settings()
+    chosen = _resolve(number, week)
+    backend = make_backend(settings)
+    bar = _Bar(f"issue #{chosen}" + (" (dry run)" if dry_run else ""))
+    try:
+        report = send_issue(
+            get_engine(), chosen, settings, backend, dry_run=dry_run, on_progress=bar
+        )
+    finally:
+        bar.close()
+    how = (
+        f"validated by {backend.name} in sandbox mode"
+        if backend.supports_sandbox
+        else f"built (the {backend.name} backend has no sandbox)"
+    )
+    _summary(report, how)
+
+
+def _counts_table(counts: LedgerCounts) -> Table:
+    table = Table("state", "batches", "recipients", title=f"issue #{counts.issue_number}")
+    for state in (BatchState.ACCEPTED, BatchState.FAILED, BatchState.UNKNOWN, BatchState.SKIPPED):
+        recipients = counts.recipient_count(RecipientState(state.value))
+        table.add_row(state.value, f"{counts.batch_count(state):,}", f"{recipients:,}")
+    for state in (BatchState.PENDING, BatchState.RETRYABLE, BatchState.IN_FLIGHT):
+        table.add_row(state.value, f"{counts.batch_count(state):,}", "")
+    queued = counts.recipient_count(RecipientState.QUEUED)
+    table.add_row("queued (to send)", "", f"{queued:,}")
+    table.add_row("audience", f"{sum(counts.batches.values()):,}", f"{counts.audience:,}")
+    return table
+
+
+def issue_status_command(
+    number: Annotated[int, typer.Argument(help="Issue number.")],
+) -> None:
+    """Show an issue's delivery: batches and recipients by state, unknown and failed batches.
+
+    Example: [bold]newsletter issue status 3[/]
+    """
+    with session_scope(get_engine()) as session:
+        counts = issue_status(session, number)
+    console.print(f"issue #{number}: {counts.status}")
+    if counts.status_reason:
+        console.print(f"  {counts.status_reason}", markup=False, soft_wrap=True)
+    if not counts.started:
+        console.print("  not sent yet: no delivery ledger")
+        return
+    when = f"  started {counts.started_at:%Y-%m-%d %H:%M:%S} UTC"
+    if counts.finished_at:
+        when += f", finished {counts.finished_at:%Y-%m-%d %H:%M:%S} UTC"
+    console.print(when + f", batches of {counts.batch_size}", soft_wrap=True)
+    console.print(_counts_table(counts))
+    _notes(
+        "unknown batches (may or may not have been accepted; never re-sent)",
+        counts.unknown_batches,
+    )
+    _notes("failed batches", counts.failed_batches)
+    _notes("batches waiting for a retry", counts.retryable_batches)
+
+
+def issue_test_send(
+    email: Annotated[str, typer.Argument(help="Where to send the test.")],
+    number: Annotated[
+        int | None, typer.Argument(help="Issue number (default: the newest issue).")
+    ] = None,
+) -> None:
+    """Send the rendered issue to one address, marked as a test; the ledger is untouched.
+
+    Example: [bold]newsletter issue test-send editor@example.com 3[/]
+    """
+    settings = get_settings()
+    chosen = _resolve(number, None, newest=True)
+    backend = make_backend(settings)
+    with session_scope(get_engine()) as session:
+        message_id = test_send(session, chosen, email, settings, backend)
+    console.print(
+        f"test of issue #{chosen} sent to {email} through {backend.name}"
+        + (f" (message id {message_id})" if message_id else ""),
+        markup=False,
+        soft_wrap=True,
+    )
+
+
+def register(issue_app: typer.Typer, root_app: typer.Typer) -> None:
+    """Add the sending commands to the `issue` group."""
+    issue_app.command("send")(issue_send)
+    issue_app.command("status")(issue_status_command)
+    issue_app.command("test-send")(issue_test_send)

@@ -1,0 +1,112 @@
+"""The one place that reads the environment (and `.env`)."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from newsletter.core.errors import InvalidInput
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+VAR_DIR = PROJECT_ROOT / "var"
+
+
+class SettingsError(InvalidInput):
+    """Configuration that cannot work; the message names the variable."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="NEWSLETTER_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    environment: Literal["development", "production"] = "development"
+    debug: bool = False
+    database_url: str = f"sqlite:///{VAR_DIR / 'newsletter.db'}"
+    content_dir: Path = PROJECT_ROOT / "content"
+    templates_dir: Path = PROJECT_ROOT / "templates"
+    backend: Literal["outbox", "sendgrid"] = "outbox"
+    outbox_dir: Path = VAR_DIR / "outbox"
+    preview_dir: Path = VAR_DIR / "preview"
+    site_url: str = "http://127.0.0.1:8000"
+    secret_key: str = ""
+    from_email: str = "verdicts@example.com"
+    from_name: str = "Weekly AI Tool Verdicts"
+    postal_address: str = "Weekly AI Tool Verdicts, 1 Example Street, Springfield 00000, USA"
+    comparisons_per_issue: int = Field(default=3, ge=1, le=20)
+    list_id: str = "weekly-ai-tool-verdicts.example.com"
+    admin_token: str = ""
+    # SendGrid (the sending issue); the API key keeps its vendor's customary name.
+    sendgrid_api_key: str = Field(default="", validation_alias="SENDGRID_API_KEY")
+    sendgrid_host: str = "https://api.sendgrid.com"
+    sendgrid_timeout: float = Field(default=30.0, gt=0)
+    """Seconds the client waits on each socket operation; the package waits forever."""
+    # Sending (newsletter/sender.py). batch_size above SendGrid's 1,000 is refused at send.
+    batch_size: int = Field(default=1000, ge=1)
+    send_concurrency: int = Field(default=4, ge=1, le=64)
+    send_build_processes: int | None = Field(default=None, ge=0, le=32)
+    """Processes that build SendGrid requests (tokens, JSON) beside the sending threads,
+    for sends of 50,000 recipients or more; 0 builds them in the threads; unset: one when
+    the machine has two cores or more."""
+    send_max_attempts: int = Field(default=5, ge=1)
+    """Requests per batch per run for answers that are safe to repeat (429, 5xx, refused)."""
+    send_retry_base: float = Field(default=1.0, ge=0)
+    send_retry_max: float = Field(default=60.0, ge=0)
+    send_lease: float = Field(default=60.0, gt=0)
+    """Seconds an in-flight batch stays its sender's without a heartbeat."""
+
+    # The scheduler (scheduler/).
+    schedule: str = "0 8 * * mon"
+    """Five-field cron expression for the weekly job, read in `timezone`."""
+    timezone: str = "UTC"
+    misfire_grace: timedelta = timedelta(hours=6)
+    """A weekly run missed by less than this is caught up once; later ones are skipped."""
+    auto_send: bool = False
+    """Send the weekly issue as soon as it is built; otherwise it waits for approval."""
+    pending_expiry_days: int = Field(default=14, ge=1)
+    """Drop pending subscribers this many days after their unanswered confirmation email."""
+
+    @field_validator("misfire_grace", mode="before")
+    @classmethod
+    def _seconds_or_duration(cls, value: object) -> object:
+        """'21600' (seconds), 'PT6H' (ISO 8601) and '06:00:00' all mean six hours."""
+        if isinstance(value, str) and value.strip().isdigit():
+            return int(value.strip())
+        return value
+
+    @field_validator("site_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    def secret(self) -> bytes:
+        """The signing key; development generates one once and keeps it under var/."""
+        if self.secret_key:
+            return self.secret_key.encode()
+        if self.environment == "production":
+            raise SettingsError("NEWSLETTER_SECRET_KEY must be set in production")
+        path = VAR_DIR / "secret_key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return path.read_text().strip().encode()
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The settings from the environment and `.env`; a bad value is one line naming it."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = "NEWSLETTER_" + "_".join(str(p) for p in first["loc"]).upper()
+        if name == "NEWSLETTER_SENDGRID_API_KEY":
+            name = "SENDGRID_API_KEY"
+        raise SettingsError(f"{name}: {first['msg']} (got {first.get('input')!r})") from None

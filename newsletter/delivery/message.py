@@ -1,0 +1,36 @@
+"""What every delivery backend takes: one shared message and many personalised recipients.
+
+The message's HTML and text carry placeholders (see `placeholders`); each recipient brings
+the values for them, so the heavy parts travel once per batch, not once per subscriber.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Message:
+    subject: str
+    html: str
+    text: str
+    from_email: str
+    from_name: str
+    list_id: str = ""
+    categories: tuple[str, ...] = ()
+    headers: dict[str, str] = field(default_factory=dict)
+    test: bool = False
+    custom_args: dict[str, str] = field(default_factory=dict)
+    """Sent once per request and merged into every recipient's (SendGrid custom_args)."""
+    sandbox: bool = False
+    """Validate only, deliver nothing (SendGrid's sandbox mode; a dry run)."""
+
+
+@dataclass(frozen=True)
+class Recipient:
+    subscriber_id: int
+    email: str
+    name: str | None
+    substitutions: dict[str, str]
+    headers: dict[str, str]
+    custom_args: dict[str, str] = field(default_factory=dict)

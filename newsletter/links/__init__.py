@@ -1,0 +1,1 @@
+"""The per-recipient link scheme: public URLs, signed tokens and the personaliser."""

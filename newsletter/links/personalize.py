@@ -1,0 +1,114 @@
+"""The per-recipient links of one issue: its vote slots and the personaliser that fills
+every placeholder of the snapshot with a subscriber's own signed links."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from newsletter.core.settings import Settings
+from newsletter.delivery import Recipient, placeholders
+from newsletter.delivery.headers import unsubscribe_headers
+from newsletter.links.tokens import IssueTokens, Signer
+from newsletter.links.urls import SiteUrls
+
+
+class Snapshot(Protocol):
+    """What the personaliser reads of an issue: its ids and its frozen parts."""
+
+    @property
+    def id(self) -> int | None: ...
+
+    @property
+    def number(self) -> int: ...
+
+    @property
+    def html(self) -> str: ...
+
+    @property
+    def text(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class VoteSlot:
+    marker: str
+    comparison_id: int
+    tool_id: int
+
+
+def vote_slots(issue: Snapshot) -> list[VoteSlot]:
+    """The vote links of the issue's snapshot: read from the frozen markers themselves (they
+    carry comparison and tool ids), never re-derived from content that may have changed."""
+    return [
+        VoteSlot(placeholders.vote(comparison_id, tool_id), comparison_id, tool_id)
+        for comparison_id, tool_id in placeholders.vote_markers(issue.html + issue.text)
+    ]
+
+
+class Personalizer:
+    """Builds each recipient's links for one issue; made once per send, used per recipient.
+
+    A send makes millions of these, so the tokens come from `IssueTokens` (the shared
+    parts prepared once) and the per-recipient work is a few string joins. The parts are
+    public so that a backend can lay out its own request from `tokens` (see
+    `PersonalizedBatch`) with exactly these links.
+    """
+
+    def __init__(
+        self, issue: Snapshot, slots: Sequence[VoteSlot], settings: Settings, signer: Signer
+    ) -> None:
+        if issue.id is None:
+            raise ValueError("issue has no id")
+        self._setup(issue.id, issue.number, settings.site_url, slots, signer)
+
+    def _setup(
+        self, issue_id: int, number: int, site: str, slots: Sequence[VoteSlot], signer: Signer
+    ) -> None:
+        self.issue_id = issue_id
+        self.issue_number = number
+        self.site = site
+        urls = SiteUrls(site)
+        self.view_url = urls.issue(number)
+        self.slots = list(slots)
+        self.signer = signer
+        self.markers = [slot.marker for slot in self.slots]
+        self.unsubscribe_base = urls.unsubscribe_base
+        self.vote_base = urls.vote_base
+        self.issue_arg = str(number)
+        self._tokens = IssueTokens(
+            signer, issue_id, [(slot.comparison_id, slot.tool_id) for slot in self.slots]
+        )
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        # Picklable (for a process that builds requests): what it is made of, not its state.
+        parts = (self.issue_id, self.issue_number, self.site, self.slots, self.signer)
+        return (_personalizer_from, parts)
+
+    def tokens(self, subscriber_id: int) -> tuple[str, list[str]]:
+        """(unsubscribe token, one vote token per slot): the only per-recipient parts."""
+        return self._tokens.for_subscriber(subscriber_id)
+
+    def recipient(self, subscriber_id: int, email: str, name: str | None) -> Recipient:
+        unsubscribe_token, vote_tokens = self._tokens.for_subscriber(subscriber_id)
+        unsubscribe = self.unsubscribe_base + unsubscribe_token
+        values = {placeholders.UNSUBSCRIBE: unsubscribe, placeholders.VIEW: self.view_url}
+        vote_base = self.vote_base
+        for marker, token in zip(self.markers, vote_tokens, strict=True):
+            values[marker] = vote_base + token
+        return Recipient(
+            subscriber_id,
+            email,
+            name,
+            values,
+            unsubscribe_headers(unsubscribe),
+            {"issue": self.issue_arg, "subscriber": str(subscriber_id)},
+        )
+
+
+def _personalizer_from(
+    issue_id: int, number: int, site: str, slots: Sequence[VoteSlot], signer: Signer
+) -> Personalizer:
+    personalizer = Personalizer.__new__(Personalizer)
+    personalizer._setup(issue_id, number, site, slots, signer)
+    return personalizer

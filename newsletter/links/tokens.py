@@ -1,0 +1,204 @@
+"""Signed, purpose-bound tokens for the links in every email and page.
+
+A token is `<payload>.<mac>`: the payload is a few integers (ids, a timestamp) packed as
+varints and base64url-encoded, never an address; the MAC is keyed BLAKE2b (a MAC by design,
+RFC 7693) over the purpose and the payload, 96 bits. The purpose is inside the MAC, so a
+vote token is not an unsubscribe token. Short and cheap on purpose: a send signs several
+per recipient (about 1 µs each, where HMAC-SHA256 costs 3 µs); `IssueTokens` signs one
+issue's links for many subscribers with the shared parts prepared once (about 0.6 µs each).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import time
+from collections.abc import Sequence
+from enum import StrEnum
+from typing import Any
+
+from newsletter.core.errors import Refused
+
+MAC_BYTES = 12
+_MAC_CHARS = MAC_BYTES * 4 // 3  # a multiple of 3 bytes: base64 without padding
+assert MAC_BYTES % 3 == 0
+
+
+class Purpose(StrEnum):
+    CONFIRM = "confirm"
+    UNSUBSCRIBE = "unsubscribe"
+    VOTE = "vote"
+
+
+FIELDS: dict[Purpose, int] = {
+    Purpose.CONFIRM: 2,  # subscriber id, issued at (unix seconds)
+    Purpose.UNSUBSCRIBE: 2,  # subscriber id, issue id (0 when not from an issue)
+    Purpose.VOTE: 4,  # subscriber id, issue id, comparison id, tool id
+}
+
+
+class TokenError(Refused):
+    """The token is forged, damaged, or of another purpose."""
+
+
+class ExpiredToken(TokenError):
+    """A genuine token, too old for its purpose (a confirmation link after seven days)."""
+
+
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
+
+
+def _b64(data: bytes) -> str:
+    return _b64_bytes(data).decode("ascii")
+
+
+def _b64_bytes(data: bytes) -> bytes:
+    # What base64.urlsafe_b64encode(data).rstrip(b"=") gives, without its Python wrappers.
+    return binascii.b2a_base64(data, newline=False).translate(_URLSAFE).rstrip(b"=")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _pack(values: tuple[int, ...]) -> bytes:
+    out = bytearray()
+    for value in values:
+        if value < 0:
+            raise ValueError("token fields are non-negative integers")
+        while True:
+            low = value & 0x7F
+            value >>= 7
+            if value:
+                out.append(low | 0x80)
+            else:
+                out.append(low)
+                break
+    return bytes(out)
+
+
+def _unpack(data: bytes) -> tuple[int, ...]:
+    values: list[int] = []
+    value = shift = 0
+    for byte in data:
+        value |= (byte & 0x7F) << shift
+        shift += 7
+        if shift > 63:
+            raise TokenError("malformed token")
+        if not byte & 0x80:
+            values.append(value)
+            value = shift = 0
+    if shift:
+        raise TokenError("malformed token")
+    return tuple(values)
+
+
+class Signer:
+    def __init__(self, secret: bytes) -> None:
+        # BLAKE2b keys are at most 64 bytes; hashing first accepts a secret of any length.
+        self._use_key(hashlib.sha256(b"newsletter-tokens:" + secret).digest())
+
+    def __reduce__(self) -> tuple[Any, tuple[bytes]]:
+        # Picklable (for a process that builds requests): the derived key, not the secret.
+        return (_signer_with_key, (self._key,))
+
+    def _use_key(self, key: bytes) -> None:
+        self._key = key
+        # The MAC is BLAKE2b(key, purpose ":" payload); the keyed state after the purpose is
+        # the same for every token of that purpose, so it is computed once and copied.
+        self._states: dict[Purpose, Any] = {}
+        for purpose in Purpose:
+            state = hashlib.blake2b(key=self._key, digest_size=MAC_BYTES)
+            state.update(purpose.value.encode() + b":")
+            self._states[purpose] = state
+
+    def _mac(self, purpose: Purpose, payload: bytes) -> bytes:
+        state = self._states[purpose].copy()
+        state.update(payload)
+        digest: bytes = state.digest()
+        return digest
+
+    def sign(self, purpose: Purpose, *values: int) -> str:
+        if len(values) != FIELDS[purpose]:
+            raise ValueError(f"a {purpose} token carries {FIELDS[purpose]} values")
+        payload = _pack(values)
+        return f"{_b64(payload)}.{_b64(self._mac(purpose, payload))}"
+
+    def verify(
+        self, purpose: Purpose, token: str, *, max_age: int | None = None
+    ) -> tuple[int, ...]:
+        """The values inside a genuine token of this purpose; TokenError otherwise.
+
+        `max_age` (seconds) applies to purposes whose second value is the time of issue.
+        """
+        try:
+            encoded, mac = token.split(".")
+            payload = _unb64(encoded)
+            given = _unb64(mac)
+        except (ValueError, binascii.Error):
+            raise TokenError("malformed token") from None
+        if not hmac.compare_digest(given, self._mac(purpose, payload)):
+            raise TokenError("invalid token")
+        values = _unpack(payload)
+        if len(values) != FIELDS[purpose]:
+            raise TokenError("malformed token")
+        if max_age is not None and time.time() - values[1] > max_age:
+            raise ExpiredToken("expired token")
+        return values
+
+    def confirm_token(self, subscriber_id: int, now: float | None = None) -> str:
+        return self.sign(
+            Purpose.CONFIRM, subscriber_id, int(now if now is not None else time.time())
+        )
+
+    def unsubscribe_token(self, subscriber_id: int, issue_id: int = 0) -> str:
+        return self.sign(Purpose.UNSUBSCRIBE, subscriber_id, issue_id)
+
+    def vote_token(
+        self, subscriber_id: int, issue_id: int, comparison_id: int, tool_id: int
+    ) -> str:
+        return self.sign(Purpose.VOTE, subscriber_id, issue_id, comparison_id, tool_id)
+
+
+def _signer_with_key(key: bytes) -> Signer:
+    signer = Signer.__new__(Signer)
+    signer._use_key(key)
+    return signer
+
+
+class IssueTokens:
+    """The unsubscribe and vote tokens of one issue's email, for subscriber after subscriber.
+
+    Byte for byte what `Signer.unsubscribe_token` and `Signer.vote_token` give; the purpose
+    states and the packed issue, comparison and tool ids are prepared once per issue, a
+    subscriber's id is packed once for all of their tokens, and their MACs (12 bytes, so
+    whole base64 quanta) are encoded in one call.
+    """
+
+    def __init__(self, signer: Signer, issue_id: int, votes: Sequence[tuple[int, int]]) -> None:
+        vote_state = signer._states[Purpose.VOTE]
+        self._parts: list[tuple[Any, bytes]] = [
+            (signer._states[Purpose.UNSUBSCRIBE], _pack((issue_id,))),
+            *((vote_state, _pack((issue_id, c, t))) for c, t in votes),
+        ]
+
+    def for_subscriber(self, subscriber_id: int) -> tuple[str, list[str]]:
+        """(unsubscribe token, vote tokens in the order the votes were given)."""
+        head = _pack((subscriber_id,))
+        payloads: list[bytes] = []
+        macs: list[bytes] = []
+        for state, tail in self._parts:
+            payload = head + tail
+            mac = state.copy()
+            mac.update(payload)
+            macs.append(mac.digest())
+            payloads.append(payload)
+        mac_text = _b64_bytes(b"".join(macs)).decode("ascii")
+        width = _MAC_CHARS
+        tokens = [
+            f"{_b64_bytes(payload).decode('ascii')}.{mac_text[width * i : width * (i + 1)]}"
+            for i, payload in enumerate(payloads)
+        ]
+        return tokens[0], tokens[1:]

@@ -1,0 +1,199 @@
+"""The weekly issue: which comparisons it holds (the pick rule) and its life before sending.
+
+The pick rule, in one place: comparisons not yet in any issue, published no later than
+the Sunday that ends the issue's ISO week and no earlier than four weeks before its
+Monday, newest first (then by slug), at most `comparisons_per_issue`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from sqlalchemy import delete, exists, func, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from newsletter.core.errors import NewsletterError
+from newsletter.core.settings import Settings
+from newsletter.core.sql import row_id
+from newsletter.publishing.models import Comparison, Issue, IssueComparison, IssueStatus
+from newsletter.publishing.render import Snapshot, VoteCounter, render_issue
+from newsletter.publishing.votes import count_votes
+from newsletter.publishing.weeks import parse_week, week_bounds
+
+LOOKBACK = timedelta(weeks=4)
+EDITABLE = {IssueStatus.DRAFT, IssueStatus.HELD, IssueStatus.APPROVED}
+
+
+class IssueError(NewsletterError):
+    """An issue operation that cannot be done; the message says why."""
+
+
+class NothingToPick(IssueError):
+    pass
+
+
+@dataclass(frozen=True)
+class PickWindow:
+    week: str
+    earliest: date
+    latest: date
+
+
+def pick_window(week: str) -> PickWindow:
+    monday, sunday = week_bounds(week)
+    return PickWindow(week=parse_week(week), earliest=monday - LOOKBACK, latest=sunday)
+
+
+def pick_comparisons(session: Session, week: str, limit: int) -> list[Comparison]:
+    """The week's comparisons by the documented rule (see the module docstring)."""
+    window = pick_window(week)
+    already = exists().where(col(IssueComparison.comparison_id) == Comparison.id)
+    return list(
+        session.exec(
+            select(Comparison)
+            .where(~already)
+            .where(Comparison.published >= window.earliest)
+            .where(Comparison.published <= window.latest)
+            .order_by(col(Comparison.published).desc(), col(Comparison.slug))
+            .limit(limit)
+        )
+    )
+
+
+def issue_for_week(session: Session, week: str) -> Issue | None:
+    return session.exec(select(Issue).where(Issue.week == parse_week(week))).first()
+
+
+def get_issue(session: Session, number: int) -> Issue:
+    issue = session.exec(select(Issue).where(Issue.number == number)).first()
+    if issue is None:
+        raise IssueError(f"there is no issue #{number}")
+    return issue
+
+
+@dataclass(frozen=True)
+class Built:
+    issue: Issue
+    created: bool
+
+
+def build_issue(
+    session: Session, week: str, settings: Settings, count_votes: VoteCounter = count_votes
+) -> Built:
+    """Create and render the week's issue, or return the one that exists.
+
+    One issue per week is a unique constraint, so two processes building the same
+    week at once end with one issue; the loser gets the winner's.
+    """
+    week = parse_week(week)
+    existing = issue_for_week(session, week)
+    if existing is not None:
+        return Built(existing, created=False)
+    picked = pick_comparisons(session, week, settings.comparisons_per_issue)
+    if not picked:
+        window = pick_window(week)
+        raise NothingToPick(
+            f"no issue for {week}: no comparison published between {window.earliest} and "
+            f"{window.latest} is left that is not already in an issue"
+        )
+    number = (session.exec(select(func.max(Issue.number))).one() or 0) + 1
+    issue = Issue(number=number, week=week, status=IssueStatus.DRAFT)
+    try:
+        with session.begin_nested():
+            session.add(issue)
+            session.flush()
+            session.add_all(
+                IssueComparison(
+                    issue_id=row_id(issue.id), comparison_id=row_id(c.id), position=position
+                )
+                for position, c in enumerate(picked)
+            )
+            session.flush()
+    except IntegrityError:
+        # Another process built this week (or took this number) first.
+        existing = issue_for_week(session, week)
+        if existing is not None:
+            return Built(existing, created=False)
+        raise IssueError(f"could not create the issue for {week}; try again") from None
+    render_issue(session, issue, settings, count_votes)
+    session.flush()
+    return Built(issue, created=True)
+
+
+def rerender_issue(
+    session: Session, issue: Issue, settings: Settings, count_votes: VoteCounter = count_votes
+) -> Snapshot:
+    """Refresh the snapshot after an edit; only before sending starts. The status check is
+    a conditional UPDATE, which also locks the row until commit, so a sender cannot move
+    the issue to `sending` half-way through the re-render."""
+    locked = session.execute(
+        update(Issue)
+        .where(col(Issue.id) == issue.id, col(Issue.status).in_([s.value for s in EDITABLE]))
+        .values(status=Issue.status)
+    )
+    if locked.rowcount != 1:  # type: ignore[attr-defined]
+        session.refresh(issue)
+        raise IssueError(
+            f"issue #{issue.number} is {issue.status}; its snapshot is frozen once sending starts"
+        )
+    return render_issue(session, issue, settings, count_votes)
+
+
+# --- The editor's decisions before sending ---------------------------------------------------
+
+TRANSITIONS: dict[str, tuple[IssueStatus, frozenset[IssueStatus]]] = {
+    "approve": (IssueStatus.APPROVED, frozenset({IssueStatus.DRAFT, IssueStatus.HELD})),
+    "hold": (IssueStatus.HELD, frozenset({IssueStatus.DRAFT, IssueStatus.APPROVED})),
+    "cancel": (
+        IssueStatus.CANCELLED,
+        frozenset({IssueStatus.DRAFT, IssueStatus.HELD, IssueStatus.APPROVED}),
+    ),
+}
+
+
+def move_issue(session: Session, number: int, action: str, reason: str | None = None) -> Issue:
+    """approve, hold or cancel, as a compare-and-set: a scheduler that starts sending at the
+    same moment wins or loses cleanly, never half-way. Cancelling releases the issue's
+    comparisons so a later week can pick them."""
+    target, allowed = TRANSITIONS[action]
+    issue = get_issue(session, number)
+    moved = session.execute(
+        update(Issue)
+        .where(col(Issue.id) == issue.id, col(Issue.status).in_([s.value for s in allowed]))
+        .values(status=target.value, status_reason=reason)
+    )
+    session.refresh(issue)
+    if moved.rowcount != 1:  # type: ignore[attr-defined]
+        if issue.status == target:
+            return issue
+        can = ", ".join(sorted(s.value for s in allowed))
+        raise IssueError(
+            f"cannot {action} issue #{number}: it is {issue.status} (only {can} issues can be)"
+        )
+    if target == IssueStatus.CANCELLED:
+        session.execute(delete(IssueComparison).where(col(IssueComparison.issue_id) == issue.id))
+    return issue
+
+
+@dataclass(frozen=True)
+class IssueRow:
+    number: int
+    week: str
+    status: str
+    comparisons: int
+    status_reason: str | None
+
+
+def list_issues(session: Session, limit: int = 50) -> list[IssueRow]:
+    counts = dict(
+        session.exec(
+            select(IssueComparison.issue_id, func.count()).group_by(col(IssueComparison.issue_id))
+        ).all()
+    )
+    rows = session.exec(select(Issue).order_by(col(Issue.number).desc()).limit(limit)).all()
+    return [
+        IssueRow(i.number, i.week, i.status, counts.get(i.id or 0, 0), i.status_reason)
+        for i in rows
+    ]

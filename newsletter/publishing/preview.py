@@ -1,0 +1,231 @@
+"""The editor's preview: the next issue exactly as a subscriber will get it, and its checks.
+
+Previewing reads the files under content/ (loading them, as the scheduler would) and
+re-renders a draft issue, so the stored snapshot is what was previewed. A week that has
+no issue yet is rendered provisionally inside a transaction that is rolled back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import threading
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+
+from newsletter.core.clock import utcnow
+from newsletter.core.errors import NewsletterError
+from newsletter.core.settings import Settings
+from newsletter.delivery import Recipient, placeholders
+from newsletter.links.personalize import Personalizer, vote_slots
+from newsletter.links.tokens import Signer
+from newsletter.publishing.checks import Finding, Level, run_checks
+from newsletter.publishing.content import ContentError, load_content
+from newsletter.publishing.issues import (
+    EDITABLE,
+    build_issue,
+    get_issue,
+    issue_for_week,
+    rerender_issue,
+)
+from newsletter.publishing.models import Comparison, Issue, IssueStatus
+from newsletter.publishing.render import (
+    ComparisonView,
+    IssueView,
+    Snapshot,
+    comparison_views,
+    issue_view,
+    render_view,
+)
+from newsletter.publishing.weeks import parse_week, week_bounds, week_of
+
+SAMPLE_ID = 0
+SAMPLE_EMAIL = "sample.reader@example.com"
+SAMPLE_NAME = "Sample Reader"
+_DARK = re.compile(r"@media\s*\(\s*prefers-color-scheme\s*:\s*dark\s*\)")
+
+
+@dataclass(frozen=True)
+class Preview:
+    number: int
+    week: str
+    status: str
+    provisional: bool
+    subject: str
+    preheader: str
+    html: str  # placeholders filled with the sample subscriber's links
+    text: str
+    findings: list[Finding]
+    comparisons: list[ComparisonView] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.level == Level.ERROR]
+
+
+@dataclass(frozen=True)
+class PreviewFailure:
+    """A broken file or template: shown in the page instead of the email."""
+
+    problems: list[str]
+
+
+def fingerprint(settings: Settings) -> str:
+    """Changes whenever a file under content/ or templates/email/ changes."""
+    digest = hashlib.sha256()
+    for root in (settings.content_dir, settings.templates_dir / "email"):
+        if not root.exists():
+            continue
+        for path in sorted(root.rglob("*")):
+            if path.is_file():
+                stat = path.stat()
+                digest.update(f"{path}:{stat.st_mtime_ns}:{stat.st_size}\n".encode())
+    return digest.hexdigest()[:16]
+
+
+def next_week(session: Session, today: date) -> str:
+    """The week the scheduler sends next: this week, unless its issue already went out."""
+    week = week_of(today)
+    issue = issue_for_week(session, week)
+    if issue is not None and issue.status in {IssueStatus.SENT, IssueStatus.SENDING}:
+        monday, _ = week_bounds(week)
+        return week_of(monday + timedelta(days=7))
+    return week
+
+
+def sample_recipient(session: Session, issue: Issue, settings: Settings) -> Recipient:
+    personalizer = Personalizer(issue, vote_slots(issue), settings, Signer(settings.secret()))
+    return personalizer.recipient(SAMPLE_ID, SAMPLE_EMAIL, SAMPLE_NAME)
+
+
+def _preview_of(
+    session: Session, issue: Issue, settings: Settings, *, provisional: bool, links: bool
+) -> Preview:
+    recipient = sample_recipient(session, issue, settings)
+    comparisons = issue_view(session, issue, settings).comparisons
+    findings = run_checks(
+        subject=issue.subject,
+        preheader=issue.preheader,
+        html=issue.html,
+        text=issue.text,
+        recipient=recipient,
+        comparisons=comparisons,
+        site_url=settings.site_url,
+        postal_address=settings.postal_address,
+        links=links,
+    )
+    return Preview(
+        number=issue.number,
+        week=issue.week,
+        status=issue.status,
+        provisional=provisional,
+        subject=issue.subject,
+        preheader=issue.preheader,
+        html=placeholders.fill(issue.html, recipient.substitutions),
+        text=placeholders.fill(issue.text, recipient.substitutions),
+        findings=findings,
+        comparisons=comparisons,
+    )
+
+
+def build_preview(
+    engine: Engine,
+    settings: Settings,
+    *,
+    week: str | None = None,
+    number: int | None = None,
+    today: date | None = None,
+    links: bool = False,
+) -> Preview | PreviewFailure:
+    """The issue to preview: by number, by week, or the next one the scheduler would send."""
+    try:
+        with Session(engine, expire_on_commit=False) as session:
+            load_content(session, settings.content_dir)
+            if number is not None:
+                issue: Issue | None = get_issue(session, number)
+            else:
+                week = parse_week(week) if week else next_week(session, today or utcnow().date())
+                issue = issue_for_week(session, week)
+            if issue is not None:
+                if issue.status in EDITABLE:
+                    rerender_issue(session, issue, settings)
+                session.commit()
+                return _preview_of(session, issue, settings, provisional=False, links=links)
+            session.commit()
+            assert week is not None
+            nested = session.begin_nested()
+            try:
+                built = build_issue(session, week, settings).issue
+                return _preview_of(session, built, settings, provisional=True, links=links)
+            finally:
+                nested.rollback()
+                session.rollback()
+    except ContentError as exc:
+        return PreviewFailure([str(p) for p in exc.problems])
+    except NewsletterError as exc:
+        return PreviewFailure([str(exc)])
+
+
+def comparison_preview(engine: Engine, settings: Settings, slug: str) -> Snapshot | PreviewFailure:
+    """One comparison block alone, in the issue's template, for the editor writing it."""
+    try:
+        with Session(engine, expire_on_commit=False) as session:
+            load_content(session, settings.content_dir)
+            session.commit()
+            comparison = session.exec(select(Comparison).where(Comparison.slug == slug)).first()
+            if comparison is None:
+                known = session.exec(select(Comparison.slug).order_by(col(Comparison.slug))).all()
+                return PreviewFailure(
+                    [f"no comparison '{slug}'; known: {', '.join(known) or 'none'}"]
+                )
+            views = comparison_views(session, [comparison], settings)
+            view = IssueView(
+                number=0,
+                week=week_of(comparison.published),
+                date=week_bounds(week_of(comparison.published))[0],
+                subject=f"Preview: {comparison.title}",
+                preheader=comparison.verdict,
+                comparisons=views,
+                site_url=settings.site_url,
+                from_name=settings.from_name,
+                postal_address=settings.postal_address,
+            )
+            return render_view(view, settings.templates_dir)
+    except ContentError as exc:
+        return PreviewFailure([str(p) for p in exc.problems])
+    except NewsletterError as exc:
+        return PreviewFailure([str(exc)])
+
+
+def force_dark(html: str) -> str:
+    """Apply the email's own dark-mode styles unconditionally, so a frame shows dark mode
+    whatever the editor's system setting is."""
+    return _DARK.sub("@media all", html)
+
+
+class PreviewCache:
+    """Renders once per change of the files; the page polls the fingerprint."""
+
+    def __init__(self, engine: Engine, settings: Settings) -> None:
+        self.engine = engine
+        self.settings = settings
+        self._lock = threading.Lock()
+        self._cached: dict[tuple[str, str | None, int | None], Preview | PreviewFailure] = {}
+
+    def version(self) -> str:
+        return fingerprint(self.settings)
+
+    def get(
+        self, *, week: str | None = None, number: int | None = None
+    ) -> Preview | PreviewFailure:
+        key = (fingerprint(self.settings), week, number)
+        with self._lock:
+            if key not in self._cached:
+                self._cached.clear()
+                self._cached[key] = build_preview(
+                    self.engine, self.settings, week=week, number=number
+                )
+            return self._cached[key]

@@ -1,0 +1,86 @@
+"""What the public site shows: past issues, their web versions, one comparison, the feed."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel import Session, col, or_, select
+
+from newsletter.core.clock import utcnow
+from newsletter.core.settings import Settings
+from newsletter.delivery import placeholders
+from newsletter.publishing.models import Comparison, Issue, IssueComparison, IssueStatus
+from newsletter.publishing.render import ComparisonView, comparison_views
+from newsletter.publishing.votes import count_votes
+
+PUBLISHED = (IssueStatus.SENDING, IssueStatus.PAUSED, IssueStatus.SENT)
+"""An issue is on the site once its first email may have reached someone."""
+
+_VOTE_LINK = re.compile(r'<a href="%%vote_\d+_\d+%%"[^>]*>[^<]*</a>')
+_UNSUBSCRIBE_LINK = re.compile(r'<a href="%%unsubscribe_url%%"([^>]*)>[^<]*</a>')
+
+
+@dataclass(frozen=True)
+class PublishedIssue:
+    number: int
+    week: str
+    subject: str
+    preheader: str
+    published_at: datetime
+    url: str
+
+
+def published_issues(session: Session, settings: Settings, limit: int = 50) -> list[PublishedIssue]:
+    rows = session.exec(
+        select(Issue)
+        .where(col(Issue.status).in_(PUBLISHED))
+        .order_by(col(Issue.number).desc())
+        .limit(limit)
+    ).all()
+    return [
+        PublishedIssue(
+            number=i.number,
+            week=i.week,
+            subject=i.subject,
+            preheader=i.preheader,
+            published_at=i.rendered_at or i.created_at,
+            url=f"{settings.site_url}/issues/{i.number}",
+        )
+        for i in rows
+    ]
+
+
+def published_issue(session: Session, number: int) -> Issue | None:
+    issue = session.exec(select(Issue).where(Issue.number == number)).first()
+    return issue if issue is not None and issue.status in PUBLISHED else None
+
+
+def web_version(issue: Issue, settings: Settings) -> str:
+    """The sent HTML with the per-subscriber links removed: no vote buttons, and a
+    subscribe link where each subscriber had their own unsubscribe link."""
+    html = _VOTE_LINK.sub("", issue.html)
+    html = _UNSUBSCRIBE_LINK.sub(rf'<a href="{settings.site_url}/subscribe"\1>Subscribe</a>', html)
+    return placeholders.fill(
+        html, {placeholders.VIEW: f"{settings.site_url}/issues/{issue.number}"}
+    )
+
+
+def comparison_page(session: Session, slug: str, settings: Settings) -> ComparisonView | None:
+    """A comparison once it is published: it went out in an issue, or its publication date
+    has come. Until then (a future date, only in a draft) it is the editors' secret."""
+    sent = (
+        select(IssueComparison.comparison_id)
+        .join(Issue, col(Issue.id) == IssueComparison.issue_id)
+        .where(col(Issue.status).in_(PUBLISHED))
+    )
+    comparison = session.exec(
+        select(Comparison).where(
+            Comparison.slug == slug,
+            or_(col(Comparison.id).in_(sent), col(Comparison.published) <= utcnow().date()),
+        )
+    ).first()
+    if comparison is None:
+        return None
+    return comparison_views(session, [comparison], settings, count_votes, with_vote_links=False)[0]

@@ -1,0 +1,21 @@
+"""The message an issue goes out as: its frozen snapshot and the list's identity."""
+
+from __future__ import annotations
+
+from newsletter.core.settings import Settings
+from newsletter.delivery import Message
+from newsletter.publishing.models import Issue
+
+
+def issue_message(issue: Issue, settings: Settings, *, test: bool = False) -> Message:
+    subject = f"[TEST] {issue.subject}" if test else issue.subject
+    return Message(
+        subject=subject,
+        html=issue.html,
+        text=issue.text,
+        from_email=settings.from_email,
+        from_name=settings.from_name,
+        list_id=f"{settings.from_name} <{settings.list_id}>",
+        categories=("issue", f"issue-{issue.number}") + (("test",) if test else ()),
+        test=test,
+    )

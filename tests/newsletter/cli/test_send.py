@@ -1,0 +1,118 @@
+"""`newsletter issue send|status|test-send` and `newsletter dev sendgrid` as an operator
+runs them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+from typer.testing import CliRunner
+
+from newsletter.cli.main import app
+from newsletter.core.settings import Settings, get_settings
+from newsletter.devtools.standin import StandIn
+from tests.newsletter.sending.test_sender import (
+    KEY,
+    add_subscribers,
+    build,
+)
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def through_standin(env: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[StandIn]:
+    """The CLI configured, by environment alone, to send through a stand-in."""
+    with StandIn(api_keys=[KEY]) as standin:
+        for name, value in {
+            "NEWSLETTER_BACKEND": "sendgrid",
+            "NEWSLETTER_SENDGRID_HOST": standin.url,
+            "SENDGRID_API_KEY": KEY,
+            "NEWSLETTER_BATCH_SIZE": "10",
+            "NEWSLETTER_SEND_RETRY_BASE": "0.01",
+        }.items():
+            monkeypatch.setenv(name, value)
+        get_settings.cache_clear()
+        yield standin
+
+
+def test_send_status_and_resend(
+    engine: Engine, env: Settings, through_standin: StandIn, tmp_path: Path
+) -> None:
+    build(engine, env, tmp_path / "content")
+    add_subscribers(engine, 25)
+
+    sent = runner.invoke(app, ["issue", "send", "--week", "2026-W48"])
+
+    assert sent.exit_code == 0, sent.output
+    assert "issue #1: sent — 25 accepted, 0 skipped, 0 failed, 0 unknown" in sent.output
+    assert "this run (started): 25 accepted" in sent.output
+    status = runner.invoke(app, ["issue", "status", "1"])
+    assert status.exit_code == 0, status.output
+    assert "issue #1: sent" in status.output
+    assert "│ accepted " in status.output
+    assert "batches of 10" in status.output
+    again = runner.invoke(app, ["issue", "send", "1"])
+    assert again.exit_code == 0, again.output
+    assert "issue #1 was already sent" in again.output
+    assert len(through_standin.recipients()) == 25
+
+
+def test_a_wrong_key_is_one_clear_line_and_the_send_pauses(
+    engine: Engine,
+    env: Settings,
+    through_standin: StandIn,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    build(engine, env, tmp_path / "content")
+    add_subscribers(engine, 25)
+    monkeypatch.setenv("SENDGRID_API_KEY", "wrong-key")
+    get_settings.cache_clear()
+
+    refused = runner.invoke(app, ["issue", "send", "1"])
+
+    assert refused.exit_code == 1
+    assert "error: stopped: SendGrid answered 401" in refused.output
+    assert "Traceback" not in refused.output
+    status = runner.invoke(app, ["issue", "status", "1"])
+    assert "issue #1: paused" in status.output
+    assert "│ queued (to send) │" in status.output
+
+
+def test_dry_run_and_test_send(
+    engine: Engine, env: Settings, through_standin: StandIn, tmp_path: Path
+) -> None:
+    build(engine, env, tmp_path / "content")
+    add_subscribers(engine, 12)
+
+    dry = runner.invoke(app, ["issue", "send", "1", "--dry-run"])
+    test = runner.invoke(app, ["issue", "test-send", "editor@example.com"])
+
+    assert dry.exit_code == 0, dry.output
+    assert "12 of 12 recipients validated by sendgrid in sandbox mode" in dry.output
+    assert "nothing was delivered or recorded" in dry.output
+    assert test.exit_code == 0, test.output
+    assert "test of issue #1 sent to editor@example.com through sendgrid" in test.output
+    assert through_standin.recipients() == ["editor@example.com"]
+    status = runner.invoke(app, ["issue", "status", "1"])
+    assert "not sent yet" in status.output
+
+
+def test_errors_are_one_line(engine: Engine, env: Settings) -> None:
+    missing = runner.invoke(app, ["issue", "send", "9"])
+    assert missing.exit_code == 1
+    assert "error: there is no issue #9" in missing.output
+    no_week = runner.invoke(app, ["issue", "send", "--week", "2026-W01"])
+    assert "error: there is no issue for 2026-W01; build it first" in no_week.output
+    no_issue = runner.invoke(app, ["issue", "test-send", "ed@example.com"])
+    assert "error: there is no issue yet" in no_issue.output
+
+
+def test_dev_sendgrid_is_registered() -> None:
+    shown = runner.invoke(app, ["dev", "sendgrid", "--help"])
+    assert shown.exit_code == 0
+    assert "--port" in shown.output
+    assert "stand-in" in shown.output

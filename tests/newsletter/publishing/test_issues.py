@@ -1,0 +1,122 @@
+"""The week's pick rule at its boundaries, and one issue per week."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+from sqlmodel import col, select
+
+from newsletter.core.database import session_scope
+from newsletter.core.settings import Settings
+from newsletter.publishing.content import load_content
+from newsletter.publishing.issues import (
+    IssueError,
+    NothingToPick,
+    build_issue,
+    pick_comparisons,
+    rerender_issue,
+)
+from newsletter.publishing.models import IssueComparison, IssueStatus
+from newsletter.publishing.weeks import WeekError, parse_week, week_bounds, week_of
+from tests.factories import comparison, write_content
+
+
+def test_iso_weeks_across_the_year_boundary() -> None:
+    assert week_of(date(2026, 11, 23)) == "2026-W48"
+    assert week_of(date(2026, 11, 29)) == "2026-W48"
+    assert week_of(date(2026, 11, 30)) == "2026-W49"
+    assert week_of(date(2027, 1, 1)) == "2026-W53"
+    assert week_of(date(2027, 1, 4)) == "2027-W01"
+    assert week_bounds("2026-W53") == (date(2026, 12, 28), date(2027, 1, 3))
+    assert parse_week(" 2026-W05 ") == "2026-W05"
+    for bad in ["2026-48", "2026-W54", "2025-W53", "W48", ""]:
+        with pytest.raises(WeekError):
+            parse_week(bad)
+
+
+def _load(engine: Engine, root: Path, published: dict[str, str]) -> None:
+    write_content(root, [comparison(slug, day) for slug, day in published.items()])
+    with session_scope(engine) as session:
+        load_content(session, root)
+
+
+def _pick(engine: Engine, week: str, limit: int = 10) -> list[str]:
+    with session_scope(engine) as session:
+        return [c.slug for c in pick_comparisons(session, week, limit)]
+
+
+def test_pick_rule_boundaries(engine: Engine, tmp_path: Path) -> None:
+    _load(
+        engine,
+        tmp_path / "content",
+        {
+            "next-monday": "2026-11-30",  # after the week ends: not yet
+            "sunday": "2026-11-29",  # last day of 2026-W48: in
+            "monday": "2026-11-23",
+            "same-day-b": "2026-11-25",
+            "same-day-a": "2026-11-25",  # same date: ordered by slug
+            "four-weeks": "2026-10-26",  # Monday minus 28 days: in
+            "too-old": "2026-10-25",  # one day earlier: out
+        },
+    )
+    assert _pick(engine, "2026-W48") == [
+        "sunday",
+        "same-day-a",
+        "same-day-b",
+        "monday",
+        "four-weeks",
+    ]
+    assert _pick(engine, "2026-W48", limit=2) == ["sunday", "same-day-a"]
+    assert _pick(engine, "2026-W49") == [
+        "next-monday",
+        "sunday",
+        "same-day-a",
+        "same-day-b",
+        "monday",
+    ]
+
+
+def test_a_comparison_goes_into_one_issue_only(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    _load(engine, tmp_path / "content", {f"c{i}": f"2026-11-{20 + i}" for i in range(5)})
+    settings.comparisons_per_issue = 3
+    with session_scope(engine) as session:
+        first = build_issue(session, "2026-W48", settings)
+    assert first.created
+    with session_scope(engine) as session:
+        second = build_issue(session, "2026-W49", settings)
+        again = build_issue(session, "2026-W48", settings)
+        assert not again.created
+        assert again.issue.number == first.issue.number
+        links = session.exec(
+            select(IssueComparison).order_by(
+                col(IssueComparison.issue_id), col(IssueComparison.position)
+            )
+        ).all()
+    by_issue: dict[int, list[int]] = {}
+    for link in links:
+        by_issue.setdefault(link.issue_id, []).append(link.comparison_id)
+    assert [len(v) for v in by_issue.values()] == [3, 2]
+    assert len({c for v in by_issue.values() for c in v}) == 5
+    assert (first.issue.number, second.issue.number) == (1, 2)
+    assert first.issue.status == IssueStatus.DRAFT
+    with (
+        session_scope(engine) as session,
+        pytest.raises(NothingToPick, match="no issue for 2026-W50"),
+    ):
+        build_issue(session, "2026-W50", settings)
+
+
+def test_the_snapshot_is_frozen_once_sending_starts(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    _load(engine, tmp_path / "content", {"one": "2026-11-24"})
+    with session_scope(engine) as session:
+        issue = build_issue(session, "2026-W48", settings).issue
+        issue.status = IssueStatus.SENDING
+        with pytest.raises(IssueError, match="frozen"):
+            rerender_issue(session, issue, settings)

@@ -1,0 +1,89 @@
+"""The preview server: it follows the files, shows a broken file's error, and previews one
+comparison alone."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import httpx
+from sqlalchemy import Engine
+
+from newsletter.core.settings import PROJECT_ROOT, Settings
+from newsletter.publishing.preview import PreviewFailure, build_preview
+from newsletter.web.app import create_app
+from tests.conftest import serve
+
+
+def _copy_content(settings: Settings, tmp_path: Path) -> Path:
+    root = tmp_path / "content"
+    shutil.copytree(PROJECT_ROOT / "content", root)
+    settings.content_dir = root
+    return root
+
+
+def test_preview_follows_edits_and_shows_broken_files(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    root = _copy_content(settings, tmp_path)
+    target = root / "comparisons" / "code-llama-4-vs-mistral-large-3.yaml"
+    original = target.read_text()
+    with (
+        serve(create_app(settings, engine, preview=True)) as port,
+        httpx.Client(base_url=f"http://127.0.0.1:{port}", trust_env=False, timeout=20) as http,
+    ):
+        first = http.get("/preview", params={"week": "2026-W48"})
+        assert first.status_code == 200
+        assert "All checks pass" in first.text
+        version = http.get("/preview/version").text
+
+        target.write_text(original.replace("verdict: Open weights", "verdict: EDITED Open weights"))
+        assert http.get("/preview/version").text != version
+        assert "EDITED Open weights" in http.get("/preview/email", params={"week": "2026-W48"}).text
+
+        target.write_text(original.replace("published: 2026-11-23", "published: 2026-11-31"))
+        broken = http.get("/preview", params={"week": "2026-W48"})
+        assert broken.status_code == 422
+        assert "Cannot render the issue" in broken.text
+        assert (
+            "content/comparisons/code-llama-4-vs-mistral-large-3.yaml:4: published: "
+            "&#39;2026-11-31&#39; is not a date" in broken.text
+        )
+
+        target.write_text(original)
+        fixed = http.get("/preview", params={"week": "2026-W48"})
+        assert fixed.status_code == 200
+        text = http.get("/preview/text", params={"week": "2026-W48"}).text
+        assert "sample" not in text.lower() or "/unsubscribe/" in text
+        assert "%%" not in text
+
+        alone = http.get("/preview/comparisons/code-llama-4-vs-mistral-large-3")
+        assert alone.status_code == 200
+        assert "Code Llama 4 vs Mistral Large 3" in alone.text
+        assert "Comparison 2" not in alone.text
+        missing = http.get("/preview/comparisons/nope")
+        assert missing.status_code == 422
+        assert (
+            "no comparison &#39;nope&#39;" in missing.text or "no comparison 'nope'" in missing.text
+        )
+
+
+def test_preview_is_off_on_the_public_app(engine: Engine, settings: Settings) -> None:
+    with serve(create_app(settings, engine)) as port:
+        answer = httpx.get(f"http://127.0.0.1:{port}/preview", trust_env=False)
+    assert answer.status_code == 404
+
+
+def test_template_errors_name_file_and_line(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    templates = tmp_path / "templates"
+    shutil.copytree(PROJECT_ROOT / "templates", templates)
+    settings.templates_dir = templates
+    mjml = templates / "email" / "issue.mjml"
+    lines = mjml.read_text().splitlines()
+    lines[9] = lines[9] + " {% if %}"
+    mjml.write_text("\n".join(lines) + "\n")
+    result = build_preview(engine, settings, week="2026-W48")
+    assert isinstance(result, PreviewFailure)
+    assert result.problems[0].startswith("templates/email/issue.mjml:10: ")

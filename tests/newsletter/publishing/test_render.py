@@ -1,0 +1,243 @@
+"""What the rendered email shows, how it escapes content, and how big it gets."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import re
+from email.message import EmailMessage
+from html import unescape
+from pathlib import Path
+
+import pytest
+import yaml
+from sqlalchemy import Engine
+from sqlmodel import select
+
+from newsletter.core.database import session_scope
+from newsletter.core.settings import Settings
+from newsletter.delivery import placeholders
+from newsletter.delivery.providers.outbox import OutboxBackend
+from newsletter.links.personalize import Personalizer, vote_slots
+from newsletter.links.tokens import Purpose, Signer
+from newsletter.publishing.content import load_content
+from newsletter.publishing.issues import build_issue
+from newsletter.publishing.models import Issue, Tool
+from newsletter.sending.message import issue_message
+from tests.factories import comparison, tool, write_content
+
+EVIL_TAKE = "<script>alert('x')</script> & </mj-text><mj-raw>injected</mj-raw>"
+
+
+def _build(engine: Engine, settings: Settings, root: Path, items: list[dict]) -> Issue:
+    write_content(root, items)
+    settings.comparisons_per_issue = len(items)
+    with session_scope(engine) as session:
+        load_content(session, root)
+    with session_scope(engine) as session:
+        return build_issue(session, "2026-W48", settings).issue
+
+
+@pytest.fixture
+def issue(engine: Engine, settings: Settings, tmp_path: Path) -> Issue:
+    alpha = tool(
+        "alpha",
+        name="Alpha <Pro>",
+        vendor="Alpha & Sons",
+        category="Voice & Audio",
+        tagline='Speaks "quotes"',
+        pricing={"entry": "Paid", "note": "$2 per 1M tokens"},
+    )
+    beta = tool(
+        "beta",
+        name="Beta",
+        vendor="Beta Corp",
+        category="Voice & Audio",
+        tagline="Listens",
+        pricing={"entry": "Free"},
+    )
+    item = comparison(
+        "alpha-vs-beta",
+        "2026-11-24",
+        tools=[alpha, beta],
+        verdicts={
+            "dx": ["ship", "wait"],
+            "risk": ["ship", "ship"],
+            "long": ["ship", "skip"],
+            "buyer": ["skip", "skip"],
+        },
+        title="Alpha <Pro> vs Beta",
+        question="Which one should you ship with?",
+        verdict="Alpha if you pay; Beta if you </mj-text> don't.",
+    )
+    item["reviews"][0]["takes"]["alpha"]["take"] = EVIL_TAKE
+    return _build(engine, settings, tmp_path / "content", [item])
+
+
+def _visible(html: str) -> str:
+    """The text a reader sees: block tags break words apart, inline tags do not."""
+    body = html.split("<body", 1)[1].split(">", 1)[1]
+    body = re.sub(r"<(?:br|/?div|/?td|/?tr|/?h2|/?p|/?table)\b[^>]*>", " ", body)
+    return unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", body)))
+
+
+def test_html_shows_every_field_and_escapes_content(issue: Issue) -> None:
+    html = issue.html
+    visible = _visible(html)
+    for expected in [
+        "Alpha <Pro> vs Beta",
+        "Which one should you ship with?",
+        "Alpha <Pro>",
+        "Alpha & Sons",
+        "Voice & Audio",
+        'Speaks "quotes"',
+        "75% panel ship",
+        "25% panel ship",
+        "— community vote",
+        "Paid · $2 per 1M tokens",
+        "Free",
+        "Our verdict: Alpha if you pay; Beta if you </mj-text> don't.",
+        "Alpha <Pro>: Dana Dev, Lee Long",  # who favours Alpha
+        "Undecided: Riley Risk, Bo Buyer",
+        EVIL_TAKE,
+        "Issue #1",
+        "23 November 2026",
+        "Verdicts Ltd, 12 Test Lane, Testville 12345",
+        "Unsubscribe with one click",
+        "View in your browser",
+    ]:
+        assert expected in visible, expected
+    assert "<script>" not in html
+    assert "&lt;script&gt;" in html
+    assert "<mj-" not in html
+    assert f'href="{placeholders.UNSUBSCRIBE}"' in html
+    assert f'href="{placeholders.VIEW}"' in html
+    votes = re.findall(r'href="(%%vote_\d+_\d+%%)"', html)
+    assert len(set(votes)) == 2
+    assert 'href="https://verdicts.example.com/comparisons/alpha-vs-beta"' in html
+    assert f"<title>{issue.subject}</title>" in html.replace("&lt;", "<").replace("&gt;", ">")
+    assert issue.preheader.split(";")[0].replace("<", "&lt;") in html  # mj-preview
+
+
+def test_text_part_shows_every_field_unescaped(issue: Issue) -> None:
+    text = issue.text
+    for expected in [
+        "1. Alpha <Pro> vs Beta",
+        "Alpha <Pro> (Alpha & Sons, Voice & Audio)",
+        'Speaks "quotes"',
+        "Panel ship: 75% · Community vote: —",
+        "Pricing: Paid ($2 per 1M tokens)",
+        "Our verdict: Alpha if you pay; Beta if you </mj-text> don't.",
+        EVIL_TAKE,
+        "Vote Alpha <Pro>: %%vote_",
+        f"Unsubscribe with one click: {placeholders.UNSUBSCRIBE}",
+        f"View in your browser: {placeholders.VIEW}",
+        "Verdicts Ltd, 12 Test Lane, Testville 12345",
+        "Read the full comparison: https://verdicts.example.com/comparisons/alpha-vs-beta",
+    ]:
+        assert expected in text, expected
+    assert "&lt;" not in text
+    assert "&amp;" not in text
+
+
+def test_subject_preheader_and_hash(issue: Issue) -> None:
+    assert issue.subject == "Verdicts #1: Alpha <Pro> vs Beta"
+    assert issue.preheader.startswith("Alpha if you pay")
+    assert len(issue.content_hash) == 64
+    assert issue.rendered_at is not None
+
+
+def test_five_comparisons_stay_well_under_gmail_clipping(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    long_take = "A specific, opinionated take that runs to the length editors really write. " * 2
+    items = []
+    for i in range(5):
+        tools = [
+            tool(f"tool-{i}-{j}", tagline="A tagline of a realistic length for a tool")
+            for j in range(3)
+        ]
+        item = comparison(
+            f"c{i}",
+            "2026-11-24",
+            tools=tools,
+            verdicts={r: ["ship", "wait", "skip"] for r in ["dx", "risk", "long", "buyer"]},
+        )
+        for review in item["reviews"]:
+            for take in review["takes"].values():
+                take["take"] = long_take[:399].strip()
+        items.append(item)
+    issue = _build(engine, settings, tmp_path / "content", items)
+    size = len(issue.html.encode())
+    assert issue.html.count("Comparison ") >= 5
+    assert size < 90_000, f"{size} bytes: too close to Gmail's ~102 KB clip"
+
+
+def test_outbox_eml_parses_back_with_both_parts_and_headers(
+    engine: Engine, settings: Settings, issue: Issue
+) -> None:
+    signer = Signer(settings.secret())
+    personalizer = Personalizer(issue, vote_slots(issue), settings, signer)
+    recipients = [
+        personalizer.recipient(41, "reader@example.com", "Rea Der"),
+        personalizer.recipient(42, "other@example.com", None),
+    ]
+    backend = OutboxBackend(settings.outbox_dir)
+    message = issue_message(issue, settings)
+    backend.send_batch(message, recipients)
+    backend.send_batch(message, recipients)  # a second time overwrites, never duplicates
+    files = sorted(settings.outbox_dir.rglob("*.eml"))
+    assert len(files) == 2
+    assert not list(settings.outbox_dir.rglob("*.tmp"))
+
+    parsed = email.message_from_bytes(files[0].read_bytes(), policy=email.policy.default)
+    assert isinstance(parsed, EmailMessage)
+    assert parsed["To"] == "Rea Der <reader@example.com>"
+    assert parsed["Subject"] == issue.subject
+    assert parsed["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    unsubscribe = str(parsed["List-Unsubscribe"]).strip()  # may be folded
+    assert unsubscribe.startswith("<https://verdicts.example.com/unsubscribe/")
+    token = unsubscribe.strip("<>").rsplit("/", 1)[1]
+    assert signer.verify(Purpose.UNSUBSCRIBE, token) == (41, issue.id)
+    assert parsed.get_content_type() == "multipart/alternative"
+    parts = [part.get_content_type() for part in parsed.iter_parts()]
+    assert parts == ["text/plain", "text/html"]
+    text_part, html_part = parsed.get_body(("plain",)), parsed.get_body(("html",))
+    assert text_part is not None
+    assert html_part is not None
+    text, html = text_part.get_content(), html_part.get_content()
+    assert "%%" not in text
+    assert "%%" not in html
+    assert unsubscribe.strip("<>") in text
+    assert unsubscribe.strip("<>") in html
+    votes = re.findall(r"https://verdicts\.example\.com/vote/([\w.-]+)", html)
+    assert len(set(votes)) == 2
+    decoded = {signer.verify(Purpose.VOTE, v)[0] for v in votes}
+    assert decoded == {41}
+
+    other = email.message_from_bytes(files[1].read_bytes(), policy=email.policy.default)
+    assert other["To"] == "other@example.com"
+    assert unsubscribe not in str(other)
+
+
+def test_vote_links_keep_their_tool_when_content_changes_after_rendering(
+    engine: Engine, settings: Settings, issue: Issue, tmp_path: Path
+) -> None:
+    """The snapshot's vote markers carry ids: swapping the tools in the file after the
+    issue was rendered cannot make "Vote Alpha" vote for Beta."""
+    root = tmp_path / "content"
+    path = root / "comparisons" / "alpha-vs-beta.yaml"
+    data = yaml.safe_load(path.read_text())
+    data["tools"].reverse()
+    path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
+    with session_scope(engine) as session:
+        load_content(session, root)
+        alpha = session.exec(select(Tool).where(Tool.slug == "alpha")).one()
+        personalizer = Personalizer(issue, vote_slots(issue), settings, Signer(settings.secret()))
+    recipient = personalizer.recipient(7, "seven@example.com", None)
+    html = placeholders.fill(issue.html, recipient.substitutions)
+    assert "%%" not in html
+    link = re.search(r'href="[^"]*/vote/([\w.-]+)"[^>]*>Vote Alpha &lt;Pro&gt;<', html)
+    assert link is not None
+    _, _, _, tool_id = Signer(settings.secret()).verify(Purpose.VOTE, link.group(1))
+    assert tool_id == alpha.id

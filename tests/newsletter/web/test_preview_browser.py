@@ -1,0 +1,192 @@
+"""What a reader's browser shows, measured in Debian's headless Chromium through Playwright.
+
+Screenshots land in test-artifacts/ for a person to look at. Skipped, with the reason,
+where no Chromium is installed; .ci/run installs it so CI always runs these.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import Engine
+
+from newsletter.core.database import session_scope
+from newsletter.core.settings import PROJECT_ROOT, Settings
+from newsletter.delivery.placeholders import fill
+from newsletter.publishing.content import load_content
+from newsletter.publishing.issues import build_issue
+from newsletter.publishing.preview import force_dark, sample_recipient
+from newsletter.web.app import create_app
+from tests.conftest import serve
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+ARTIFACTS = PROJECT_ROOT / "test-artifacts"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+# For every element with its own visible text: its colour, the colour of the nearest
+# ancestor background, and the contrast ratio between them (WCAG formula).
+CONTRAST_JS = """
+() => {
+  const parse = (c) => (c.match(/[\\d.]+/g) || []).map(Number);
+  const lum = ([r, g, b]) => {
+    const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+  };
+  const background = (el) => {
+    for (let e = el; e; e = e.parentElement) {
+      const c = parse(getComputedStyle(e).backgroundColor);
+      if (c.length >= 3 && (c.length < 4 || c[3] > 0)) return c;
+    }
+    return [255, 255, 255];
+  };
+  const out = [];
+  for (const el of document.body.querySelectorAll("*")) {
+    const own = [...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim());
+    const box = el.getBoundingClientRect();
+    if (!own || box.width === 0 || box.height === 0) continue;
+    const fg = parse(getComputedStyle(el).color), bg = background(el);
+    const [a, b] = [lum(fg), lum(bg)].sort((x, y) => y - x);
+    out.push({text: el.textContent.trim().slice(0, 40), fg, bg, ratio: (a + 0.05) / (b + 0.05)});
+  }
+  return out;
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if CHROMIUM is None:
+        pytest.skip("no Chromium installed (apt-get install chromium); .ci/run installs it")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def issue_html(engine: Engine, settings: Settings) -> str:
+    """The shipped content's week-48 issue, as the sample subscriber gets it."""
+    settings.comparisons_per_issue = 3
+    with session_scope(engine) as session:
+        load_content(session, settings.content_dir)
+    with session_scope(engine) as session:
+        issue = build_issue(session, "2026-W48", settings).issue
+        recipient = sample_recipient(session, issue, settings)
+    return fill(issue.html, recipient.substitutions)
+
+
+def _shot(page: Any, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def _tool_boxes(page: Any) -> list[dict[str, float]]:
+    """The first comparison's tool columns."""
+    boxes = page.eval_on_selector_all(
+        ".tools .tool",
+        "els => els.map(e => { const r = e.getBoundingClientRect();"
+        " return {x: r.x, y: r.y, w: r.width, h: r.height}; })",
+    )
+    assert len(boxes) >= 2
+    return list(boxes[:2])
+
+
+def test_phone_width_stacks_the_tools_without_horizontal_scroll(
+    browser: Any, issue_html: str, database_url: str
+) -> None:
+    page = browser.new_page(viewport={"width": 375, "height": 800})
+    page.set_content(issue_html)
+    overflow = page.evaluate(
+        "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    assert overflow <= 0, f"{overflow}px of horizontal scroll at 375px"
+    first, second = _tool_boxes(page)
+    assert second["y"] >= first["y"] + first["h"] - 1, "tools should stack on a phone"
+    assert abs(first["x"] - second["x"]) < 2
+    _shot(page, f"email-375-{database_url.split(':')[0]}")
+    page.close()
+
+
+def test_desktop_width_puts_the_tools_side_by_side(browser: Any, issue_html: str) -> None:
+    page = browser.new_page(viewport={"width": 600, "height": 800})
+    page.set_content(issue_html)
+    first, second = _tool_boxes(page)
+    assert abs(first["y"] - second["y"]) < 2, "tools should sit side by side at 600px"
+    assert second["x"] >= first["x"] + first["w"] - 1
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 600
+    _shot(page, "email-600")
+    page.close()
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_no_text_is_invisible(browser: Any, issue_html: str, scheme: str) -> None:
+    context = browser.new_context(viewport={"width": 600, "height": 800}, color_scheme=scheme)
+    page = context.new_page()
+    page.set_content(issue_html)
+    if scheme == "dark":  # the media query really applies in this browser
+        assert page.evaluate("() => matchMedia('(prefers-color-scheme: dark)').matches")
+        body_bg = page.evaluate("() => getComputedStyle(document.body).backgroundColor")
+        assert body_bg == "rgb(11, 15, 23)"
+    texts = page.evaluate(CONTRAST_JS)
+    assert len(texts) > 20
+    poor = [t for t in texts if t["ratio"] < 3]
+    assert poor == [], poor[:5]
+    _shot(page, f"email-{scheme}")
+    context.close()
+
+
+def test_forced_dark_in_the_preview_matches_the_dark_media_query(
+    browser: Any, issue_html: str
+) -> None:
+    """The preview's dark switch applies the email's own dark styles."""
+    page = browser.new_page(viewport={"width": 600, "height": 800})
+    page.set_content(force_dark(issue_html))
+    assert (
+        page.evaluate("() => getComputedStyle(document.body).backgroundColor") == "rgb(11, 15, 23)"
+    )
+    assert [t for t in page.evaluate(CONTRAST_JS) if t["ratio"] < 3] == []
+    page.close()
+
+
+def test_preview_page_loads_shows_the_issue_and_switches_width(
+    browser: Any, engine: Engine, settings: Settings
+) -> None:
+    with serve(create_app(settings, engine, preview=True)) as port:
+        base = f"http://127.0.0.1:{port}"
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(f"{base}/preview?week=2026-W48")
+        assert "Issue #1" in page.inner_text("header")
+        assert page.inner_text(".inbox .subject").startswith("Verdicts #1: ")
+        frame = page.frame_locator("#frame-desktop")
+        assert "Weekly AI Tool Verdicts" in frame.locator("body").inner_text()
+        assert page.locator("#frame-phone").bounding_box()["width"] == pytest.approx(375, abs=2)
+        assert page.locator("#frame-desktop").bounding_box()["width"] == pytest.approx(600, abs=2)
+        _shot(page, "preview-both")
+        page.click("#view-phone")
+        page.wait_for_url("**view=phone**")
+        assert page.locator("#frame-desktop").count() == 0
+        assert page.locator("#frame-phone").count() == 1
+        page.click("#scheme-dark")
+        page.wait_for_url("**scheme=dark**")
+        phone = page.frame_locator("#frame-phone").locator("body")
+        assert phone.evaluate("b => getComputedStyle(b).backgroundColor") == "rgb(11, 15, 23)"
+        _shot(page, "preview-phone-dark")
+        assert "Plain text" in page.inner_text("main")
+        page.close()
+        assert httpx.get(f"{base}/preview/version", trust_env=False).status_code == 200

@@ -2,7 +2,7 @@
 # A real run of the whole product: the SendGrid stand-in, two `newsletter scheduler`
 # processes firing every minute (NEWSLETTER_SCHEDULE='* * * * *') on one database, and a
 # list of active subscribers. Passes when one issue reaches every active subscriber exactly
-# once within two minutes. Usage: scripts/two_schedulers.sh [SUBSCRIBERS] [DATABASE_URL]
+# once within two minutes. Usage: benchmarks/two_schedulers.sh [SUBSCRIBERS] [DATABASE_URL]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 make -s install

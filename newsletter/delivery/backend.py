@@ -26,6 +26,9 @@ class Backend(ABC):
     resend_safe: ClassVar[bool] = False
     """Sending the same batch twice cannot deliver twice (the outbox overwrites its files):
     a batch whose outcome is unknown may simply be sent again."""
+    max_batch_size: ClassVar[int | None] = None
+    """The most recipients one `send_batch` takes (None: no limit); a send whose configured
+    batch size is larger is refused before it starts."""
     supports_sandbox: ClassVar[bool] = False
     """`Message.sandbox` is honoured: the provider validates the request and delivers
     nothing. Without it, a dry run only builds the batches."""

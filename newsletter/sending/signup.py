@@ -1,19 +1,21 @@
-"""The public form's side of the list: sign-up with double opt-in, and the confirmation email."""
+"""The public form's side of the list: sign-up with double opt-in, the confirmation email,
+and the confirmation link that turns a pending address active."""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
 
-from sqlalchemy import Engine
+from sqlmodel import Session
 
-from newsletter.core.database import session_scope
 from newsletter.core.settings import Settings
 from newsletter.delivery import Backend, Message, Recipient
-from newsletter.links.tokens import Signer
+from newsletter.links.tokens import Purpose, Signer, TokenError
+from newsletter.links.urls import SiteUrls
 from newsletter.publishing.render import compile_mjml, environment
 from subscribers.addresses import normalize_email
-from subscribers.service import request_subscription
+from subscribers.models import Status
+from subscribers.service import confirm_subscription, request_subscription
 
 log = logging.getLogger(__name__)
 
@@ -53,13 +55,15 @@ def confirmation_message(settings: Settings, name: str | None, confirm_url: str)
     )
 
 
-def sign_up(engine: Engine, email: str, name: str | None, ip: str | None) -> Confirmation | None:
+def sign_up(session: Session, email: str, name: str | None, ip: str | None) -> Confirmation | None:
     """Create or refresh a pending subscriber; the confirmation to send, if one is due (at
     most one per ten minutes). Raises InvalidAddress for a malformed address and says
     nothing about whether the address was known: the caller answers the same either way,
-    and sends the email after answering, so the answer takes as long for every address."""
-    with session_scope(engine, immediate=True) as session:
-        outcome = request_subscription(session, email, name=name, ip=ip)
+    and sends the email after answering, so the answer takes as long for every address.
+
+    `session` is a write transaction taken up front (`session_scope(immediate=True)`): the
+    look-up and the insert must not race a second click of the same form."""
+    outcome = request_subscription(session, email, name=name, ip=ip)
     if not outcome.send_confirmation or outcome.subscriber_id is None:
         return None
     return Confirmation(outcome.subscriber_id, normalize_email(email), name)
@@ -68,7 +72,7 @@ def sign_up(engine: Engine, email: str, name: str | None, ip: str | None) -> Con
 def send_confirmation(confirmation: Confirmation, settings: Settings, backend: Backend) -> bool:
     token = Signer(settings.secret()).confirm_token(confirmation.subscriber_id)
     message = confirmation_message(
-        settings, confirmation.name, f"{settings.site_url}/confirm/{token}"
+        settings, confirmation.name, SiteUrls(settings.site_url).confirm(token)
     )
     recipient = Recipient(
         subscriber_id=confirmation.subscriber_id,
@@ -84,3 +88,16 @@ def send_confirmation(confirmation: Confirmation, settings: Settings, backend: B
         log.exception("confirmation email to subscriber %s failed", confirmation.subscriber_id)
         return False
     return True
+
+
+def confirm_by_link(session: Session, signer: Signer, token: str) -> bool:
+    """Follow a confirmation link: pending -> active. True when the address is active now
+    (a second click included); False when it is not waiting for confirmation (unsubscribed
+    or bounced since), which an old link must not revive. TokenError for a bad link,
+    ExpiredToken for one older than CONFIRM_VALID_DAYS, and TokenError too for an address
+    erased since: the link no longer leads anywhere."""
+    subscriber_id, _issued = signer.verify(Purpose.CONFIRM, token, max_age=CONFIRM_MAX_AGE)
+    subscriber = confirm_subscription(session, subscriber_id)
+    if subscriber is None:
+        raise TokenError("invalid token")
+    return subscriber.status == Status.ACTIVE

@@ -1,13 +1,20 @@
-"""What routes get injected: settings, a session per request, templates, the signer."""
+"""What routes get injected, as typed dependencies: the app's services, a read session, a
+write session, the page presenter, and the admin check.
+
+A route names what it needs in its signature (`session: SessionDep`) and nothing else:
+the app is built from settings (`create_app`), never from globals, so tests build as many
+apps as they like.
+"""
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Iterator
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, FastAPI, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine
 from sqlmodel import Session
@@ -17,11 +24,12 @@ from newsletter.core.settings import Settings
 from newsletter.delivery import Backend
 from newsletter.links.tokens import Signer
 from newsletter.publishing.preview import PreviewCache
+from newsletter.web.presenter import Pages
 
 
 @dataclass
 class Services:
-    """Made once per app: the web app is built from settings, not from globals."""
+    """Made once per app by `create_app`; the lifespan closes the backend."""
 
     settings: Settings
     engine: Engine
@@ -30,22 +38,68 @@ class Services:
     backend: Backend
     preview: PreviewCache | None = None
 
-    def write(self) -> AbstractContextManager[Session]:
-        """A write transaction committed before the handler returns (so before the answer
-        leaves), taking SQLite's write lock up front: read-then-write never deadlocks."""
-        return session_scope(self.engine, immediate=True)
 
-
-def services(request: Request) -> Services:
-    found: Services = request.app.state.services
+def services_of(app: FastAPI) -> Services:
+    found: Services = app.state.services
     return found
 
 
-def session(request: Request) -> Iterator[Session]:
+def get_services(request: Request) -> Services:
+    return services_of(request.app)
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def read_session(services: ServicesDep) -> Iterator[Session]:
     """For reading: a plain transaction per request."""
-    with session_scope(services(request).engine) as db:
+    with session_scope(services.engine) as db:
         yield db
 
 
-ServicesDep = Annotated[Services, Depends(services)]
-SessionDep = Annotated[Session, Depends(session)]
+def write_session(services: ServicesDep) -> Iterator[Session]:
+    """For writing: SQLite's write lock is taken at BEGIN, so read-then-write never fails
+    half-way on a lock upgrade, and the transaction is committed (or rolled back, on any
+    error) when the route returns. The dependency's scope is "function": the commit comes
+    before the answer leaves, so a reader who clicks twice fast sees the first click's
+    write."""
+    with session_scope(services.engine, immediate=True) as db:
+        yield db
+
+
+SessionDep = Annotated[Session, Depends(read_session)]
+WriteSessionDep = Annotated[Session, Depends(write_session, scope="function")]
+
+
+def pages(services: ServicesDep, request: Request) -> Pages:
+    return Pages(services.templates, services.settings, request)
+
+
+PagesDep = Annotated[Pages, Depends(pages)]
+
+bearer = HTTPBearer(auto_error=False, description="NEWSLETTER_ADMIN_TOKEN")
+
+
+def require_admin(
+    services: ServicesDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> None:
+    """The admin API's guard: `Authorization: Bearer <NEWSLETTER_ADMIN_TOKEN>`. Without a
+    configured token the API answers 503 rather than run open."""
+    expected = services.settings.admin_token
+    if not expected:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            "the admin API is off: set NEWSLETTER_ADMIN_TOKEN to turn it on",
+        )
+    given = credentials.credentials if credentials else ""
+    if not hmac.compare_digest(given.encode(), expected.encode()):
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "missing or wrong bearer token",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+
+AdminDep = Depends(require_admin)
+"""For a router's `dependencies=[AdminDep]`: every route under it needs the token."""

@@ -1,0 +1,45 @@
+"""What the unsubscribe link in every email does: show the address's state, unsubscribe
+it (RFC 8058 one-click), or take it back.
+
+The token is the only authority: it is verified before anything is read or written, and
+a forged, damaged or wrong-purpose one raises `TokenError` with nothing changed.
+"""
+
+from __future__ import annotations
+
+from sqlmodel import Session
+
+from newsletter.core.errors import NotFound
+from newsletter.links.tokens import Purpose, Signer
+from subscribers.models import Source, Status, Subscriber
+from subscribers.service import get_subscriber, resubscribe, unsubscribe
+
+
+class AddressGone(NotFound):
+    """A genuine link for an address no longer held (erased since the email went out)."""
+
+
+def _present(subscriber: Subscriber | None) -> Status:
+    if subscriber is None:
+        raise AddressGone("we no longer hold this address")
+    return Status(subscriber.status)
+
+
+def status_by_link(session: Session, signer: Signer, token: str) -> Status:
+    """The address's status, to show the right button; reading only (mail scanners follow
+    links, so a GET must never unsubscribe)."""
+    subscriber_id, _issue_id = signer.verify(Purpose.UNSUBSCRIBE, token)
+    return _present(get_subscriber(session, subscriber_id))
+
+
+def unsubscribe_by_link(session: Session, signer: Signer, token: str) -> Status:
+    """Unsubscribe (idempotent); the reason names the issue the link came from."""
+    subscriber_id, issue_id = signer.verify(Purpose.UNSUBSCRIBE, token)
+    reason = f"one-click unsubscribe from issue id {issue_id}" if issue_id else "unsubscribe link"
+    return _present(unsubscribe(session, subscriber_id, reason=reason, source=Source.FORM))
+
+
+def resubscribe_by_link(session: Session, signer: Signer, token: str) -> Status:
+    """The unsubscribe page's "changed my mind": the same token takes the address back."""
+    subscriber_id, _issue_id = signer.verify(Purpose.UNSUBSCRIBE, token)
+    return _present(resubscribe(session, subscriber_id, source=Source.FORM))

@@ -1,0 +1,76 @@
+"""What the admin API takes and gives, as pydantic models: its OpenAPI schema is built
+from these."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+from subscribers.models import Status, Subscriber
+
+
+class SubscriberOut(BaseModel):
+    id: int
+    email: str
+    name: str | None
+    status: Status
+    status_reason: str | None
+    source: str
+    created_at: datetime
+    status_changed_at: datetime
+    confirmed_at: datetime | None
+    unsubscribed_at: datetime | None
+
+    @classmethod
+    def of(cls, row: Subscriber) -> SubscriberOut:
+        return cls.model_validate(row, from_attributes=True)
+
+
+class SubscriberPage(BaseModel):
+    items: list[SubscriberOut]
+    total: int = Field(description="How many match the filters, over all pages.")
+    next_after_id: int | None = Field(
+        description="Pass as `after_id` for the next page; null on the last page."
+    )
+
+
+class SubscriberCreate(BaseModel):
+    email: str = Field(max_length=320, examples=["ada@example.com"])
+    name: str | None = Field(default=None, max_length=200)
+    confirmed: bool = Field(
+        default=False, description="Active at once (consent collected elsewhere)."
+    )
+
+
+class StatusUpdate(BaseModel):
+    status: Status
+    reason: str = Field(min_length=1, max_length=500, description="Why; kept in the history.")
+
+
+class BadRowOut(BaseModel):
+    line: int
+    email: str
+    reason: str
+
+
+class ImportOut(BaseModel):
+    rows: int
+    imported: int
+    unchanged: int
+    bad: int
+    bad_rows: list[BadRowOut]
+    warnings: list[str]
+
+
+class WeekGrowth(BaseModel):
+    week: str
+    new: int
+    confirmed: int
+    unsubscribed: int
+
+
+class StatsOut(BaseModel):
+    total: int
+    by_status: dict[str, int]
+    growth: list[WeekGrowth]

@@ -1,0 +1,116 @@
+"""One error mapping for the whole app: a `NewsletterError` raised anywhere under a route
+becomes one answer, chosen by its kind, never by its message.
+
+Under /api/ the answer is JSON `{"detail": message}`; elsewhere it is the site's message
+page. The status comes from the first class in the error's MRO found in, in order, the
+route's own table (`answers`), `STATUS` (a few classes with a code of their own, such as
+an expired link's 410) and `KIND_STATUS`; any other `NewsletterError` is a 400.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Final, TypeVar
+
+from fastapi import FastAPI, Request, status
+from fastapi.responses import JSONResponse, Response
+
+from newsletter.core.errors import Conflict, InvalidInput, NewsletterError, NotFound, Refused
+from newsletter.links.tokens import ExpiredToken, TokenError
+from newsletter.publishing.public import NoSuchComparison, NoSuchIssue
+from newsletter.sending.optout import AddressGone
+from newsletter.web.deps import get_services
+from newsletter.web.presenter import SITE_RELATIVE, Pages
+
+ErrorStatuses = Mapping[type[NewsletterError], int]
+
+KIND_STATUS: Final[ErrorStatuses] = {
+    NotFound: status.HTTP_404_NOT_FOUND,
+    Conflict: status.HTTP_409_CONFLICT,
+    InvalidInput: status.HTTP_422_UNPROCESSABLE_CONTENT,
+    Refused: status.HTTP_403_FORBIDDEN,
+}
+OTHER_STATUS: Final = status.HTTP_400_BAD_REQUEST
+
+STATUS: Final[ErrorStatuses] = {
+    # A link that is not a genuine one of its purpose is a bad request, whatever the route;
+    # a genuine one past its age is gone (the page says how to get a fresh one).
+    ExpiredToken: status.HTTP_410_GONE,
+    TokenError: status.HTTP_400_BAD_REQUEST,
+}
+
+_ROUTE_STATUSES: dict[Callable[..., object], ErrorStatuses] = {}
+
+Endpoint = TypeVar("Endpoint", bound=Callable[..., object])
+
+
+def answers(statuses: ErrorStatuses) -> Callable[[Endpoint], Endpoint]:
+    """Give one route codes of its own for some error classes, where its published contract
+    differs from the kinds (the admin API answers 422 to a duplicate address, not 409).
+    Put it under the route decorator."""
+
+    def mark(endpoint: Endpoint) -> Endpoint:
+        _ROUTE_STATUSES[endpoint] = dict(statuses)
+        return endpoint
+
+    return mark
+
+
+def status_for(error: NewsletterError, route: ErrorStatuses | None = None) -> int:
+    """The HTTP status of `error`: the route's table first, then `STATUS`, then the kinds;
+    within a table, the most specific class in the error's MRO."""
+    for table in (route or {}, STATUS, KIND_STATUS):
+        for cls in type(error).__mro__:
+            if issubclass(cls, NewsletterError) and cls in table:
+                return table[cls]
+    return OTHER_STATUS
+
+
+# What the message page says, by error class (most specific first through the MRO): a
+# title, a body (None: the error's own message), and one button.
+_EXPIRED = "Confirmation links work for a week. Sign up again and we will send a fresh one."
+_INVALID = "It may have been cut short by your mail program. Nothing was changed."
+_PAST_ISSUES = ("Past issues", SITE_RELATIVE.home())
+_GONE = "We no longer hold this address, so there is nothing to change."
+PAGES: Final[Mapping[type[NewsletterError], tuple[str, str | None, tuple[str, str] | None]]] = {
+    ExpiredToken: ("This link has expired", _EXPIRED, ("Sign up again", SITE_RELATIVE.subscribe())),
+    TokenError: ("This link is not valid", _INVALID, None),
+    AddressGone: ("This address is gone", _GONE, ("Subscribe again", SITE_RELATIVE.subscribe())),
+    NoSuchComparison: ("No such comparison", "It may have been renamed.", _PAST_ISSUES),
+    NoSuchIssue: ("No such issue", "It may not be published yet.", _PAST_ISSUES),
+    NotFound: ("Not found", None, _PAST_ISSUES),
+    Conflict: ("That cannot be done now", None, None),
+    InvalidInput: ("That does not look right", None, None),
+    Refused: ("That is not allowed", None, None),
+    NewsletterError: ("Something is wrong with the request", None, None),
+}
+
+
+def _page_text(error: NewsletterError) -> tuple[str, str, tuple[str, str] | None]:
+    for cls in type(error).__mro__:
+        if issubclass(cls, NewsletterError) and cls in PAGES:
+            title, body, action = PAGES[cls]
+            return title, body if body is not None else str(error), action
+    raise AssertionError("NewsletterError is in PAGES")  # pragma: no cover
+
+
+def is_api(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+async def newsletter_error(request: Request, error: Exception) -> Response:
+    """The one exception handler: every `NewsletterError` a route lets through."""
+    assert isinstance(error, NewsletterError)
+    endpoint = request.scope.get("endpoint")
+    code = status_for(error, _ROUTE_STATUSES.get(endpoint) if endpoint else None)
+    if is_api(request):
+        return JSONResponse({"detail": str(error)}, status_code=code)
+    services = get_services(request)
+    title, body, action = _page_text(error)
+    return Pages(services.templates, services.settings, request).message(
+        title, body, action, status_code=code
+    )
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(NewsletterError, newsletter_error)

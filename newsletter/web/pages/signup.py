@@ -1,0 +1,63 @@
+"""The sign-up form and the confirmation link (double opt-in)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, BackgroundTasks, Form, Request
+from fastapi.responses import HTMLResponse
+
+from newsletter.links import urls
+from newsletter.sending.signup import confirm_by_link, send_confirmation, sign_up
+from newsletter.web.deps import PagesDep, ServicesDep, WriteSessionDep
+from subscribers.addresses import InvalidAddress
+
+router = APIRouter(default_response_class=HTMLResponse)
+
+
+@router.get(urls.SUBSCRIBE)
+def subscribe_form(pages: PagesDep) -> HTMLResponse:
+    return pages.render("subscribe.html", email="", name="", error=None)
+
+
+@router.post(urls.SUBSCRIBE)
+def subscribe(
+    services: ServicesDep,
+    session: WriteSessionDep,
+    pages: PagesDep,
+    request: Request,
+    background: BackgroundTasks,
+    email: Annotated[str, Form(max_length=320)] = "",
+    name: Annotated[str, Form(max_length=200)] = "",
+    website: Annotated[str, Form(max_length=200)] = "",  # a honeypot people never fill
+) -> HTMLResponse:
+    """The same answer for a new, pending, active or suppressed address; the email goes
+    out after the answer, so its timing tells nothing either."""
+    if website:
+        return pages.render("subscribed.html", email=email)
+    ip = request.client.host if request.client else None
+    try:
+        confirmation = sign_up(session, email, name.strip() or None, ip)
+    except InvalidAddress as exc:  # the form again, with the reason next to the field
+        return pages.render(
+            "subscribe.html", status_code=422, email=email, name=name, error=str(exc)
+        )
+    if confirmation is not None:
+        background.add_task(send_confirmation, confirmation, services.settings, services.backend)
+    return pages.render("subscribed.html", email=email)
+
+
+@router.get(urls.CONFIRM)
+def confirm(
+    services: ServicesDep, session: WriteSessionDep, pages: PagesDep, token: str
+) -> HTMLResponse:
+    if not confirm_by_link(session, services.signer, token):
+        return pages.message(
+            "Nothing to confirm",
+            "This address is not waiting for confirmation. Nothing was changed.",
+        )
+    return pages.message(
+        "You're subscribed",
+        f"Thanks. The next issue of {services.settings.from_name} will reach you on Monday.",
+        ("Read past issues", pages.urls.home()),
+    )

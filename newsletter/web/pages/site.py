@@ -1,0 +1,56 @@
+"""The public site: the home page with past issues, an issue's web version, a comparison's
+page, the Atom feed, and the health check."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import HTMLResponse, Response
+from sqlmodel import select
+
+from newsletter.links import urls
+from newsletter.links.urls import SiteUrls
+from newsletter.publishing import public
+from newsletter.publishing import site as published
+from newsletter.web.deps import PagesDep, ServicesDep, SessionDep
+
+router = APIRouter(default_response_class=HTMLResponse)
+
+FEED_LENGTH = 20
+
+
+@router.get(urls.HOME)
+def home(services: ServicesDep, session: SessionDep, pages: PagesDep) -> HTMLResponse:
+    issues = published.published_issues(session, services.settings)
+    return pages.render("index.html", issues=issues)
+
+
+@router.get(urls.ISSUE)
+def issue_page(services: ServicesDep, session: SessionDep, number: int) -> HTMLResponse:
+    return HTMLResponse(public.issue_web_version(session, number, services.settings))
+
+
+@router.get(urls.COMPARISON)
+def comparison_page(
+    services: ServicesDep, session: SessionDep, pages: PagesDep, slug: str
+) -> HTMLResponse:
+    view = public.comparison_view(session, slug, services.settings)
+    return pages.render("comparison.html", comparison=view)
+
+
+@router.get(urls.FEED)
+def feed(services: ServicesDep, session: SessionDep) -> Response:
+    """Absolute URLs: a feed reader has no page to resolve relative ones against."""
+    issues = published.published_issues(session, services.settings, limit=FEED_LENGTH)
+    body = services.templates.get_template("feed.xml").render(
+        issues=issues,
+        urls=SiteUrls(services.settings.site_url),
+        title=services.settings.from_name,
+        updated=issues[0].published_at if issues else None,
+    )
+    return Response(body, media_type="application/atom+xml")
+
+
+@router.get(urls.HEALTH, include_in_schema=False)
+def health(session: SessionDep) -> Response:
+    session.exec(select(1)).one()
+    return Response("ok", media_type="text/plain")

@@ -36,7 +36,7 @@ from sqlmodel import col, insert, select
 
 from newsletter.core.database import make_engine, session_scope, upgrade
 from newsletter.core.settings import PROJECT_ROOT, Settings
-from newsletter.delivery.providers.sendgrid.backend import SendGridBackend, build_body
+from newsletter.delivery.providers.sendgrid import SendGridBackend, build_body
 from newsletter.links.personalize import Personalizer, vote_slots
 from newsletter.links.tokens import Signer
 from newsletter.publishing.content import load_content

@@ -1,15 +1,29 @@
-"""Choosing the delivery backend from configuration alone."""
+"""Choosing the delivery backend from configuration alone: providers by name.
+
+A new provider is a folder under `providers/` and one line in `PROVIDERS`; nothing that
+sends mail changes. Importing this is cheap: a provider defers its heavy imports (the
+`sendgrid` package) until it first sends.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Final
 
 from newsletter.core.settings import Settings
 from newsletter.delivery import Backend
 from newsletter.delivery.providers.outbox import OutboxBackend
+from newsletter.delivery.providers.sendgrid import SendGridBackend
+
+Factory = Callable[[Settings], Backend]
+
+PROVIDERS: Final[Mapping[str, Factory]] = {
+    OutboxBackend.name: OutboxBackend.from_settings,
+    SendGridBackend.name: SendGridBackend.from_settings,
+}
+"""Every provider by its configured name (`NEWSLETTER_BACKEND`)."""
 
 
 def make_backend(settings: Settings) -> Backend:
-    if settings.backend == "sendgrid":
-        from newsletter.delivery.providers.sendgrid.backend import SendGridBackend
-
-        return SendGridBackend.from_settings(settings)
-    return OutboxBackend(settings.outbox_dir)
+    """The backend `settings.backend` names, configured from `settings`."""
+    return PROVIDERS[settings.backend](settings)

@@ -1,0 +1,2 @@
+"""One folder (or module) per delivery provider, each independent of the others; the
+registry (`newsletter.delivery.registry`) names them."""

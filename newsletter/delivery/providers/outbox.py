@@ -18,7 +18,9 @@ from email.utils import format_datetime, make_msgid
 from pathlib import Path
 
 from newsletter.core.clock import utcnow
+from newsletter.core.settings import Settings
 from newsletter.delivery import Backend, DeliveryError, Message, Recipient, TransientFailure
+from newsletter.delivery.headers import LIST_ID
 from newsletter.delivery.placeholders import fill
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9@._+-]")
@@ -35,7 +37,7 @@ def build_email(message: Message, recipient: Recipient) -> EmailMessage:
     email["Date"] = format_datetime(utcnow())
     email["Message-ID"] = make_msgid(domain=message.from_email.rpartition("@")[2] or None)
     if message.list_id:
-        email["List-Id"] = message.list_id
+        email[LIST_ID] = message.list_id
     for name, value in {**message.headers, **recipient.headers}.items():
         email[name] = value
     for name, value in recipient.custom_args.items():
@@ -46,11 +48,17 @@ def build_email(message: Message, recipient: Recipient) -> EmailMessage:
 
 
 class OutboxBackend(Backend):
+    """Writes each recipient's email to `folder`; nothing leaves the machine."""
+
     name = "outbox"
     resend_safe = True  # a batch written again overwrites the same files: never a duplicate
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> OutboxBackend:
+        return cls(settings.outbox_dir)
 
     def path_for(self, message: Message, recipient: Recipient) -> Path:
         batch = (

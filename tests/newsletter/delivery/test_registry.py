@@ -1,0 +1,42 @@
+"""Providers by name: the configured name alone picks the backend."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from newsletter.core.settings import Settings
+from newsletter.delivery.providers.outbox import OutboxBackend
+from newsletter.delivery.providers.sendgrid import SendGridBackend
+from newsletter.delivery.registry import PROVIDERS, make_backend
+
+
+def settings(tmp_path: Path, backend: str) -> Settings:
+    return Settings(  # type: ignore[call-arg]
+        _env_file=None,
+        backend=backend,
+        outbox_dir=tmp_path,
+        sendgrid_host="http://127.0.0.1:1/",
+        send_build_processes=0,
+        SENDGRID_API_KEY="k",
+    )
+
+
+@pytest.mark.parametrize("name", sorted(PROVIDERS))
+def test_every_provider_is_made_under_its_own_name(tmp_path: Path, name: str) -> None:
+    with make_backend(settings(tmp_path, name)) as backend:
+        assert backend.name == name
+
+
+def test_each_backend_is_configured_from_the_settings(tmp_path: Path) -> None:
+    outbox = make_backend(settings(tmp_path, "outbox"))
+    assert isinstance(outbox, OutboxBackend)
+    assert outbox.folder == tmp_path
+    sendgrid = make_backend(settings(tmp_path, "sendgrid"))
+    assert isinstance(sendgrid, SendGridBackend)
+    assert (sendgrid.api_key, sendgrid.host, sendgrid.build_processes) == (
+        "k",
+        "http://127.0.0.1:1",
+        0,
+    )

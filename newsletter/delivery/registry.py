@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Final
 
-from newsletter.core.settings import Settings
+from newsletter.core.settings import Settings, SettingsError
 from newsletter.delivery import Backend
 from newsletter.delivery.providers.outbox import OutboxBackend
 from newsletter.delivery.providers.sendgrid import SendGridBackend
@@ -26,4 +26,10 @@ PROVIDERS: Final[Mapping[str, Factory]] = {
 
 def make_backend(settings: Settings) -> Backend:
     """The backend `settings.backend` names, configured from `settings`."""
-    return PROVIDERS[settings.backend](settings)
+    factory = PROVIDERS.get(settings.backend)
+    if factory is None:
+        known = ", ".join(sorted(PROVIDERS))
+        raise SettingsError(
+            f"NEWSLETTER_BACKEND: no provider named {settings.backend!r} (one of: {known})"
+        )
+    return factory(settings)

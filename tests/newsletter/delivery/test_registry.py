@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from newsletter.core.settings import Settings
+from newsletter.core.settings import Settings, SettingsError
 from newsletter.delivery.providers.outbox import OutboxBackend
 from newsletter.delivery.providers.sendgrid import SendGridBackend
 from newsletter.delivery.registry import PROVIDERS, make_backend
@@ -40,3 +40,11 @@ def test_each_backend_is_configured_from_the_settings(tmp_path: Path) -> None:
         "http://127.0.0.1:1",
         0,
     )
+
+
+def test_an_unknown_provider_is_one_line_naming_the_variable(tmp_path: Path) -> None:
+    with pytest.raises(
+        SettingsError,
+        match=r"^NEWSLETTER_BACKEND: no provider named 'smtp' \(one of: outbox, sendgrid\)$",
+    ):
+        make_backend(settings(tmp_path, "smtp"))

@@ -31,6 +31,7 @@ from newsletter.delivery import (
     Recipient,
 )
 from newsletter.delivery.providers.sendgrid.encoding import check_message, encode_request
+from newsletter.delivery.providers.sendgrid.limits import MAX_PERSONALIZATIONS
 from newsletter.delivery.providers.sendgrid.outcomes import classify
 
 DEFAULT_HOST: Final = "https://api.sendgrid.com"
@@ -60,6 +61,7 @@ class SendGridBackend(Backend):
     name = "sendgrid"
     resend_safe = False  # a request whose answer was lost may have been accepted
     supports_sandbox = True  # mail_settings.sandbox_mode: validated, answered 200, not sent
+    max_batch_size = MAX_PERSONALIZATIONS  # one recipient per personalization
 
     def __init__(
         self,

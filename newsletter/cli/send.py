@@ -11,7 +11,6 @@ import threading
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
@@ -147,7 +146,7 @@ def _summary(report: SendReport, how: str) -> None:
     )
     _notes("failed batches", report.failed_batches)
     if report.status == IssueStatus.PAUSED:
-        fail(escape(report.status_reason or f"issue #{n} is paused"))
+        fail(report.status_reason or f"issue #{n} is paused")
     if report.status_reason:
         console.print(report.status_reason, markup=False, soft_wrap=True)
 

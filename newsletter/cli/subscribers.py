@@ -121,13 +121,13 @@ def _open_csv(file: Path, label: str) -> tuple[TextIO, int]:
     try:
         size = file.stat().st_size
         if not file.is_file():
-            fail(f"{escape(label)}: not a file")
+            fail(f"{label}: not a file")
         check_utf8(file, label)
         return file.open(encoding="utf-8-sig", newline=""), size
     except FileNotFoundError:
-        fail(f"{escape(label)}: no such file")
+        fail(f"{label}: no such file")
     except OSError as exc:
-        fail(f"{escape(label)}: {escape(exc.strerror or str(exc))}")
+        fail(f"{label}: {exc.strerror or exc}")
 
 
 def _import_progress(size: int) -> Progress:
@@ -225,7 +225,7 @@ def _write_whole(file: Path, write: Callable[[TextIO], int]) -> int:
         os.replace(partial, file)
     except OSError as exc:
         partial.unlink(missing_ok=True)
-        fail(f"{escape(str(file))}: {escape(exc.strerror or str(exc))}")
+        fail(f"{file}: {exc.strerror or exc}")
     except BaseException:
         partial.unlink(missing_ok=True)
         raise

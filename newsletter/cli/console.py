@@ -13,6 +13,8 @@ errors = Console(stderr=True, highlight=False)
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
+    """One `error: …` line on stderr, then exit. The message is plain text (escaped here,
+    so callers pass names and reasons as they are), and the exit status is the caller's."""
     errors.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True, markup=True)
     raise typer.Exit(code)
 

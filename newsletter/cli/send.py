@@ -1,7 +1,8 @@
 """`newsletter issue send|status|test-send`: delivering an issue.
 
-Thin: each command parses, calls one core function (`newsletter.sending.sender`), and presents the
-result.
+Thin: each command parses, calls one function of `newsletter.sending`, and presents the
+result. A command that makes a backend closes it when it ends (`with make_backend(...)`),
+so what the backend started (the SendGrid build processes) ends with the command.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ import threading
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
@@ -146,7 +146,7 @@ def _summary(report: SendReport, how: str) -> None:
     )
     _notes("failed batches", report.failed_batches)
     if report.status == IssueStatus.PAUSED:
-        fail(escape(report.status_reason or f"issue #{n} is paused"))
+        fail(report.status_reason or f"issue #{n} is paused")
     if report.status_reason:
         console.print(report.status_reason, markup=False, soft_wrap=True)
 
@@ -168,14 +168,14 @@ def issue_send(
     """
     settings = get_settings()
     chosen = _resolve(number, week)
-    backend = make_backend(settings)
     bar = _Bar(f"issue #{chosen}" + (" (dry run)" if dry_run else ""))
-    try:
-        report = send_issue(
-            get_engine(), chosen, settings, backend, dry_run=dry_run, on_progress=bar
-        )
-    finally:
-        bar.close()
+    with make_backend(settings) as backend:
+        try:
+            report = send_issue(
+                get_engine(), chosen, settings, backend, dry_run=dry_run, on_progress=bar
+            )
+        finally:
+            bar.close()
     how = (
         f"validated by {backend.name} in sandbox mode"
         if backend.supports_sandbox
@@ -237,8 +237,7 @@ def issue_test_send(
     """
     settings = get_settings()
     chosen = _resolve(number, None, newest=True)
-    backend = make_backend(settings)
-    with session_scope(get_engine()) as session:
+    with make_backend(settings) as backend, session_scope(get_engine()) as session:
         message_id = test_send(session, chosen, email, settings, backend)
     console.print(
         f"test of issue #{chosen} sent to {email} through {backend.name}"
@@ -248,8 +247,8 @@ def issue_test_send(
     )
 
 
-def register(issue_app: typer.Typer, root_app: typer.Typer) -> None:
-    """Add the sending commands to the `issue` group."""
-    issue_app.command("send")(issue_send)
-    issue_app.command("status")(issue_status_command)
-    issue_app.command("test-send")(issue_test_send)
+def register(issue_group: typer.Typer) -> None:
+    """Add the sending commands to the `issue` group, which they share with `issues`."""
+    issue_group.command("send")(issue_send)
+    issue_group.command("status")(issue_status_command)
+    issue_group.command("test-send")(issue_test_send)

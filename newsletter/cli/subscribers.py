@@ -1,8 +1,9 @@
 """`newsletter subscribers …`: the operators' commands for the list.
 
-Thin, like the rest of the CLI: parse, call one function of `subscribers.service` (the web
-app calls the same ones), present the result. Known failures are SubscriberError, which the
-root command turns into one `error: …` line and exit status 1.
+Thin, like the rest of the CLI: parse, call one function of `subscribers` (the web app calls
+the same ones), present the result. Known failures are `NewsletterError`s of one kind each,
+which the root command (`main`) turns into one `error: …` line and an exit status; the
+helpers below only shape tables and files.
 """
 
 from __future__ import annotations
@@ -10,9 +11,10 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TextIO
 
 import typer
 from rich.markup import escape
@@ -31,13 +33,10 @@ from rich.text import Text
 from newsletter.cli.console import console, errors, fail, problem
 from newsletter.core.database import get_engine, session_scope
 from subscribers.addresses import InvalidAddress
-from subscribers.errors import (
-    SubscriberError,
-    SubscriberNotFound,
-)
+from subscribers.errors import SubscriberNotFound
 from subscribers.export import export_csv
 from subscribers.importer import check_utf8, import_csv
-from subscribers.models import SUPPRESSED, Source, Status, Subscriber
+from subscribers.models import SUPPRESSED, Source, Status, StatusChange, Subscriber
 from subscribers.service import (
     add_subscriber,
     count_subscribers,
@@ -105,7 +104,8 @@ def add(
                 session, email, name=name, source=Source.CLI, confirmed=confirmed
             )
     except InvalidAddress as exc:
-        raise SubscriberError(f"{email.strip()!r}: {exc}") from None
+        # Name the address as typed: the validator's reason alone does not say which.
+        raise InvalidAddress(f"{email.strip()!r}: {exc}") from None
     say(f"added {subscriber.email} ({subscriber.status}), id {subscriber.id}")
 
 
@@ -113,6 +113,36 @@ class _RowsPerSecond(ProgressColumn):
     def render(self, task: Task) -> Text:
         speed = task.finished_speed or task.speed
         return Text(f"{speed:,.0f} rows/s" if speed else "… rows/s")
+
+
+def _open_csv(file: Path, label: str) -> tuple[TextIO, int]:
+    """The file to import, open, and its size; or one error line naming it. Checked for
+    UTF-8 whole before the first row, so a bad byte on the last line imports nothing."""
+    try:
+        size = file.stat().st_size
+        if not file.is_file():
+            fail(f"{label}: not a file")
+        check_utf8(file, label)
+        return file.open(encoding="utf-8-sig", newline=""), size
+    except FileNotFoundError:
+        fail(f"{label}: no such file")
+    except OSError as exc:
+        fail(f"{label}: {exc.strerror or exc}")
+
+
+def _import_progress(size: int) -> Progress:
+    """A bar on stderr (stdout carries the report), only for a large file on a terminal."""
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("importing {task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed:,.0f} rows"),
+        _RowsPerSecond(),
+        TimeElapsedColumn(),
+        console=errors,
+        transient=True,
+        disable=size < PROGRESS_FROM_BYTES or not errors.is_terminal,
+    )
 
 
 @app.command("import")
@@ -137,27 +167,8 @@ def import_(
     Example: [bold]newsletter subscribers import members.csv --confirmed[/]
     """
     label = str(file)
-    try:
-        size = file.stat().st_size
-        if not file.is_file():
-            fail(f"{escape(label)}: not a file")
-        check_utf8(file, label)
-        stream = file.open(encoding="utf-8-sig", newline="")
-    except FileNotFoundError:
-        fail(f"{escape(label)}: no such file")
-    except OSError as exc:
-        fail(f"{escape(label)}: {escape(exc.strerror or str(exc))}")
-    progress = Progress(
-        SpinnerColumn(),
-        TextColumn("importing {task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed:,.0f} rows"),
-        _RowsPerSecond(),
-        TimeElapsedColumn(),
-        console=errors,
-        transient=True,
-        disable=size < PROGRESS_FROM_BYTES or not errors.is_terminal,
-    )
+    stream, size = _open_csv(file, label)
+    progress = _import_progress(size)
     started = time.perf_counter()
     with stream, progress:
         task = progress.add_task(escape(label), total=None)
@@ -200,18 +211,25 @@ def export(
         written = export_csv(engine, sys.stdout, status=status)
         errors.print(f"exported {written:,} subscriber(s)", markup=False, soft_wrap=True)
         return
+    written = _write_whole(file, lambda out: export_csv(engine, out, status=status))
+    say(f"exported {written:,} subscriber(s) to {file}")
+
+
+def _write_whole(file: Path, write: Callable[[TextIO], int]) -> int:
+    """Write through a hidden partial file renamed into place, so a reader never sees half a
+    list and an interrupted export leaves the previous file as it was."""
     partial = file.with_name(f".{file.name}.partial")
     try:
         with partial.open("w", encoding="utf-8", newline="") as out:
-            written = export_csv(engine, out, status=status)
+            written = write(out)
         os.replace(partial, file)
     except OSError as exc:
         partial.unlink(missing_ok=True)
-        fail(f"{escape(str(file))}: {escape(exc.strerror or str(exc))}")
+        fail(f"{file}: {exc.strerror or exc}")
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
-    say(f"exported {written:,} subscriber(s) to {file}")
+    return written
 
 
 @app.command("list")
@@ -259,6 +277,11 @@ def show(email: EmailArgument) -> None:
         found = find_subscriber(session, email)
         subscriber = _must_find(found, email, found is None and is_forgotten(session, email))
         history = status_history(session, subscriber.id or 0)
+    console.print(_details(subscriber))
+    console.print(_history(history))
+
+
+def _details(subscriber: Subscriber) -> Table:
     details = Table.grid(padding=(0, 2))
     details.add_column(style="bold")
     details.add_column()
@@ -278,7 +301,10 @@ def show(email: EmailArgument) -> None:
         ("confirmation sent", _when(subscriber.confirmation_sent_at)),
     ):
         details.add_row(label, Text(value))
-    console.print(details)
+    return details
+
+
+def _history(history: list[StatusChange]) -> Table:
     table = Table("at (UTC)", "from", "to", "source", "reason", title="status history")
     for change in history:
         table.add_row(
@@ -288,7 +314,7 @@ def show(email: EmailArgument) -> None:
             change.source,
             Text(change.reason),
         )
-    console.print(table)
+    return table
 
 
 @app.command("unsubscribe")
@@ -390,3 +416,7 @@ def stats(
             f"{week.unsubscribed:,}",
         )
     console.print(growth)
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="subscribers")

@@ -1,82 +1,22 @@
-"""The `newsletter` command as an operator or editor runs it."""
+"""The `newsletter` command as a whole: the installed entry point, and the one place where
+errors become one line and an exit status."""
 
 from __future__ import annotations
 
-import email
-import email.policy
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
+from newsletter.cli import db
 from newsletter.cli.main import app
+from newsletter.core.errors import Conflict, InvalidInput, NewsletterError, NotFound, Refused
 from newsletter.core.settings import PROJECT_ROOT, Settings
-from tests.factories import comparison, write_content
 
 runner = CliRunner()
-
-
-def test_content_check_reports_every_problem_and_exits_1(env: Settings, tmp_path: Path) -> None:
-    root = write_content(tmp_path / "content", [comparison("one")])
-    ok = runner.invoke(app, ["content", "check", str(root)])
-    assert ok.exit_code == 0, ok.output
-    assert "1 comparisons, no problems" in ok.output
-    (root / "comparisons" / "two.yaml").write_text("slug: two\ntitle: [broken\n")
-    (root / "comparisons" / "three.yaml").write_text("slug: three\ntitle: Three\n")
-    bad = runner.invoke(app, ["content", "check", str(root)])
-    assert bad.exit_code == 1
-    assert "content/comparisons/two.yaml:3: YAML:" in bad.output
-    assert "content/comparisons/three.yaml:1: question: required field is missing" in bad.output
-    assert "Traceback" not in bad.output
-
-
-def test_content_load_refuses_bad_files_and_writes_nothing(env: Settings, tmp_path: Path) -> None:
-    root = write_content(tmp_path / "content", [comparison("one"), comparison("two", "2026-02-30")])
-    result = runner.invoke(app, ["content", "load", str(root)])
-    assert result.exit_code == 1
-    assert "content/comparisons/two.yaml:4: published: '2026-02-30' is not a date" in result.output
-    assert "nothing was loaded" in result.output
-    build = runner.invoke(app, ["issue", "build", "--week", "2026-W48"])
-    assert build.exit_code == 1
-    assert "no issue for 2026-W48" in build.output
-
-
-def test_issue_build_and_render(env: Settings, tmp_path: Path) -> None:
-    root = write_content(tmp_path / "content", [comparison("one", "2026-11-24")])
-    assert runner.invoke(app, ["content", "load", str(root)]).exit_code == 0
-    built = runner.invoke(app, ["issue", "build", "--week", "2026-W48"])
-    assert built.exit_code == 0, built.output
-    assert "built issue #1 for 2026-W48 (draft)" in built.output
-    again = runner.invoke(app, ["issue", "build", "--week", "2026-W48"])
-    assert "exists: issue #1" in again.output
-    out = tmp_path / "rendered"
-    rendered = runner.invoke(app, ["issue", "render", "1", "--out", str(out)])
-    assert rendered.exit_code == 0, rendered.output
-    assert sorted(p.name for p in out.iterdir()) == ["issue-1.html", "issue-1.mjml", "issue-1.txt"]
-    assert "<mjml" in (out / "issue-1.mjml").read_text()
-    missing = runner.invoke(app, ["issue", "render", "9"])
-    assert missing.exit_code == 1
-    assert "there is no issue #9" in missing.output
-    bad_week = runner.invoke(app, ["issue", "build", "--week", "48"])
-    assert bad_week.exit_code == 1
-    assert "'48' is not an ISO week" in bad_week.output
-
-
-def test_demo_runs_twice_without_duplicating(env: Settings, tmp_path: Path) -> None:
-    first = runner.invoke(app, ["demo"])
-    assert first.exit_code == 0, first.output
-    assert "issue #1 for 2026-W48: built" in first.output
-    files = sorted(env.outbox_dir.rglob("*.eml"))
-    assert len(files) == 5
-    second = runner.invoke(app, ["demo"])
-    assert second.exit_code == 0, second.output
-    assert "issue #1 for 2026-W48: already built" in second.output
-    assert "0 demo subscriber(s) added" in second.output
-    assert sorted(env.outbox_dir.rglob("*.eml")) == files
-    parsed = email.message_from_bytes(files[0].read_bytes(), policy=email.policy.default)
-    assert parsed["Subject"].startswith("Verdicts #1: ")
 
 
 def test_console_script_prints_one_line_errors(tmp_path: Path) -> None:
@@ -98,3 +38,34 @@ def test_console_script_prints_one_line_errors(tmp_path: Path) -> None:
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("error: database:")
+
+
+@pytest.mark.parametrize(
+    ("raised", "status", "line"),
+    [
+        (NotFound("there is no issue #9"), 1, "error: there is no issue #9"),
+        (Conflict("it is sending"), 1, "error: it is sending"),
+        (InvalidInput("'48' is not an ISO week"), 1, "error: '48' is not an ISO week"),
+        (Refused("the link expired"), 1, "error: the link expired"),
+        (NewsletterError("of no kind"), 1, "error: of no kind"),
+        (KeyboardInterrupt(), 130, "error: interrupted"),
+        (RuntimeError("a bug"), 2, "error: unexpected RuntimeError: a bug"),
+    ],
+)
+def test_every_failure_is_one_line_and_an_exit_status(
+    env: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    raised: BaseException,
+    status: int,
+    line: str,
+) -> None:
+    def failing(*args: object) -> bool:
+        raise raised
+
+    monkeypatch.setattr(db, "upgrade", failing)
+    result = runner.invoke(app, ["db", "upgrade"])
+    assert result.exit_code == status
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1, result.output
+    assert lines[0].startswith(line)
+    assert "Traceback" not in result.output

@@ -1,5 +1,4 @@
-"""`newsletter issue send|status|test-send` and `newsletter dev sendgrid` as an operator
-runs them."""
+"""`newsletter issue send|status|test-send` as an operator runs them."""
 
 from __future__ import annotations
 
@@ -109,10 +108,3 @@ def test_errors_are_one_line(engine: Engine, env: Settings) -> None:
     assert "error: there is no issue for 2026-W01; build it first" in no_week.output
     no_issue = runner.invoke(app, ["issue", "test-send", "ed@example.com"])
     assert "error: there is no issue yet" in no_issue.output
-
-
-def test_dev_sendgrid_is_registered() -> None:
-    shown = runner.invoke(app, ["dev", "sendgrid", "--help"])
-    assert shown.exit_code == 0
-    assert "--port" in shown.output
-    assert "stand-in" in shown.output

@@ -98,6 +98,13 @@ def test_import_of_an_unreadable_file_exits_1_naming_the_place(
     assert "0 shown of 0" in listed  # nothing imported
 
 
+def test_error_lines_show_a_file_name_as_it_is(env: Settings, tmp_path: Path) -> None:
+    path = tmp_path / "[draft] members.csv"
+    code, out = run("import", str(path))
+    assert code == 1
+    assert one_error(out) == f"error: {path}: no such file"
+
+
 def test_list_and_search(env: Settings) -> None:
     for i, name in enumerate(["Ada Lovelace", "Grace Hopper", "Alan Turing"]):
         run("add", f"p{i}@example.com", "--name", name, *(["--confirmed"] if i else []))

@@ -1,0 +1,64 @@
+"""`newsletter content …`: the comparison files editors write, checked and loaded."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from newsletter.cli.console import console, fail, problem
+from newsletter.core.database import session_scope
+from newsletter.core.settings import get_settings
+from newsletter.publishing.content import ContentError, check_content, load_content
+
+app = typer.Typer(help="The comparison files editors write.", no_args_is_help=True)
+
+ContentDir = Annotated[
+    Path | None,
+    typer.Argument(help="Content folder (default: NEWSLETTER_CONTENT_DIR, i.e. content/)."),
+]
+
+
+@app.command("check")
+def content_check(directory: ContentDir = None) -> None:
+    """Check every content file; print each problem with file, line and field. Writes nothing.
+
+    Example: [bold]newsletter content check[/]
+    """
+    root = directory or get_settings().content_dir
+    checked = check_content(root)
+    for item in checked.problems:
+        problem(str(item))
+    if checked.problems:
+        fail(f"{len(checked.problems)} problem(s) in {root}")
+    console.print(
+        f"{root}: {len(checked.reviewers)} reviewers and "
+        f"{len(checked.comparisons)} comparisons, no problems"
+    )
+
+
+@app.command("load")
+def content_load(directory: ContentDir = None) -> None:
+    """Check, then load every comparison into the database in one transaction.
+
+    A bad file loads nothing; loading the same files twice changes nothing.
+    Example: [bold]newsletter content load[/]
+    """
+    root = directory or get_settings().content_dir
+    try:
+        with session_scope(immediate=True) as session:
+            report = load_content(session, root)
+    except ContentError as exc:
+        # The one error line says nothing was loaded; the editor needs every place first.
+        for item in exc.problems:
+            problem(str(item))
+        raise
+    console.print(
+        f"loaded {root}: {len(report.created)} new, {len(report.updated)} updated, "
+        f"{len(report.unchanged)} unchanged comparisons; {report.reviewers} reviewer change(s)"
+    )
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="content")

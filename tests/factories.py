@@ -8,6 +8,8 @@ from typing import Any
 
 import yaml
 
+from newsletter.publishing.content import check_content
+
 REVIEWERS = [
     {"slug": "dx", "name": "Dana Dev", "lens": "developer-experience"},
     {"slug": "risk", "name": "Riley Risk", "lens": "competition"},
@@ -123,7 +125,5 @@ def write_comparison(root: Path, item: dict[str, Any], name: str | None = None) 
 
 def problems_in(root: Path, text: str, name: str = "alpha-vs-beta") -> list[str]:
     """Every problem the content check reports once `text` is the comparison file `name`."""
-    from newsletter.publishing.content import check_content
-
     (root / "comparisons" / f"{name}.yaml").write_text(text)
     return [str(p) for p in check_content(root).problems]

@@ -8,12 +8,51 @@ from typing import Any
 
 import yaml
 
+from newsletter.publishing.content import check_content
+
 REVIEWERS = [
     {"slug": "dx", "name": "Dana Dev", "lens": "developer-experience"},
     {"slug": "risk", "name": "Riley Risk", "lens": "competition"},
     {"slug": "long", "name": "Lee Long", "lens": "thesis"},
     {"slug": "buyer", "name": "Bo Buyer", "lens": "business"},
 ]
+
+
+COMPARISON_FILE = """\
+slug: alpha-vs-beta
+title: Alpha vs Beta
+question: Which one should you ship with?
+published: 2026-11-23
+verdict: Alpha for teams, Beta for solo work.
+tools:
+  - slug: alpha
+    name: Alpha
+    vendor: Alpha Labs
+    category: Developer Tools
+    tagline: The first tool
+    description: Alpha does one thing well.
+    pricing: {entry: Free, note: Self-hosted}
+    url: https://alpha.example.com/
+  - slug: beta
+    name: Beta
+    vendor: Beta Corp
+    category: Developer Tools
+    tagline: The second tool
+    description: Beta does another thing.
+    pricing: {entry: Paid}
+    url: https://beta.example.com/
+reviews:
+  - reviewer: dx
+    takes:
+      alpha: {verdict: ship, take: "Fast to set up."}
+      beta: {verdict: wait, take: "Docs are thin."}
+  - reviewer: risk
+    takes:
+      alpha: {verdict: ship, take: "Two vendors behind it."}
+      beta: {verdict: skip, take: "Single cloud."}
+"""
+"""One comparison exactly as an editor types it (flow mappings, quotes), with the line
+numbers that the content checks report against; reviewers as in `REVIEWERS`."""
 
 
 def tool(slug: str, **overrides: Any) -> dict[str, Any]:
@@ -82,3 +121,9 @@ def write_comparison(root: Path, item: dict[str, Any], name: str | None = None) 
     path = root / "comparisons" / f"{name or item['slug']}.yaml"
     path.write_text(yaml.safe_dump(item, sort_keys=False, allow_unicode=True))
     return path
+
+
+def problems_in(root: Path, text: str, name: str = "alpha-vs-beta") -> list[str]:
+    """Every problem the content check reports once `text` is the comparison file `name`."""
+    (root / "comparisons" / f"{name}.yaml").write_text(text)
+    return [str(p) for p in check_content(root).problems]

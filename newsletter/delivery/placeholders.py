@@ -8,24 +8,37 @@ outbox). Content may not contain the sigil, so a marker can only come from a tem
 from __future__ import annotations
 
 import re
+from typing import Final
 
-UNSUBSCRIBE = "%%unsubscribe_url%%"
-VIEW = "%%view_url%%"
-_VOTE = re.compile(r"%%vote_(\d+)_(\d+)%%")
+SIGIL: Final = "%%"
+"""What opens and closes every marker. The content check refuses it in editors' text, so
+delivery can never mistake a reader-visible string for a marker."""
+
+UNSUBSCRIBE: Final = f"{SIGIL}unsubscribe_url{SIGIL}"
+VIEW: Final = f"{SIGIL}view_url{SIGIL}"
+VOTE_MARKER: Final = re.compile(re.escape(SIGIL) + r"vote_(\d+)_(\d+)" + re.escape(SIGIL))
+"""Any vote marker; its groups are the comparison id and the tool id."""
+ANY_MARKER: Final = re.compile(re.escape(SIGIL) + r"\w+" + re.escape(SIGIL))
+"""Any marker at all: what must be gone from a recipient's copy once it is filled."""
 
 
 def vote(comparison_id: int, tool_id: int) -> str:
     """The marker for one vote link. It carries the database ids, so the frozen snapshot
     alone says what each link votes for, whatever happens to the content afterwards."""
-    return f"%%vote_{comparison_id}_{tool_id}%%"
+    return f"{SIGIL}vote_{comparison_id}_{tool_id}{SIGIL}"
 
 
 def vote_markers(text: str) -> list[tuple[int, int]]:
     """Every (comparison id, tool id) pair that has a vote marker in `text`, in order."""
     seen: dict[tuple[int, int], None] = {}
-    for match in _VOTE.finditer(text):
+    for match in VOTE_MARKER.finditer(text):
         seen[(int(match[1]), int(match[2]))] = None
     return list(seen)
+
+
+def unfilled(text: str) -> list[str]:
+    """The distinct markers still in `text`, in order: each would reach a reader as is."""
+    return list(dict.fromkeys(ANY_MARKER.findall(text)))
 
 
 def fill(text: str, values: dict[str, str]) -> str:

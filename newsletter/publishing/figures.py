@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-_RANK = {"ship": 2, "wait": 1, "skip": 0}
+from newsletter.publishing.models import Verdict
+
+_RANK: dict[str, int] = {Verdict.SHIP: 2, Verdict.WAIT: 1, Verdict.SKIP: 0}
 
 
 def ship_share(verdicts: Iterable[str]) -> float | None:
@@ -13,7 +15,7 @@ def ship_share(verdicts: Iterable[str]) -> float | None:
     verdicts = list(verdicts)
     if not verdicts:
         return None
-    return sum(v == "ship" for v in verdicts) / len(verdicts)
+    return sum(v == Verdict.SHIP for v in verdicts) / len(verdicts)
 
 
 def community_shares(votes: Mapping[str, int], tools: Iterable[str]) -> dict[str, float | None]:

@@ -17,13 +17,14 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from newsletter.core.clock import utcnow
-from newsletter.core.errors import NewsletterError
+from newsletter.core.errors import NewsletterError, NotFound
 from newsletter.core.settings import Settings
 from newsletter.delivery import Recipient, placeholders
 from newsletter.links.personalize import Personalizer, vote_slots
 from newsletter.links.tokens import Signer
 from newsletter.publishing.checks import Finding, Level, run_checks
 from newsletter.publishing.content import ContentError, load_content
+from newsletter.publishing.inbox import preheader_line
 from newsletter.publishing.issues import (
     EDITABLE,
     build_issue,
@@ -33,6 +34,7 @@ from newsletter.publishing.issues import (
 )
 from newsletter.publishing.models import Comparison, Issue, IssueStatus
 from newsletter.publishing.render import (
+    EMAIL_TEMPLATES,
     ComparisonView,
     IssueView,
     Snapshot,
@@ -46,6 +48,10 @@ SAMPLE_ID = 0
 SAMPLE_EMAIL = "sample.reader@example.com"
 SAMPLE_NAME = "Sample Reader"
 _DARK = re.compile(r"@media\s*\(\s*prefers-color-scheme\s*:\s*dark\s*\)")
+
+
+class ComparisonNotFound(NotFound):
+    """The comparison preview was asked for a slug that no loaded file has."""
 
 
 @dataclass(frozen=True)
@@ -68,15 +74,25 @@ class Preview:
 
 @dataclass(frozen=True)
 class PreviewFailure:
-    """A broken file or template: shown in the page instead of the email."""
+    """A broken file or template, or a slug that is not there: shown in the page instead
+    of the email. `error` is what was raised, so a caller can decide by its kind (a
+    `NotFound` slug, an `InvalidInput` file), never by the text."""
 
     problems: list[str]
+    error: NewsletterError | None = None
+
+
+def _failure(exc: NewsletterError) -> PreviewFailure:
+    """The failure to show; without its traceback, which would keep a closed session and
+    its rows alive for as long as the cache holds the failure."""
+    problems = [str(p) for p in exc.problems] if isinstance(exc, ContentError) else [str(exc)]
+    return PreviewFailure(problems, exc.with_traceback(None))
 
 
 def fingerprint(settings: Settings) -> str:
     """Changes whenever a file under content/ or templates/email/ changes."""
     digest = hashlib.sha256()
-    for root in (settings.content_dir, settings.templates_dir / "email"):
+    for root in (settings.content_dir, settings.templates_dir / EMAIL_TEMPLATES):
         if not root.exists():
             continue
         for path in sorted(root.rglob("*")):
@@ -163,10 +179,8 @@ def build_preview(
             finally:
                 nested.rollback()
                 session.rollback()
-    except ContentError as exc:
-        return PreviewFailure([str(p) for p in exc.problems])
     except NewsletterError as exc:
-        return PreviewFailure([str(exc)])
+        return _failure(exc)
 
 
 def comparison_preview(engine: Engine, settings: Settings, slug: str) -> Snapshot | PreviewFailure:
@@ -175,29 +189,30 @@ def comparison_preview(engine: Engine, settings: Settings, slug: str) -> Snapsho
         with Session(engine, expire_on_commit=False) as session:
             load_content(session, settings.content_dir)
             session.commit()
-            comparison = session.exec(select(Comparison).where(Comparison.slug == slug)).first()
-            if comparison is None:
-                known = session.exec(select(Comparison.slug).order_by(col(Comparison.slug))).all()
-                return PreviewFailure(
-                    [f"no comparison '{slug}'; known: {', '.join(known) or 'none'}"]
-                )
+            comparison = _comparison(session, slug)
             views = comparison_views(session, [comparison], settings)
             view = IssueView(
                 number=0,
                 week=week_of(comparison.published),
                 date=week_bounds(week_of(comparison.published))[0],
                 subject=f"Preview: {comparison.title}",
-                preheader=comparison.verdict,
+                preheader=preheader_line(views),
                 comparisons=views,
                 site_url=settings.site_url,
                 from_name=settings.from_name,
                 postal_address=settings.postal_address,
             )
             return render_view(view, settings.templates_dir)
-    except ContentError as exc:
-        return PreviewFailure([str(p) for p in exc.problems])
     except NewsletterError as exc:
-        return PreviewFailure([str(exc)])
+        return _failure(exc)
+
+
+def _comparison(session: Session, slug: str) -> Comparison:
+    comparison = session.exec(select(Comparison).where(Comparison.slug == slug)).first()
+    if comparison is None:
+        known = session.exec(select(Comparison.slug).order_by(col(Comparison.slug))).all()
+        raise ComparisonNotFound(f"no comparison '{slug}'; known: {', '.join(known) or 'none'}")
+    return comparison
 
 
 def force_dark(html: str) -> str:

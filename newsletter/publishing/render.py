@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import Final
 
 import mjml
 from jinja2 import (
@@ -25,7 +26,9 @@ from newsletter.core.clock import utcnow
 from newsletter.core.errors import InvalidInput
 from newsletter.core.settings import Settings
 from newsletter.delivery import placeholders
+from newsletter.links.urls import SiteUrls
 from newsletter.publishing.figures import community_shares, percent, reviewer_split, ship_share
+from newsletter.publishing.inbox import preheader_line, subject_line
 from newsletter.publishing.models import (
     LENS_LABELS,
     Comparison,
@@ -35,12 +38,13 @@ from newsletter.publishing.models import (
     Review,
     Reviewer,
     Tool,
+    Verdict,
 )
 from newsletter.publishing.votes import count_votes
 from newsletter.publishing.weeks import week_bounds
 
-SUBJECT_MAX = 80
-PREHEADER_MAX = 140
+EMAIL_TEMPLATES: Final = "email"
+"""The folder under NEWSLETTER_TEMPLATES_DIR that holds the email templates."""
 
 
 class RenderError(InvalidInput):
@@ -78,7 +82,7 @@ class ToolView:
         who ships it, else the first."""
         for choice in (
             [t for t in self.takes if t.reviewer in self.favoured_by],
-            [t for t in self.takes if t.verdict == "ship"],
+            [t for t in self.takes if t.verdict == Verdict.SHIP],
             self.takes,
         ):
             if choice:
@@ -163,34 +167,10 @@ def comparison_views(
 ) -> list[ComparisonView]:
     """Everything the templates show about these comparisons, in the given order."""
     ids = [c.id for c in comparisons if c.id is not None]
-    links = session.exec(
-        select(ComparisonTool, Tool)
-        .join(Tool, col(Tool.id) == ComparisonTool.tool_id)
-        .where(col(ComparisonTool.comparison_id).in_(ids))
-        .order_by(col(ComparisonTool.comparison_id), col(ComparisonTool.position))
-    ).all()
-    tools_of: dict[int, list[Tool]] = defaultdict(list)
-    for link, tool in links:
-        tools_of[link.comparison_id].append(tool)
-    reviews = session.exec(
-        select(Review, Reviewer)
-        .join(Reviewer, col(Reviewer.id) == Review.reviewer_id)
-        .where(col(Review.comparison_id).in_(ids))
-        .order_by(col(Review.comparison_id), col(Review.position))
-    ).all()
-    takes_of: dict[int, dict[int, list[TakeView]]] = defaultdict(lambda: defaultdict(list))
-    verdicts_of: dict[int, dict[str, dict[str, str]]] = defaultdict(lambda: defaultdict(dict))
-    for review, reviewer in reviews:
-        takes_of[review.comparison_id][review.tool_id].append(
-            TakeView(
-                reviewer.name,
-                LENS_LABELS.get(reviewer.lens, reviewer.lens),
-                review.verdict,
-                review.take,
-            )
-        )
-        verdicts_of[review.comparison_id][reviewer.name][str(review.tool_id)] = review.verdict
+    tools_of = _tools_by_comparison(session, ids)
+    takes_of, verdicts_of = _takes_by_comparison(session, ids)
     votes = count_votes(session, ids)
+    urls = SiteUrls(settings.site_url)
 
     views = []
     for position, comparison in enumerate(comparisons, start=1):
@@ -209,7 +189,7 @@ def comparison_views(
                 question=comparison.question,
                 published=comparison.published,
                 verdict=comparison.verdict,
-                url=f"{settings.site_url}/comparisons/{comparison.slug}",
+                url=urls.comparison(comparison.slug),
                 undecided=split.undecided,
                 votes=sum(tally.values()),
                 tools=[
@@ -238,38 +218,67 @@ def comparison_views(
     return views
 
 
-def subject_line(number: int, comparisons: Sequence[ComparisonView]) -> str:
-    """'Verdicts #12: A vs B (+2 more)', cut with an ellipsis to fit an inbox line."""
-    more = f" (+{len(comparisons) - 1} more)" if len(comparisons) > 1 else ""
-    head = f"Verdicts #{number}: "
-    title = comparisons[0].title if comparisons else "this week's comparisons"
-    room = SUBJECT_MAX - len(head) - len(more)
-    if len(title) > room:
-        title = title[: room - 1].rstrip() + "…"
-    return f"{head}{title}{more}"
+def _tools_by_comparison(session: Session, ids: Sequence[int]) -> dict[int, list[Tool]]:
+    """comparison id -> its tools, in the order the editor listed them."""
+    links = session.exec(
+        select(ComparisonTool, Tool)
+        .join(Tool, col(Tool.id) == ComparisonTool.tool_id)
+        .where(col(ComparisonTool.comparison_id).in_(ids))
+        .order_by(col(ComparisonTool.comparison_id), col(ComparisonTool.position))
+    ).all()
+    tools_of: dict[int, list[Tool]] = defaultdict(list)
+    for link, tool in links:
+        tools_of[link.comparison_id].append(tool)
+    return tools_of
 
 
-def preheader_line(comparisons: Sequence[ComparisonView]) -> str:
-    text = comparisons[0].verdict if comparisons else ""
-    if len(comparisons) > 1:
-        text += " Also: " + "; ".join(c.title for c in comparisons[1:]) + "."
-    return text if len(text) <= PREHEADER_MAX else text[: PREHEADER_MAX - 1].rstrip() + "…"
+Takes = dict[int, dict[int, list[TakeView]]]
+"""comparison id -> tool id -> the panel's takes, in review order."""
+Verdicts = dict[int, dict[str, dict[str, str]]]
+"""comparison id -> reviewer name -> tool key -> verdict, what `reviewer_split` reads."""
+
+
+def _takes_by_comparison(session: Session, ids: Sequence[int]) -> tuple[Takes, Verdicts]:
+    reviews = session.exec(
+        select(Review, Reviewer)
+        .join(Reviewer, col(Reviewer.id) == Review.reviewer_id)
+        .where(col(Review.comparison_id).in_(ids))
+        .order_by(col(Review.comparison_id), col(Review.position))
+    ).all()
+    takes_of: Takes = defaultdict(lambda: defaultdict(list))
+    verdicts_of: Verdicts = defaultdict(lambda: defaultdict(dict))
+    for review, reviewer in reviews:
+        takes_of[review.comparison_id][review.tool_id].append(
+            TakeView(
+                reviewer.name,
+                LENS_LABELS.get(reviewer.lens, reviewer.lens),
+                review.verdict,
+                review.take,
+            )
+        )
+        verdicts_of[review.comparison_id][reviewer.name][str(review.tool_id)] = review.verdict
+    return takes_of, verdicts_of
 
 
 def render_view(view: IssueView, templates_dir: Path) -> Snapshot:
-    env = environment(templates_dir / "email")
+    """Both parts from one view. A template mistake becomes a RenderError naming the file
+    and line, so the preview can show it to the editor instead of failing."""
+    env = environment(templates_dir / EMAIL_TEMPLATES)
     try:
         source = env.get_template("issue.mjml").render(issue=view)
         text = env.get_template("issue.txt").render(issue=view)
     except TemplateSyntaxError as exc:
         where = Path(exc.filename or exc.name or "template").name
-        raise RenderError(f"templates/email/{where}:{exc.lineno}: {exc.message}") from exc
+        raise RenderError(
+            f"templates/{EMAIL_TEMPLATES}/{where}:{exc.lineno}: {exc.message}"
+        ) from exc
     except TemplateError as exc:
-        raise RenderError(f"templates/email: {exc}") from exc
+        raise RenderError(f"templates/{EMAIL_TEMPLATES}: {exc}") from exc
     return Snapshot(view.subject, view.preheader, source, compile_mjml(source), text)
 
 
 def compile_mjml(source: str) -> str:
+    """MJML to email-safe HTML (tables, inlined styles); shared with the confirmation email."""
     try:
         return str(mjml.mjml2html(source))
     except ValueError as exc:
@@ -279,28 +288,15 @@ def compile_mjml(source: str) -> str:
 def issue_view(
     session: Session, issue: Issue, settings: Settings, count_votes: VoteCounter = count_votes
 ) -> IssueView:
-    comparisons = list(
-        session.exec(
-            select(Comparison)
-            .join(IssueComparison, col(IssueComparison.comparison_id) == Comparison.id)
-            .where(IssueComparison.issue_id == issue.id)
-            .order_by(col(IssueComparison.position))
-        )
-    )
-    views = comparison_views(session, comparisons, settings, count_votes)
+    """What the templates see for `issue`: its comparisons and, to close the loop with
+    readers, the community results of the previous issue's comparisons that got votes."""
+    views = comparison_views(session, _comparisons_in(session, issue), settings, count_votes)
     previous_issue = session.exec(
         select(Issue).where(Issue.number < issue.number).order_by(col(Issue.number).desc())
     ).first()
     previous: list[ComparisonView] = []
     if previous_issue is not None:
-        earlier = list(
-            session.exec(
-                select(Comparison)
-                .join(IssueComparison, col(IssueComparison.comparison_id) == Comparison.id)
-                .where(IssueComparison.issue_id == previous_issue.id)
-                .order_by(col(IssueComparison.position))
-            )
-        )
+        earlier = _comparisons_in(session, previous_issue)
         previous = [
             v
             for v in comparison_views(
@@ -320,6 +316,18 @@ def issue_view(
         site_url=settings.site_url,
         from_name=settings.from_name,
         postal_address=settings.postal_address,
+    )
+
+
+def _comparisons_in(session: Session, issue: Issue) -> list[Comparison]:
+    """The issue's comparisons in their order in the email."""
+    return list(
+        session.exec(
+            select(Comparison)
+            .join(IssueComparison, col(IssueComparison.comparison_id) == Comparison.id)
+            .where(IssueComparison.issue_id == issue.id)
+            .order_by(col(IssueComparison.position))
+        )
     )
 
 

@@ -15,7 +15,7 @@ from newsletter.core.settings import Settings
 
 
 class ScheduleError(InvalidInput):
-    pass
+    """NEWSLETTER_SCHEDULE or NEWSLETTER_TIMEZONE cannot be used; the message names which."""
 
 
 def zone(settings: Settings) -> ZoneInfo:

@@ -11,6 +11,7 @@ from sqlmodel import Session, col, or_, select
 from newsletter.core.clock import utcnow
 from newsletter.core.settings import Settings
 from newsletter.delivery import placeholders
+from newsletter.links.urls import SiteUrls
 from newsletter.publishing.models import Comparison, Issue, IssueComparison, IssueStatus
 from newsletter.publishing.render import ComparisonView, comparison_views
 from newsletter.publishing.votes import count_votes
@@ -18,8 +19,10 @@ from newsletter.publishing.votes import count_votes
 PUBLISHED = (IssueStatus.SENDING, IssueStatus.PAUSED, IssueStatus.SENT)
 """An issue is on the site once its first email may have reached someone."""
 
-_VOTE_LINK = re.compile(r'<a href="%%vote_\d+_\d+%%"[^>]*>[^<]*</a>')
-_UNSUBSCRIBE_LINK = re.compile(r'<a href="%%unsubscribe_url%%"([^>]*)>[^<]*</a>')
+_VOTE_LINK = re.compile(r'<a href="' + placeholders.VOTE_MARKER.pattern + r'"[^>]*>[^<]*</a>')
+_UNSUBSCRIBE_LINK = re.compile(
+    r'<a href="' + re.escape(placeholders.UNSUBSCRIBE) + r'"([^>]*)>[^<]*</a>'
+)
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,7 @@ def published_issues(session: Session, settings: Settings, limit: int = 50) -> l
         .order_by(col(Issue.number).desc())
         .limit(limit)
     ).all()
+    urls = SiteUrls(settings.site_url)
     return [
         PublishedIssue(
             number=i.number,
@@ -46,7 +50,7 @@ def published_issues(session: Session, settings: Settings, limit: int = 50) -> l
             subject=i.subject,
             preheader=i.preheader,
             published_at=i.rendered_at or i.created_at,
-            url=f"{settings.site_url}/issues/{i.number}",
+            url=urls.issue(i.number),
         )
         for i in rows
     ]
@@ -60,11 +64,12 @@ def published_issue(session: Session, number: int) -> Issue | None:
 def web_version(issue: Issue, settings: Settings) -> str:
     """The sent HTML with the per-subscriber links removed: no vote buttons, and a
     subscribe link where each subscriber had their own unsubscribe link."""
+    urls = SiteUrls(settings.site_url)
     html = _VOTE_LINK.sub("", issue.html)
-    html = _UNSUBSCRIBE_LINK.sub(rf'<a href="{settings.site_url}/subscribe"\1>Subscribe</a>', html)
-    return placeholders.fill(
-        html, {placeholders.VIEW: f"{settings.site_url}/issues/{issue.number}"}
+    html = _UNSUBSCRIBE_LINK.sub(
+        lambda link: f'<a href="{urls.subscribe()}"{link[1]}>Subscribe</a>', html
     )
+    return placeholders.fill(html, {placeholders.VIEW: urls.issue(issue.number)})
 
 
 def comparison_page(session: Session, slug: str, settings: Settings) -> ComparisonView | None:

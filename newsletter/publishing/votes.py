@@ -11,12 +11,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from newsletter.core.clock import utcnow
-from newsletter.core.errors import InvalidInput
+from newsletter.core.errors import Refused
 from newsletter.publishing.models import ComparisonTool, IssueComparison, Vote
 
 
-class VoteError(InvalidInput):
-    pass
+class VoteError(Refused):
+    """A signed vote link for a comparison or tool that its issue does not hold (the issue
+    was cancelled and its comparisons released, say): refused like any other bad link."""
 
 
 @dataclass(frozen=True)

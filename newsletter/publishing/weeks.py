@@ -11,7 +11,8 @@ _WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
 
 
 class WeekError(InvalidInput, ValueError):
-    pass
+    """Not an ISO week. Also a ValueError, as the standard library's date parsers raise,
+    for callers that parse weeks alongside dates."""
 
 
 def week_of(day: date) -> str:

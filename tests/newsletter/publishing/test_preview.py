@@ -9,8 +9,9 @@ from pathlib import Path
 import httpx
 from sqlalchemy import Engine
 
+from newsletter.core.errors import InvalidInput, NotFound
 from newsletter.core.settings import PROJECT_ROOT, Settings
-from newsletter.publishing.preview import PreviewFailure, build_preview
+from newsletter.publishing.preview import PreviewFailure, build_preview, comparison_preview
 from newsletter.web.app import create_app
 from tests.conftest import serve
 
@@ -87,3 +88,18 @@ def test_template_errors_name_file_and_line(
     result = build_preview(engine, settings, week="2026-W48")
     assert isinstance(result, PreviewFailure)
     assert result.problems[0].startswith("templates/email/issue.mjml:10: ")
+
+
+def test_a_failure_keeps_the_kind_of_error_behind_it(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    root = _copy_content(settings, tmp_path)
+    missing = comparison_preview(engine, settings, "nope")
+    assert isinstance(missing, PreviewFailure)
+    assert isinstance(missing.error, NotFound)
+    assert missing.problems[0].startswith("no comparison 'nope'; known: ")
+    (root / "comparisons" / "broken.yaml").write_text("slug: [\n")
+    broken = comparison_preview(engine, settings, "nope")
+    assert isinstance(broken, PreviewFailure)
+    assert isinstance(broken.error, InvalidInput)
+    assert broken.error.__traceback__ is None

@@ -1,28 +1,22 @@
-"""Each check on crafted bad input, and `newsletter issue check` on a real issue."""
+"""Each offline check on crafted bad input."""
 
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 
-import pytest
-from typer.testing import CliRunner
-
-from newsletter.cli.main import app
-from newsletter.core.settings import Settings, get_settings
 from newsletter.delivery import Recipient, placeholders
 from newsletter.delivery.headers import unsubscribe_headers
-from newsletter.publishing.checks import (
-    Level,
+from newsletter.publishing.checks.findings import Level
+from newsletter.publishing.checks.message import (
     check_comparisons,
     check_footer,
     check_images,
     check_links,
+    check_placeholders,
     check_size,
     check_subject,
 )
 from newsletter.publishing.render import ComparisonView, TakeView, ToolView
-from tests.factories import comparison, write_content
 
 SITE = "https://verdicts.example.com"
 UNSUB = f"{SITE}/unsubscribe/abc.def"
@@ -105,6 +99,17 @@ def test_footer_and_headers() -> None:
     ]
 
 
+def test_placeholders_left_after_filling() -> None:
+    filled = f'<a href="{UNSUB}">Unsubscribe</a>'
+    assert check_placeholders(filled, f"Unsubscribe: {UNSUB}") == []
+    html = f"{filled} %%survey_url%% %%survey_url%% {placeholders.VIEW}"
+    assert _messages(check_placeholders(html, "Save 50% %%x%%")) == [
+        "the HTML still holds %%survey_url%%, %%view_url%% after filling "
+        "(delivery fills no such marker)",
+        "the text part still holds %%x%% after filling (delivery fills no such marker)",
+    ]
+
+
 def _tool(name: str, pricing: str = "Free", takes: int = 1) -> ToolView:
     return ToolView(
         slug=name.lower(),
@@ -156,38 +161,3 @@ def test_comparison_blocks() -> None:
         "comparison 'a-vs-b': B has no take",
     ]
     assert _messages(check_comparisons([])) == ["the issue holds no comparison"]
-
-
-def test_issue_check_command(env: Settings) -> None:
-    runner = CliRunner()
-    ok = runner.invoke(app, ["issue", "check", "--week", "2026-W48"])
-    assert ok.exit_code == 0, ok.output
-    assert "all checks pass" in ok.output
-    assert "provisional" in ok.output  # checking builds nothing
-    assert runner.invoke(app, ["issue", "build", "--week", "2026-W48"]).exit_code == 0
-    built = runner.invoke(app, ["issue", "check", "1"])
-    assert built.exit_code == 0, built.output
-    assert "issue #1 (2026-W48)" in built.output
-    nothing = runner.invoke(app, ["issue", "check", "--week", "2026-W01"])
-    assert nothing.exit_code == 1
-    assert "no issue for 2026-W01" in nothing.output
-
-
-def test_issue_check_fails_on_errors(
-    env: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    root = write_content(tmp_path / "content", [comparison("one", "2026-11-24")])
-    monkeypatch.setenv("NEWSLETTER_CONTENT_DIR", str(root))
-    monkeypatch.setenv("NEWSLETTER_POSTAL_ADDRESS", "")
-    monkeypatch.setenv("NEWSLETTER_SITE_URL", "http://insecure.example.com")
-    get_settings.cache_clear()
-    result = CliRunner().invoke(app, ["issue", "check", "--week", "2026-W48"])
-    assert result.exit_code == 1
-    assert "error: footer: no postal address is set (NEWSLETTER_POSTAL_ADDRESS)" in result.output
-    assert "not absolute https" not in result.output  # the site's own http URL is allowed
-    (root / "comparisons" / "one.yaml").write_text("slug: one\ntitle: [\n")
-    get_settings.cache_clear()
-    broken = CliRunner().invoke(app, ["issue", "check", "--week", "2026-W48"])
-    assert broken.exit_code == 1
-    assert "content/comparisons/one.yaml:3: YAML:" in broken.output
-    assert "the issue cannot be rendered" in broken.output

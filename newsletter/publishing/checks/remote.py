@@ -1,0 +1,37 @@
+"""The one check that goes on the network: do the email's links answer?
+
+Kept apart because it is slow, optional (`newsletter issue check --links`) and the only
+check whose result depends on other people's servers.
+"""
+
+from __future__ import annotations
+
+import httpx
+
+from newsletter.publishing.checks.findings import Finding, Level
+from newsletter.publishing.checks.html import collect
+
+
+def check_links_answer(html: str, timeout: float = 5.0) -> list[Finding]:
+    """Optional (`--links`): every distinct http(s) link answers below 400."""
+    findings = []
+    seen: set[str] = set()
+    with httpx.Client(timeout=timeout, follow_redirects=True) as client:
+        for link in collect(html).links:
+            if not link.href.startswith(("http://", "https://")) or link.href in seen:
+                continue
+            seen.add(link.href)
+            try:
+                answer = client.head(link.href)
+                if answer.status_code in {405, 501}:
+                    answer = client.get(link.href)
+            except httpx.HTTPError as exc:
+                findings.append(
+                    Finding(Level.ERROR, "links", f"{link.href} did not answer ({exc})")
+                )
+                continue
+            if answer.status_code >= 400:
+                findings.append(
+                    Finding(Level.ERROR, "links", f"{link.href} answered {answer.status_code}")
+                )
+    return findings

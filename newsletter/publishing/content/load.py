@@ -1,0 +1,182 @@
+"""Loading checked files into the database: an upsert by slug, all or nothing.
+
+Runs the same checks as `check_content` first and writes nothing when any fails, so a bad
+file never leaves half a comparison behind. Rows are only touched where a value differs,
+so loading the same files twice changes nothing (and reports every slug unchanged).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from sqlmodel import Session, select
+
+from newsletter.core.clock import utcnow
+from newsletter.core.database import serialize
+from newsletter.core.sql import row_id
+from newsletter.publishing.content.check import check_content
+from newsletter.publishing.content.reports import ContentError, LoadReport
+from newsletter.publishing.content.schema import ComparisonIn, ReviewerIn, ToolIn
+from newsletter.publishing.models import Comparison, ComparisonTool, Review, Reviewer, Tool
+
+
+class Outcome(StrEnum):
+    """What loading did to one comparison; each value names a list of `LoadReport`."""
+
+    CREATED = "created"
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"
+
+
+LinkRow = tuple[int, int]
+"""(tool id, position) of one comparison_tool row."""
+ReviewRow = tuple[int, int, int, str, str]
+"""(reviewer id, tool id, position, verdict, take) of one review row."""
+
+
+def load_content(session: Session, root: Path) -> LoadReport:
+    """Check, then upsert by slug. Raises ContentError (and writes nothing) on any problem."""
+    checked = check_content(root)
+    if checked.problems:
+        raise ContentError(checked.problems)
+    report = LoadReport()
+    serialize(session, "content-load")  # two loaders at once would both insert new slugs
+    reviewer_ids = _load_reviewers(session, checked.reviewers, report)
+    tool_ids = _load_tools(session, [t for _, c in checked.comparisons for t in c.tools])
+    existing = {c.slug: c for c in session.exec(select(Comparison))}
+    for shown, item in checked.comparisons:
+        outcome = _load_comparison(
+            session, existing.get(item.slug), item, shown, reviewer_ids, tool_ids
+        )
+        getattr(report, outcome.value).append(item.slug)
+    session.flush()
+    return report
+
+
+def _load_reviewers(
+    session: Session, items: list[ReviewerIn], report: LoadReport
+) -> dict[str, int]:
+    rows = {r.slug: r for r in session.exec(select(Reviewer))}
+    for position, item in enumerate(items):
+        values: dict[str, Any] = {"name": item.name, "lens": item.lens.value, "position": position}
+        row = rows.get(item.slug)
+        if row is None:
+            rows[item.slug] = Reviewer(slug=item.slug, **values)
+            session.add(rows[item.slug])
+            report.reviewers += 1
+        elif _assign(row, values):
+            report.reviewers += 1
+    session.flush()
+    return {slug: row_id(row.id) for slug, row in rows.items()}
+
+
+def _load_tools(session: Session, items: list[ToolIn]) -> dict[str, int]:
+    rows = {t.slug: t for t in session.exec(select(Tool))}
+    for item in items:
+        values: dict[str, Any] = {
+            "name": item.name,
+            "vendor": item.vendor,
+            "category": item.category,
+            "tagline": item.tagline,
+            "description": item.description,
+            "pricing_entry": item.pricing.entry.value,
+            "pricing_note": item.pricing.note,
+            "url": item.url,
+        }
+        row = rows.get(item.slug)
+        if row is None:
+            rows[item.slug] = Tool(slug=item.slug, **values)
+            session.add(rows[item.slug])
+        else:
+            _assign(row, values)
+    session.flush()
+    return {slug: row_id(row.id) for slug, row in rows.items()}
+
+
+def _load_comparison(
+    session: Session,
+    row: Comparison | None,
+    item: ComparisonIn,
+    shown: str,
+    reviewer_ids: dict[str, int],
+    tool_ids: dict[str, int],
+) -> Outcome:
+    """Upsert one comparison; its tool links and reviews are replaced only when they differ."""
+    values: dict[str, Any] = {
+        "title": item.title,
+        "question": item.question,
+        "published": item.published,
+        "verdict": item.verdict,
+        "source": shown,
+    }
+    links: list[LinkRow] = sorted(
+        (tool_ids[t.slug], position) for position, t in enumerate(item.tools)
+    )
+    reviews: list[ReviewRow] = sorted(
+        (
+            reviewer_ids[review.reviewer],
+            tool_ids[t.slug],
+            position,
+            review.takes[t.slug].verdict.value,
+            review.takes[t.slug].take,
+        )
+        for position, review in enumerate(item.reviews)
+        for t in item.tools
+    )
+    if row is None:
+        row = Comparison(slug=item.slug, **values)
+        session.add(row)
+        session.flush()
+        outcome = Outcome.CREATED
+    else:
+        changed = _assign(row, values)
+        old_links = list(
+            session.exec(select(ComparisonTool).where(ComparisonTool.comparison_id == row.id))
+        )
+        old_reviews = list(session.exec(select(Review).where(Review.comparison_id == row.id)))
+        same = links == sorted((x.tool_id, x.position) for x in old_links) and reviews == sorted(
+            (r.reviewer_id, r.tool_id, r.position, r.verdict, r.take) for r in old_reviews
+        )
+        if same:
+            if changed:
+                row.loaded_at = utcnow()
+            return Outcome.UPDATED if changed else Outcome.UNCHANGED
+        for old in [*old_links, *old_reviews]:
+            session.delete(old)
+        session.flush()
+        row.loaded_at = utcnow()
+        outcome = Outcome.UPDATED
+    _add_children(session, row_id(row.id), links, reviews)
+    return outcome
+
+
+def _add_children(
+    session: Session, comparison_id: int, links: list[LinkRow], reviews: list[ReviewRow]
+) -> None:
+    session.add_all(
+        ComparisonTool(comparison_id=comparison_id, tool_id=tool_id, position=position)
+        for tool_id, position in links
+    )
+    session.add_all(
+        Review(
+            comparison_id=comparison_id,
+            reviewer_id=reviewer_id,
+            tool_id=tool_id,
+            position=position,
+            verdict=verdict,
+            take=take,
+        )
+        for reviewer_id, tool_id, position, verdict, take in reviews
+    )
+
+
+def _assign(row: Any, values: dict[str, Any]) -> bool:
+    """Set only the attributes that differ, so an unchanged row stays clean."""
+    changed = False
+    for key, value in values.items():
+        if getattr(row, key) != value:
+            setattr(row, key, value)
+            changed = True
+    return changed

@@ -1,0 +1,49 @@
+"""What checking and loading the editors' files tell the caller.
+
+A problem names file, line and field, so an editor can fix it without reading code; the
+CLI, the scheduler and the preview all print `str(problem)` as it is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from newsletter.core.errors import InvalidInput
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One thing wrong in one file. Ordered by file, then line, so a report reads top down."""
+
+    path: str
+    line: int
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}"
+        return (
+            f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        )
+
+
+class ContentError(InvalidInput):
+    """Raised by `load_content` when the files have problems; nothing was written."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__(f"{len(problems)} problem(s) in content; nothing was loaded")
+
+
+@dataclass
+class LoadReport:
+    """What a load changed, by slug: the CLI prints it, the scheduler logs it."""
+
+    reviewers: int = 0
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.created or self.updated) or self.reviewers > 0

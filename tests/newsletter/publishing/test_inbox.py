@@ -1,0 +1,42 @@
+"""The subject and preheader fit their limits, cut with an ellipsis where they must."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from newsletter.publishing.inbox import (
+    PREHEADER_MAX,
+    SUBJECT_MAX,
+    preheader_line,
+    shorten,
+    subject_line,
+)
+
+
+@dataclass(frozen=True)
+class _Block:
+    title: str
+    verdict: str
+
+
+def test_shorten_keeps_short_text_and_cuts_long_text_with_an_ellipsis() -> None:
+    assert shorten("Short", 10) == "Short"
+    assert shorten("A long title here", 8) == "A long…"
+    assert len(shorten("x" * 200, 80)) == 80
+
+
+def test_subject_names_the_first_comparison_and_counts_the_rest() -> None:
+    assert subject_line(3, [_Block("A vs B", "v")]) == "Verdicts #3: A vs B"
+    two = subject_line(3, [_Block("A vs B", "v"), _Block("C vs D", "w")])
+    assert two == "Verdicts #3: A vs B (+1 more)"
+    long = subject_line(12, [_Block("T" * 200, "v"), _Block("x", "y")])
+    assert len(long) == SUBJECT_MAX
+    assert long.endswith("… (+1 more)")
+    assert subject_line(1, []) == "Verdicts #1: this week's comparisons"
+
+
+def test_preheader_is_the_first_verdict_then_the_other_titles() -> None:
+    blocks = [_Block("A vs B", "A wins."), _Block("C vs D", "x"), _Block("E vs F", "y")]
+    assert preheader_line(blocks) == "A wins. Also: C vs D; E vs F."
+    assert len(preheader_line([_Block("A", "v" * 300)])) == PREHEADER_MAX
+    assert preheader_line([]) == ""

@@ -12,7 +12,7 @@ from newsletter.core.settings import Settings
 from newsletter.delivery import Backend, Message, Recipient
 from newsletter.links.tokens import Purpose, Signer, TokenError
 from newsletter.links.urls import SiteUrls
-from newsletter.publishing.render import compile_mjml, environment
+from newsletter.publishing.render import EMAIL_TEMPLATES, compile_mjml, environment
 from subscribers.addresses import normalize_email
 from subscribers.models import Status
 from subscribers.service import confirm_subscription, request_subscription
@@ -33,7 +33,7 @@ class Confirmation:
 
 
 def confirmation_message(settings: Settings, name: str | None, confirm_url: str) -> Message:
-    env = environment(settings.templates_dir / "email")
+    env = environment(settings.templates_dir / EMAIL_TEMPLATES)
     subject = f"Confirm your subscription to {settings.from_name}"
     values = {
         "subject": subject,

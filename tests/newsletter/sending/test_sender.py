@@ -24,8 +24,16 @@ from newsletter.devtools.standin import StandIn
 from newsletter.links.tokens import Purpose, Signer
 from newsletter.publishing.content import load_content
 from newsletter.publishing.issues import build_issue
-from newsletter.publishing.models import Issue, IssueStatus
-from newsletter.sending import sender
+from newsletter.publishing.lifecycle import IssueStatus, PauseCause
+from newsletter.publishing.models import Issue
+from newsletter.sending import (
+    SendError,
+    SendProgress,
+    SendReport,
+    issue_status,
+    send_issue,
+)
+from newsletter.sending import test_send as send_a_test  # named so pytest does not collect it
 from newsletter.sending.ledger import (
     BatchState,
     RecipientState,
@@ -35,7 +43,6 @@ from newsletter.sending.ledger import (
     retire_owner,
     snapshot_audience,
 )
-from newsletter.sending.sender import SendError, SendProgress, SendReport, issue_status, send_issue
 from subscribers.models import Subscriber
 from tests.factories import comparison, tool, write_content
 
@@ -323,6 +330,7 @@ def test_retries_are_bounded_then_the_send_pauses_and_resumes(
     paused = send_issue(engine, issue.number, send_settings, refused)
 
     assert paused.status == IssueStatus.PAUSED
+    assert issue_row(engine, issue).pause_cause == PauseCause.RETRIES_EXHAUSTED
     assert paused.status_reason is not None
     assert "could not be sent after 2 attempts" in paused.status_reason
     assert "could not connect" in paused.status_reason
@@ -370,6 +378,7 @@ def test_refused_key_or_sender_stops_the_whole_send(
     stopped = send_issue(engine, issue.number, send_settings, backend)
 
     assert stopped.status == IssueStatus.PAUSED
+    assert issue_row(engine, issue).pause_cause == PauseCause.REFUSED
     assert stopped.status_reason is not None
     assert f"SendGrid answered {status}" in stopped.status_reason
     assert standin.stats().requests <= send_settings.send_concurrency  # not the whole list
@@ -380,6 +389,7 @@ def test_refused_key_or_sender_stops_the_whole_send(
 
     assert (resumed.outcome, resumed.status, resumed.accepted) == ("resumed", "sent", 60)
     assert_each_once(standin, people.active_emails)
+    assert issue_row(engine, issue).pause_cause is None  # every move but a pause clears it
 
 
 def _wait_for_acceptances(standin: StandIn, count: int) -> None:
@@ -564,7 +574,7 @@ def test_test_send_goes_to_one_address_outside_the_ledger(
     backend = sendgrid(standin)
 
     with session_scope(engine) as session:
-        message_id = sender.test_send(
+        message_id = send_a_test(
             session, issue.number, " Editor@Example.com", send_settings, backend
         )
 
@@ -579,9 +589,9 @@ def test_test_send_goes_to_one_address_outside_the_ledger(
     suppressed = next(iter(people.inactive))
     set_status(engine, suppressed, "bounced")
     with session_scope(engine) as session, pytest.raises(SendError, match="never emailed"):
-        sender.test_send(session, issue.number, people.inactive[suppressed], send_settings, backend)
+        send_a_test(session, issue.number, people.inactive[suppressed], send_settings, backend)
     with session_scope(engine) as session, pytest.raises(SendError, match="not a valid address"):
-        sender.test_send(session, issue.number, "nobody", send_settings, backend)
+        send_a_test(session, issue.number, "nobody", send_settings, backend)
     assert len(standin.recipients()) == 1
 
 
@@ -603,6 +613,7 @@ def test_a_stop_request_pauses_between_batches_and_the_send_resumes(
 
     assert paused.status == IssueStatus.PAUSED
     assert paused.status_reason == "stopped: the sender was asked to stop; send again to resume"
+    assert issue_row(engine, issue).pause_cause == PauseCause.STOP_REQUESTED
     assert 0 < paused.accepted < 60
     assert paused.unknown == 0  # the batch in flight was answered and recorded first
 
@@ -629,7 +640,7 @@ def test_the_outbox_writes_a_dead_senders_batches_again(
     with session_scope(engine, immediate=True) as session:
         assert claim_batch(session, issue_id, gone, now=time.time(), lease=30, max_tries=5)
 
-    report = sender.send_issue(
+    report = send_issue(
         engine, issue.number, send_settings, OutboxBackend(send_settings.outbox_dir)
     )
     assert report.status == IssueStatus.SENT

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from enum import StrEnum
 
-from sqlalchemy import column, table, update
+from sqlalchemy import column, select, table, update
 from sqlmodel import Session
 
 __all__ = [
@@ -37,6 +37,7 @@ __all__ = [
     "PauseCause",
     "lock_while",
     "move",
+    "status_of",
 ]
 
 REASON_MAX = 1000  # the width of issue.status_reason
@@ -150,6 +151,13 @@ def move(
         )
     )
     return int(result.rowcount) == 1
+
+
+def status_of(session: Session, issue_id: int) -> IssueStatus:
+    """The issue's status as the database has it now (not as a loaded object remembers)."""
+    return IssueStatus(
+        session.execute(select(_issue.c.status).where(_issue.c.id == issue_id)).one()[0]
+    )
 
 
 def lock_while(session: Session, issue_id: int, statuses: Collection[IssueStatus]) -> bool:

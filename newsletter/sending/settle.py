@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from newsletter.core.database import session_scope
 from newsletter.publishing import lifecycle
@@ -35,16 +35,12 @@ def resumes_by_itself(cause: str | None) -> bool:
     return cause in RESUMING_CAUSES
 
 
-def current_status(session: Session, issue_id: int) -> str:
-    return str(session.exec(select(Issue.status).where(Issue.id == issue_id)).one())
-
-
 def settle(run: SendRun) -> bool:
     """After the workers: reap dead senders' batches, wait for live ones, and decide the
     issue's status. True if there is more to send (run the workers again)."""
     while True:
         with session_scope(run.engine, immediate=True) as session:
-            if current_status(session, run.issue_id) != IssueStatus.SENDING:
+            if lifecycle.status_of(session, run.issue_id) != IssueStatus.SENDING:
                 return False
             reaped = ledger.reap_orphans(
                 session, run.issue_id, now=time.time(), resend_safe=run.backend.resend_safe

@@ -30,7 +30,6 @@ from newsletter.publishing.lifecycle import (
 from newsletter.publishing.models import Issue
 from newsletter.sending import ledger
 from newsletter.sending.errors import SendConflict, SendRefused
-from newsletter.sending.settle import current_status
 
 Begun = Literal["started", "joined", "resumed", "already sent"]
 
@@ -40,7 +39,7 @@ def begin(engine: Engine, issue: Issue, batch_size: int) -> Begun:
     issue_id = issue.id
     assert issue_id is not None
     with session_scope(engine, immediate=True) as session:
-        status = current_status(session, issue_id)
+        status = lifecycle.status_of(session, issue_id)
         if status in NOT_TO_BE_SENT:
             raise SendRefused(
                 f"issue #{issue.number} is {status}; only draft or approved issues are sent"
@@ -50,7 +49,7 @@ def begin(engine: Engine, issue: Issue, batch_size: int) -> Begun:
                 if session.get(ledger.IssueSend, issue_id) is None:
                     ledger.snapshot_audience(session, issue_id, batch_size)
                 return "started"
-            status = current_status(session, issue_id)  # another sender started it just now
+            status = lifecycle.status_of(session, issue_id)  # another sender started it just now
         if status == IssueStatus.PAUSED:
             lifecycle.move(session, issue_id, PAUSED, IssueStatus.SENDING)
             ledger.reset_tries(session, issue_id)

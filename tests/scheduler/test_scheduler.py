@@ -26,6 +26,8 @@ from typer.testing import CliRunner
 from newsletter.cli.main import app
 from newsletter.core.database import session_scope
 from newsletter.core.settings import Settings, get_settings
+from newsletter.delivery import Backend
+from newsletter.delivery.registry import make_backend
 from newsletter.devtools.standin import StandIn
 from newsletter.publishing.issues import IssueError, build_issue, move_issue
 from newsletter.publishing.lifecycle import IssueStatus, PauseCause
@@ -470,3 +472,36 @@ def test_dispatch_decides_by_the_pause_cause_never_by_the_words(
         jobs.dispatch_job()
         expected = IssueStatus.SENT if resumes else IssueStatus.PAUSED
         assert _issues(engine)[0].status == expected
+
+
+def test_every_backend_the_scheduler_makes_is_closed(
+    weekly: Settings, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A job's backend lives as long as its send: closed when the send ends, so what it
+    started (SendGrid's build processes) does not outlive the job."""
+    made: list[Backend] = []
+    closed: list[Backend] = []
+
+    def tracked(settings: Settings) -> Backend:
+        backend = make_backend(settings)
+        release = backend.close
+
+        def close() -> None:
+            closed.append(backend)
+            release()
+
+        monkeypatch.setattr(backend, "close", close)
+        made.append(backend)
+        return backend
+
+    monkeypatch.setattr(jobs, "make_backend", tracked)
+    with time_machine.travel(datetime(2026, 11, 23, 8, tzinfo=BERLIN), tick=False):
+        with session_scope(engine) as session:
+            from newsletter.publishing.content import load_content
+
+            load_content(session, weekly.content_dir)
+            build_issue(session, "2026-W48", weekly)
+        jobs.dispatch_job()
+    assert _issues(engine)[0].status == IssueStatus.SENT
+    assert len(made) == 1
+    assert closed == made

@@ -22,10 +22,11 @@ from newsletter.core.settings import get_settings
 from newsletter.delivery.registry import make_backend
 from newsletter.publishing.content import ContentError, load_content
 from newsletter.publishing.issues import NothingToPick, build_issue
-from newsletter.publishing.models import Issue, IssueStatus
+from newsletter.publishing.lifecycle import DISPATCHED, IssueStatus
+from newsletter.publishing.models import Issue
 from newsletter.publishing.schedule import weekly_trigger
 from newsletter.publishing.weeks import week_of
-from newsletter.sending.sender import SendReport, resumes_by_itself, send_issue
+from newsletter.sending import SendReport, resumes_by_itself, send_issue
 from subscribers.housekeeping import expire_pending
 
 log = logging.getLogger("scheduler")
@@ -41,7 +42,8 @@ def local_now() -> datetime:
 def _send(number: int, why: str) -> SendReport | None:
     settings = get_settings()
     log.info("issue #%d: sending (%s)", number, why)
-    report = send_issue(get_engine(), number, settings, make_backend(settings), stop=stopping)
+    with make_backend(settings) as backend:  # closed when the send ends, however it ends
+        report = send_issue(get_engine(), number, settings, backend, stop=stopping)
     log.info(
         "issue #%d: %s; %d accepted, %d unknown, %d failed, %d skipped, %d still queued",
         number,
@@ -118,24 +120,18 @@ def dispatch_job() -> None:
     settings = get_settings()
     this_week = week_of(local_now().date())
     with session_scope(get_engine()) as session:
-        rows = session.exec(
-            select(Issue.number, Issue.status, Issue.status_reason, Issue.week)
-            .where(
-                col(Issue.status).in_(
-                    [
-                        IssueStatus.APPROVED,
-                        IssueStatus.SENDING,
-                        IssueStatus.PAUSED,
-                        IssueStatus.DRAFT,
-                    ]
-                )
+        rows = [
+            (issue.number, issue.status, issue.status_reason, issue.pause_cause, issue.week)
+            for issue in session.exec(
+                select(Issue)
+                .where(col(Issue.status).in_([status.value for status in DISPATCHED]))
+                .order_by(col(Issue.number))
             )
-            .order_by(col(Issue.number))
-        ).all()
-    for number, status, reason, week in rows:
+        ]
+    for number, status, reason, cause, week in rows:
         if stopping.is_set():
             return
-        if status == IssueStatus.PAUSED and not resumes_by_itself(reason):
+        if status == IssueStatus.PAUSED and not resumes_by_itself(cause):
             continue
         if status == IssueStatus.DRAFT and not (settings.auto_send and week == this_week):
             continue

@@ -10,28 +10,41 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from sqlalchemy import delete, exists, func, update
+from sqlalchemy import delete, exists, func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from newsletter.core.errors import NewsletterError
+from newsletter.core.errors import Conflict, NewsletterError, NotFound
 from newsletter.core.settings import Settings
 from newsletter.core.sql import row_id
-from newsletter.publishing.models import Comparison, Issue, IssueComparison, IssueStatus
+from newsletter.publishing import lifecycle
+from newsletter.publishing.lifecycle import EDITABLE as EDITABLE  # preview imports it here
+from newsletter.publishing.lifecycle import IssueStatus
+from newsletter.publishing.models import Comparison, Issue, IssueComparison
 from newsletter.publishing.render import Snapshot, VoteCounter, render_issue
 from newsletter.publishing.votes import count_votes
 from newsletter.publishing.weeks import parse_week, week_bounds
 
 LOOKBACK = timedelta(weeks=4)
-EDITABLE = {IssueStatus.DRAFT, IssueStatus.HELD, IssueStatus.APPROVED}
 
 
 class IssueError(NewsletterError):
-    """An issue operation that cannot be done; the message says why."""
+    """An issue operation that cannot be done; the message says why. Raised as one of the
+    kinds below, so callers can catch the family or decide by kind."""
 
 
-class NothingToPick(IssueError):
-    pass
+class IssueNotFound(IssueError, NotFound):
+    """No issue has that number (or week)."""
+
+
+class NothingToPick(IssueError, NotFound):
+    """The week has no comparison left to put in an issue: there is nothing to build from,
+    which is not a clash with another writer."""
+
+
+class IssueConflict(IssueError, Conflict):
+    """The issue's status forbids the operation now (its snapshot is frozen, it cannot be
+    approved from where it is), or another process built the week at the same moment."""
 
 
 @dataclass(frozen=True)
@@ -69,7 +82,7 @@ def issue_for_week(session: Session, week: str) -> Issue | None:
 def get_issue(session: Session, number: int) -> Issue:
     issue = session.exec(select(Issue).where(Issue.number == number)).first()
     if issue is None:
-        raise IssueError(f"there is no issue #{number}")
+        raise IssueNotFound(f"there is no issue #{number}")
     return issue
 
 
@@ -116,7 +129,7 @@ def build_issue(
         existing = issue_for_week(session, week)
         if existing is not None:
             return Built(existing, created=False)
-        raise IssueError(f"could not create the issue for {week}; try again") from None
+        raise IssueConflict(f"could not create the issue for {week}; try again") from None
     render_issue(session, issue, settings, count_votes)
     session.flush()
     return Built(issue, created=True)
@@ -128,22 +141,19 @@ def rerender_issue(
     """Refresh the snapshot after an edit; only before sending starts. The status check is
     a conditional UPDATE, which also locks the row until commit, so a sender cannot move
     the issue to `sending` half-way through the re-render."""
-    locked = session.execute(
-        update(Issue)
-        .where(col(Issue.id) == issue.id, col(Issue.status).in_([s.value for s in EDITABLE]))
-        .values(status=Issue.status)
-    )
-    if locked.rowcount != 1:  # type: ignore[attr-defined]
+    if not lifecycle.lock_while(session, row_id(issue.id), EDITABLE):
         session.refresh(issue)
-        raise IssueError(
+        raise IssueConflict(
             f"issue #{issue.number} is {issue.status}; its snapshot is frozen once sending starts"
         )
     return render_issue(session, issue, settings, count_votes)
 
 
 # --- The editor's decisions before sending ---------------------------------------------------
+# Each action names its target and the statuses it acts from; `lifecycle.TRANSITIONS`
+# must allow every one of those moves (the compare-and-set checks).
 
-TRANSITIONS: dict[str, tuple[IssueStatus, frozenset[IssueStatus]]] = {
+ACTIONS: dict[str, tuple[IssueStatus, frozenset[IssueStatus]]] = {
     "approve": (IssueStatus.APPROVED, frozenset({IssueStatus.DRAFT, IssueStatus.HELD})),
     "hold": (IssueStatus.HELD, frozenset({IssueStatus.DRAFT, IssueStatus.APPROVED})),
     "cancel": (
@@ -157,19 +167,15 @@ def move_issue(session: Session, number: int, action: str, reason: str | None = 
     """approve, hold or cancel, as a compare-and-set: a scheduler that starts sending at the
     same moment wins or loses cleanly, never half-way. Cancelling releases the issue's
     comparisons so a later week can pick them."""
-    target, allowed = TRANSITIONS[action]
+    target, allowed = ACTIONS[action]
     issue = get_issue(session, number)
-    moved = session.execute(
-        update(Issue)
-        .where(col(Issue.id) == issue.id, col(Issue.status).in_([s.value for s in allowed]))
-        .values(status=target.value, status_reason=reason)
-    )
+    moved = lifecycle.move(session, row_id(issue.id), allowed, target, reason=reason)
     session.refresh(issue)
-    if moved.rowcount != 1:  # type: ignore[attr-defined]
+    if not moved:
         if issue.status == target:
             return issue
         can = ", ".join(sorted(s.value for s in allowed))
-        raise IssueError(
+        raise IssueConflict(
             f"cannot {action} issue #{number}: it is {issue.status} (only {can} issues can be)"
         )
     if target == IssueStatus.CANCELLED:

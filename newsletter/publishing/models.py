@@ -12,6 +12,7 @@ from sqlalchemy import Column, ForeignKey, Integer, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from newsletter.core.clock import utcnow
+from newsletter.publishing.lifecycle import IssueStatus as IssueStatus  # its home; kept here
 
 
 class Lens(StrEnum):
@@ -40,17 +41,6 @@ class Verdict(StrEnum):
     SHIP = "ship"
     WAIT = "wait"
     SKIP = "skip"
-
-
-class IssueStatus(StrEnum):
-    DRAFT = "draft"
-    HELD = "held"
-    APPROVED = "approved"
-    SENDING = "sending"
-    PAUSED = "paused"
-    SENT = "sent"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
 
 
 class Reviewer(SQLModel, table=True):
@@ -112,7 +102,8 @@ class Issue(SQLModel, table=True):
     number: int = Field(unique=True)
     week: str = Field(unique=True, max_length=10)
     status: str = Field(default=IssueStatus.DRAFT, max_length=20, index=True)
-    status_reason: str | None = Field(default=None, max_length=1000)
+    status_reason: str | None = Field(default=None, max_length=1000)  # for people to read
+    pause_cause: str | None = Field(default=None, max_length=20)  # a PauseCause, when paused
     created_at: datetime = Field(default_factory=utcnow)
     subject: str = Field(default="", max_length=300)
     preheader: str = Field(default="", max_length=300)

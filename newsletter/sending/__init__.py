@@ -1,0 +1,38 @@
+"""The exactly-once sending pipeline: the audience snapshot and the ledger, owners and
+leases, the send run and its batch workers, the retry policy, one tally of counts, and
+the dry run. Callers import from here (`from newsletter.sending import send_issue`).
+
+Modules: `sender` (the entry points), `start` (which statuses start, join or resume a
+send), `run` (a call's share of a send: threads, heartbeat, stop), `worker` (one batch:
+claim, deliver, record), `settle` (the issue's status when the workers stop), `retry`,
+`tally`, `dryrun`, `message`, `errors`, and the `ledger` package.
+"""
+
+from __future__ import annotations
+
+from newsletter.sending.errors import SendConflict, SendError, SendInputError, SendRefused
+from newsletter.sending.ledger import BatchNote, BatchState, LedgerCounts, RecipientState
+from newsletter.sending.message import issue_message
+from newsletter.sending.sender import issue_status, send_issue, test_send
+from newsletter.sending.settle import resumes_by_itself
+from newsletter.sending.tally import ProgressCallback, SendProgress, SendReport, Tally
+
+__all__ = [
+    "BatchNote",
+    "BatchState",
+    "LedgerCounts",
+    "ProgressCallback",
+    "RecipientState",
+    "SendConflict",
+    "SendError",
+    "SendInputError",
+    "SendProgress",
+    "SendRefused",
+    "SendReport",
+    "Tally",
+    "issue_message",
+    "issue_status",
+    "resumes_by_itself",
+    "send_issue",
+    "test_send",
+]

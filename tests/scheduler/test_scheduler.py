@@ -26,12 +26,15 @@ from typer.testing import CliRunner
 from newsletter.cli.main import app
 from newsletter.core.database import session_scope
 from newsletter.core.settings import Settings, get_settings
+from newsletter.delivery import Backend
+from newsletter.delivery.registry import make_backend
 from newsletter.devtools.standin import StandIn
 from newsletter.publishing.issues import IssueError, build_issue, move_issue
-from newsletter.publishing.models import Issue, IssueComparison, IssueStatus
+from newsletter.publishing.lifecycle import IssueStatus, PauseCause
+from newsletter.publishing.models import Issue, IssueComparison
 from newsletter.publishing.schedule import ScheduleError, next_fire, weekly_trigger
 from newsletter.publishing.weeks import week_of
-from newsletter.sending.sender import issue_status
+from newsletter.sending import issue_status
 from scheduler import jobs
 from scheduler.runner import WEEKLY_ID, configure
 from tests.factories import comparison, write_content
@@ -428,13 +431,77 @@ def test_dispatch_resumes_stopped_sends_and_orphaned_drafts(
         jobs.dispatch_job()
         [issue] = _issues(engine)
         assert issue.status == IssueStatus.SENT
-    with session_scope(engine) as session:
-        row = session.exec(select(Issue)).one()
-        row.status, row.status_reason = IssueStatus.PAUSED, "stopped: HTTP 401: bad key"
+    pause(engine, PauseCause.REFUSED, "stopped: HTTP 401: bad key")
     jobs.dispatch_job()
     assert _issues(engine)[0].status == IssueStatus.PAUSED
-    with session_scope(engine) as session:
-        row = session.exec(select(Issue)).one()
-        row.status_reason = "stopped: the sender was asked to stop; send again to resume"
+    pause(engine, PauseCause.STOP_REQUESTED, "stopped: the sender was asked to stop")
     jobs.dispatch_job()
     assert _issues(engine)[0].status == IssueStatus.SENT
+
+
+def pause(engine: Engine, cause: PauseCause, reason: str) -> None:
+    with session_scope(engine) as session:
+        row = session.exec(select(Issue)).one()
+        row.status, row.pause_cause, row.status_reason = IssueStatus.PAUSED, cause, reason
+
+
+@pytest.mark.parametrize(
+    ("cause", "resumes"),
+    [
+        (PauseCause.STOP_REQUESTED, True),
+        (PauseCause.INTERRUPTED, True),
+        (PauseCause.RETRIES_EXHAUSTED, True),
+        (PauseCause.REFUSED, False),
+        (PauseCause.BACKEND_ERROR, False),
+    ],
+)
+def test_dispatch_decides_by_the_pause_cause_never_by_the_words(
+    weekly: Settings, engine: Engine, cause: PauseCause, resumes: bool
+) -> None:
+    """The reason is for people: reworded, or even carrying another cause's old words, it
+    changes nothing; the stored cause alone decides whether the tick resumes the send."""
+    with time_machine.travel(datetime(2026, 11, 23, 8, tzinfo=BERLIN), tick=False):
+        with session_scope(engine) as session:
+            from newsletter.publishing.content import load_content
+
+            load_content(session, weekly.content_dir)
+            build_issue(session, "2026-W48", weekly)
+        jobs.dispatch_job()
+        misleading = "stopped: interrupted; send again to resume" if not resumes else "oops"
+        pause(engine, cause, misleading)
+        jobs.dispatch_job()
+        expected = IssueStatus.SENT if resumes else IssueStatus.PAUSED
+        assert _issues(engine)[0].status == expected
+
+
+def test_every_backend_the_scheduler_makes_is_closed(
+    weekly: Settings, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A job's backend lives as long as its send: closed when the send ends, so what it
+    started (SendGrid's build processes) does not outlive the job."""
+    made: list[Backend] = []
+    closed: list[Backend] = []
+
+    def tracked(settings: Settings) -> Backend:
+        backend = make_backend(settings)
+        release = backend.close
+
+        def close() -> None:
+            closed.append(backend)
+            release()
+
+        monkeypatch.setattr(backend, "close", close)
+        made.append(backend)
+        return backend
+
+    monkeypatch.setattr(jobs, "make_backend", tracked)
+    with time_machine.travel(datetime(2026, 11, 23, 8, tzinfo=BERLIN), tick=False):
+        with session_scope(engine) as session:
+            from newsletter.publishing.content import load_content
+
+            load_content(session, weekly.content_dir)
+            build_issue(session, "2026-W48", weekly)
+        jobs.dispatch_job()
+    assert _issues(engine)[0].status == IssueStatus.SENT
+    assert len(made) == 1
+    assert closed == made

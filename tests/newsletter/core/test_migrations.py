@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from sqlmodel import SQLModel
 
 import newsletter.publishing.models
+import newsletter.sending.ledger
 import scheduler.store
 import subscribers.models
-from newsletter.core.database import current_revision, head_revision, upgrade
+from newsletter.core.database import (
+    alembic_config,
+    current_revision,
+    head_revision,
+    make_engine,
+    upgrade,
+)
 
 assert newsletter.publishing.models
+assert newsletter.sending.ledger
 assert subscribers.models
 assert scheduler.store
 
@@ -23,3 +32,44 @@ def test_migrations_match_the_models(engine: Engine) -> None:
         diff = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
     assert diff == []
     assert upgrade(engine) is False  # nothing left to apply
+
+
+def test_0005_backfills_the_cause_of_sends_paused_before_it(database_url: str) -> None:
+    """Until 0005 the cause lived in the reason's words: the upgrade reads them once, so a
+    send paused before it resumes (or waits for a person) exactly as it did."""
+    engine = make_engine(database_url)
+    try:
+        cfg = alembic_config(engine)
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "0004")
+        rows = {
+            1: ("paused", "stopped: the sender was asked to stop; send again to resume"),
+            2: ("paused", "stopped: interrupted; send again to resume"),
+            3: ("paused", "3 batch(es) could not be sent after 5 attempts; send issue #3 again"),
+            4: ("paused", "stopped: SendGrid answered 401: bad key"),
+            5: ("sent", None),
+        }
+        with engine.begin() as conn:
+            for number, (status, reason) in rows.items():
+                conn.execute(
+                    text(
+                        "INSERT INTO issue (number, week, status, status_reason, created_at, "
+                        "subject, preheader, html, text, mjml, content_hash) VALUES (:n, :w, "
+                        ":s, :r, CURRENT_TIMESTAMP, '', '', '', '', '', '')"
+                    ),
+                    {"n": number, "w": f"2026-W0{number}", "s": status, "r": reason},
+                )
+        assert upgrade(engine) is True
+        with engine.connect() as conn:
+            found = conn.execute(text("SELECT number, pause_cause FROM issue")).all()
+        causes = {number: cause for number, cause in found}
+        assert causes == {
+            1: "stop_requested",
+            2: "interrupted",
+            3: "retries_exhausted",
+            4: "refused",
+            5: None,
+        }
+    finally:
+        engine.dispose()

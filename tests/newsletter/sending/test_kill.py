@@ -22,9 +22,8 @@ from newsletter.cli.main import app
 from newsletter.core.database import session_scope
 from newsletter.core.settings import Settings
 from newsletter.devtools.standin import StandIn
-from newsletter.publishing.models import IssueStatus
-from newsletter.sending.ledger import BatchState
-from newsletter.sending.sender import issue_status
+from newsletter.publishing.lifecycle import IssueStatus
+from newsletter.sending import BatchState, issue_status
 from tests.newsletter.sending.test_sender import (
     KEY,
     add_subscribers,

@@ -8,7 +8,6 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,41 +23,25 @@ from newsletter.devtools.standin import StandIn
 from newsletter.links.tokens import Purpose, Signer
 from newsletter.publishing.content import load_content
 from newsletter.publishing.issues import build_issue
-from newsletter.publishing.models import Issue, IssueStatus
-from newsletter.sending import sender
+from newsletter.publishing.lifecycle import IssueStatus, PauseCause
+from newsletter.publishing.models import Issue
+from newsletter.sending import (
+    SendError,
+    SendProgress,
+    SendReport,
+    issue_status,
+    send_issue,
+)
+from newsletter.sending import test_send as send_a_test  # named so pytest does not collect it
 from newsletter.sending.ledger import (
     BatchState,
     RecipientState,
-    claim_batch,
-    new_owner,
-    reap_orphans,
-    retire_owner,
-    snapshot_audience,
 )
-from newsletter.sending.sender import SendError, SendProgress, SendReport, issue_status, send_issue
 from subscribers.models import Subscriber
 from tests.factories import comparison, tool, write_content
 
 KEY = "test-key"
 TOKEN = re.compile(r"/(unsubscribe|vote)/([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)")
-
-
-@pytest.fixture
-def standin() -> Iterator[StandIn]:
-    with StandIn(api_keys=[KEY]) as running:
-        yield running
-
-
-@pytest.fixture
-def send_settings(settings: Settings) -> Settings:
-    """Small batches and quick retries, so every behaviour shows in a few requests."""
-    settings.sendgrid_api_key = KEY
-    settings.batch_size = 10
-    settings.send_concurrency = 3
-    settings.send_retry_base = 0.01
-    settings.send_retry_max = 0.2
-    settings.sendgrid_timeout = 5
-    return settings
 
 
 def sendgrid(standin: StandIn, *, key: str = KEY, timeout: float = 5) -> SendGridBackend:
@@ -148,11 +131,6 @@ def assert_each_once(standin: StandIn, emails: list[str]) -> None:
     got = standin.recipients()
     assert len(got) == len(set(got)), "somebody got the issue twice"
     assert sorted(got) == sorted(emails)
-
-
-@pytest.fixture
-def issue(engine: Engine, send_settings: Settings, tmp_path: Path) -> Issue:
-    return build(engine, send_settings, tmp_path / "content")
 
 
 # --------------------------------------------------------------------- who and what
@@ -323,6 +301,7 @@ def test_retries_are_bounded_then_the_send_pauses_and_resumes(
     paused = send_issue(engine, issue.number, send_settings, refused)
 
     assert paused.status == IssueStatus.PAUSED
+    assert issue_row(engine, issue).pause_cause == PauseCause.RETRIES_EXHAUSTED
     assert paused.status_reason is not None
     assert "could not be sent after 2 attempts" in paused.status_reason
     assert "could not connect" in paused.status_reason
@@ -370,6 +349,7 @@ def test_refused_key_or_sender_stops_the_whole_send(
     stopped = send_issue(engine, issue.number, send_settings, backend)
 
     assert stopped.status == IssueStatus.PAUSED
+    assert issue_row(engine, issue).pause_cause == PauseCause.REFUSED
     assert stopped.status_reason is not None
     assert f"SendGrid answered {status}" in stopped.status_reason
     assert standin.stats().requests <= send_settings.send_concurrency  # not the whole list
@@ -380,6 +360,7 @@ def test_refused_key_or_sender_stops_the_whole_send(
 
     assert (resumed.outcome, resumed.status, resumed.accepted) == ("resumed", "sent", 60)
     assert_each_once(standin, people.active_emails)
+    assert issue_row(engine, issue).pause_cause is None  # every move but a pause clears it
 
 
 def _wait_for_acceptances(standin: StandIn, count: int) -> None:
@@ -421,47 +402,7 @@ def test_ambiguous_answers_become_unknown_and_are_never_resent(
     assert [n.seq for n in counts.unknown_batches] == [note.seq]
 
 
-def test_dry_run_validates_in_sandbox_and_records_nothing(
-    engine: Engine, send_settings: Settings, standin: StandIn, issue: Issue
-) -> None:
-    add_subscribers(engine, 25)
-
-    report = send_issue(engine, issue.number, send_settings, sendgrid(standin), dry_run=True)
-
-    assert report.dry_run
-    assert (report.audience, report.sent_now, report.failed) == (25, 25, 0)
-    stats = standin.stats()
-    assert (stats.sandboxed_requests, stats.sandboxed_personalizations) == (3, 25)
-    assert stats.accepted_requests == 0
-    assert issue_row(engine, issue).status == IssueStatus.DRAFT
-    assert recipient_states(engine, issue) == {}
-    with session_scope(engine) as session:
-        assert not issue_status(session, issue.number).started
-
-
 # --------------------------------------------------------------- statuses and limits
-
-
-def test_which_statuses_may_be_sent(
-    engine: Engine, send_settings: Settings, standin: StandIn, issue: Issue
-) -> None:
-    add_subscribers(engine, 5)
-    for status in ("held", "cancelled"):
-        with session_scope(engine) as session:
-            session.connection().execute(
-                text("UPDATE issue SET status = :s WHERE id = :i"), {"s": status, "i": issue.id}
-            )
-        with pytest.raises(SendError, match=f"is {status}"):
-            send_issue(engine, issue.number, send_settings, sendgrid(standin))
-    with session_scope(engine) as session:
-        session.connection().execute(
-            text("UPDATE issue SET status = 'approved' WHERE id = :i"), {"i": issue.id}
-        )
-    assert send_issue(engine, issue.number, send_settings, sendgrid(standin)).status == "sent"
-    assert send_issue(engine, issue.number, send_settings, sendgrid(standin)).outcome == (
-        "already sent"
-    )
-    assert standin.stats().requests == 1
 
 
 def test_batches_above_1000_are_refused_before_anything_happens(
@@ -526,34 +467,6 @@ def test_two_senders_at_once_send_nobody_twice(
     assert_each_once(standin, people.active_emails)
 
 
-def test_only_gone_senders_batches_are_declared_unknown(
-    engine: Engine, send_settings: Settings, issue: Issue
-) -> None:
-    add_subscribers(engine, 30)
-    issue_id = issue.id or 0
-    with session_scope(engine, immediate=True) as session:
-        session.connection().execute(
-            text("UPDATE issue SET status = 'sending' WHERE id = :i"), {"i": issue_id}
-        )
-        snapshot_audience(session, issue_id, 10)
-    live, elsewhere, gone = new_owner(), "another-host:4242:abc", new_owner()
-    retire_owner(gone)  # a sender of this process that has finished (or died)
-    now = time.time()
-    for owner in (live, elsewhere, gone):
-        with session_scope(engine, immediate=True) as session:
-            assert claim_batch(session, issue_id, owner, now=now, lease=30, max_tries=5)
-
-    with session_scope(engine, immediate=True) as session:
-        first = reap_orphans(session, issue_id, now=now + 1)
-    with session_scope(engine, immediate=True) as session:
-        later = reap_orphans(session, issue_id, now=now + 31)  # every lease ran out
-
-    assert first == [(3, 10)]
-    assert sorted(later) == [(1, 10), (2, 10)]
-    assert set(recipient_states(engine, issue).values()) == {RecipientState.UNKNOWN}
-    retire_owner(live)
-
-
 # -------------------------------------------------------------------- the test send
 
 
@@ -564,7 +477,7 @@ def test_test_send_goes_to_one_address_outside_the_ledger(
     backend = sendgrid(standin)
 
     with session_scope(engine) as session:
-        message_id = sender.test_send(
+        message_id = send_a_test(
             session, issue.number, " Editor@Example.com", send_settings, backend
         )
 
@@ -579,9 +492,9 @@ def test_test_send_goes_to_one_address_outside_the_ledger(
     suppressed = next(iter(people.inactive))
     set_status(engine, suppressed, "bounced")
     with session_scope(engine) as session, pytest.raises(SendError, match="never emailed"):
-        sender.test_send(session, issue.number, people.inactive[suppressed], send_settings, backend)
+        send_a_test(session, issue.number, people.inactive[suppressed], send_settings, backend)
     with session_scope(engine) as session, pytest.raises(SendError, match="not a valid address"):
-        sender.test_send(session, issue.number, "nobody", send_settings, backend)
+        send_a_test(session, issue.number, "nobody", send_settings, backend)
     assert len(standin.recipients()) == 1
 
 
@@ -603,6 +516,7 @@ def test_a_stop_request_pauses_between_batches_and_the_send_resumes(
 
     assert paused.status == IssueStatus.PAUSED
     assert paused.status_reason == "stopped: the sender was asked to stop; send again to resume"
+    assert issue_row(engine, issue).pause_cause == PauseCause.STOP_REQUESTED
     assert 0 < paused.accepted < 60
     assert paused.unknown == 0  # the batch in flight was answered and recorded first
 
@@ -610,30 +524,3 @@ def test_a_stop_request_pauses_between_batches_and_the_send_resumes(
 
     assert (resumed.outcome, resumed.status, resumed.accepted) == ("resumed", "sent", 60)
     assert_each_once(standin, people.active_emails)
-
-
-def test_the_outbox_writes_a_dead_senders_batches_again(
-    engine: Engine, send_settings: Settings, issue: Issue
-) -> None:
-    """The outbox rewrites the same files, so a batch in flight when its sender died is
-    written again rather than left `unknown`: on the embedded default nobody is skipped."""
-    people = add_subscribers(engine, 30)
-    issue_id = issue.id or 0
-    with session_scope(engine, immediate=True) as session:
-        session.connection().execute(
-            text("UPDATE issue SET status = 'sending' WHERE id = :i"), {"i": issue_id}
-        )
-        snapshot_audience(session, issue_id, 10)
-    gone = new_owner()
-    retire_owner(gone)  # died with its batch in flight
-    with session_scope(engine, immediate=True) as session:
-        assert claim_batch(session, issue_id, gone, now=time.time(), lease=30, max_tries=5)
-
-    report = sender.send_issue(
-        engine, issue.number, send_settings, OutboxBackend(send_settings.outbox_dir)
-    )
-    assert report.status == IssueStatus.SENT
-    assert report.unknown == 0
-    assert report.accepted == len(people.active_emails)
-    written = sorted(p.name.split("-", 1)[1][:-4] for p in send_settings.outbox_dir.rglob("*.eml"))
-    assert written == people.active_emails

@@ -1,0 +1,72 @@
+"""How a call joins an issue's send: start it (snapshotting the audience), resume it, join
+it, or find it already sent. Which statuses may be sent:
+
+- `draft` and `approved` start a send: the lifecycle's compare-and-set moves the issue to
+  `sending` and, in the same transaction, the audience is snapshotted into batches. Two
+  processes starting at once: one wins the move, the other joins.
+- `sending` joins the send: only through batch claims, so several senders (threads,
+  processes, machines) share it. `paused` resumes it.
+- `sent` and `failed` finish any batches never sent (there should be none) and otherwise
+  report "already sent".
+- `held` and `cancelled` are refused: an editor decided the issue must not go out.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from sqlalchemy import Engine
+from sqlmodel import col, select
+
+from newsletter.core.database import session_scope
+from newsletter.publishing import lifecycle
+from newsletter.publishing.lifecycle import (
+    FINISHED,
+    NOT_TO_BE_SENT,
+    PAUSED,
+    STARTABLE,
+    IssueStatus,
+)
+from newsletter.publishing.models import Issue
+from newsletter.sending import ledger
+from newsletter.sending.errors import SendConflict, SendRefused
+
+Begun = Literal["started", "joined", "resumed", "already sent"]
+
+
+def begin(engine: Engine, issue: Issue, batch_size: int) -> Begun:
+    """Move the issue into `sending` (snapshotting the audience) or join/resume its send."""
+    issue_id = issue.id
+    assert issue_id is not None
+    with session_scope(engine, immediate=True) as session:
+        status = lifecycle.status_of(session, issue_id)
+        if status in NOT_TO_BE_SENT:
+            raise SendRefused(
+                f"issue #{issue.number} is {status}; only draft or approved issues are sent"
+            )
+        if status in STARTABLE:
+            if lifecycle.move(session, issue_id, STARTABLE, IssueStatus.SENDING):
+                if session.get(ledger.IssueSend, issue_id) is None:
+                    ledger.snapshot_audience(session, issue_id, batch_size)
+                return "started"
+            status = lifecycle.status_of(session, issue_id)  # another sender started it just now
+        if status == IssueStatus.PAUSED:
+            lifecycle.move(session, issue_id, PAUSED, IssueStatus.SENDING)
+            ledger.reset_tries(session, issue_id)
+            return "resumed"
+        if status == IssueStatus.SENDING:
+            ledger.reset_tries(session, issue_id)
+            return "joined"
+        if status not in FINISHED:
+            raise SendConflict(f"issue #{issue.number} is {status}; it cannot be sent")
+        open_batch = session.exec(
+            select(ledger.SendBatch.seq)
+            .where(ledger.SendBatch.issue_id == issue_id)
+            .where(col(ledger.SendBatch.state).in_(ledger.CLAIMABLE))
+            .limit(1)
+        ).first()
+        if open_batch is not None:
+            lifecycle.move(session, issue_id, FINISHED, IssueStatus.SENDING)
+            ledger.reset_tries(session, issue_id)
+            return "resumed"
+        return "already sent"

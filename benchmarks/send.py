@@ -36,6 +36,7 @@ from sqlmodel import col, insert, select
 
 from newsletter.core.database import make_engine, session_scope, upgrade
 from newsletter.core.settings import PROJECT_ROOT, Settings
+from newsletter.delivery.message import BATCH_ARG, ISSUE_ARG
 from newsletter.delivery.providers.sendgrid import SendGridBackend, build_body
 from newsletter.links.personalize import Personalizer, vote_slots
 from newsletter.links.tokens import Signer
@@ -43,8 +44,8 @@ from newsletter.publishing.content import load_content
 from newsletter.publishing.issues import build_issue
 from newsletter.publishing.models import Comparison, Issue
 from newsletter.publishing.weeks import week_of
+from newsletter.sending import SendProgress, send_issue
 from newsletter.sending.message import issue_message
-from newsletter.sending.sender import SendProgress, send_issue
 from subscribers.models import Subscriber
 
 KEY = "bench-key"
@@ -184,7 +185,7 @@ def sample_body(settings: Settings, issue: Issue, size: int) -> bytes:
     engine.dispose()
     recipients = [personalizer.recipient(sid or 0, email, name) for sid, email, name in rows]
     message = replace(
-        issue_message(issue, settings), custom_args={"issue": str(issue.number), "batch": "1"}
+        issue_message(issue, settings), custom_args={ISSUE_ARG: str(issue.number), BATCH_ARG: "1"}
     )
     return json.dumps(build_body(message, recipients)).encode()
 

@@ -14,6 +14,7 @@ from typing import Any
 from sqlmodel import Session
 
 from newsletter.core.clock import utcnow
+from newsletter.core.sql import row_id
 from subscribers.errors import (
     InvalidSubscriberInput,
     SubscriberRefused,
@@ -44,9 +45,7 @@ def resolve_now(now: datetime | None) -> datetime:
 
 def flushed_id(subscriber: Subscriber) -> int:
     """The id of a flushed row, typed as present."""
-    if subscriber.id is None:
-        raise RuntimeError("subscriber has no id: it was not flushed")
-    return subscriber.id
+    return row_id(subscriber.id)
 
 
 def _status(value: Status | str) -> Status:

@@ -14,18 +14,26 @@ import typer
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
-from sqlmodel import col, select
 
 from newsletter.cli.console import console, fail, problem
 from newsletter.core.clock import utcnow
 from newsletter.core.database import get_engine, session_scope
 from newsletter.core.settings import get_settings
 from newsletter.delivery.registry import make_backend
-from newsletter.publishing.issues import IssueError, issue_for_week
-from newsletter.publishing.models import Issue, IssueStatus
+from newsletter.publishing.issues import newest_issue, week_issue
+from newsletter.publishing.lifecycle import IssueStatus
 from newsletter.publishing.weeks import parse_week, week_of
-from newsletter.sending.ledger import BatchNote, BatchState, LedgerCounts, RecipientState
-from newsletter.sending.sender import SendProgress, SendReport, issue_status, send_issue, test_send
+from newsletter.sending import (
+    BatchNote,
+    BatchState,
+    LedgerCounts,
+    RecipientState,
+    SendProgress,
+    SendReport,
+    issue_status,
+    send_issue,
+    test_send,
+)
 
 NOTES_SHOWN = 20
 
@@ -43,15 +51,8 @@ def _resolve(number: int | None, week: str | None, *, newest: bool = False) -> i
         return number
     with session_scope(get_engine()) as session:
         if week is None and newest:
-            found = session.exec(select(Issue).order_by(col(Issue.number).desc())).first()
-            if found is None:
-                raise IssueError("there is no issue yet; build one first")
-            return found.number
-        chosen = parse_week(week) if week else week_of(utcnow().date())
-        issue = issue_for_week(session, chosen)
-        if issue is None:
-            raise IssueError(f"there is no issue for {chosen}; build it first")
-        return issue.number
+            return newest_issue(session).number
+        return week_issue(session, parse_week(week) if week else week_of(utcnow().date())).number
 
 
 class _Bar:

@@ -7,6 +7,14 @@ the values for them, so the heavy parts travel once per batch, not once per subs
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Final
+
+# The custom_args every newsletter request carries. The provider's event webhook echoes them
+# back on each event, which is how an event finds its issue, subscriber and batch.
+ISSUE_ARG: Final = "issue"
+SUBSCRIBER_ARG: Final = "subscriber"
+BATCH_ARG: Final = "batch"
+TEST_ARG: Final = "test"
 
 
 @dataclass(frozen=True)

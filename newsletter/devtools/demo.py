@@ -9,6 +9,7 @@ from sqlalchemy import Engine
 from sqlmodel import col, select
 
 from newsletter.core.database import session_scope
+from newsletter.core.errors import NotFound
 from newsletter.core.settings import Settings
 from newsletter.delivery.providers.outbox import OutboxBackend
 from newsletter.publishing.content import LoadReport, load_content
@@ -16,8 +17,8 @@ from newsletter.publishing.files import write_issue_files
 from newsletter.publishing.issues import build_issue
 from newsletter.publishing.models import Comparison
 from newsletter.publishing.weeks import week_of
+from newsletter.sending import send_issue
 from newsletter.sending.message import issue_message
-from newsletter.sending.sender import send_issue
 from subscribers.models import Source
 from subscribers.service import add_subscriber, find_subscriber, is_forgotten
 
@@ -61,7 +62,7 @@ def run_demo(engine: Engine, settings: Settings, out_dir: Path) -> DemoResult:
     with session_scope(engine, immediate=True) as session:
         newest = session.exec(select(Comparison).order_by(col(Comparison.published).desc())).first()
         if newest is None:
-            raise RuntimeError(f"{settings.content_dir}: no comparisons to build an issue from")
+            raise NotFound(f"{settings.content_dir}: no comparisons to build an issue from")
         built = build_issue(session, week_of(newest.published), settings)
         issue = built.issue
         files = write_issue_files(issue, out_dir)

@@ -10,6 +10,7 @@ from typing import Any, Protocol
 from newsletter.core.settings import Settings
 from newsletter.delivery import Recipient, placeholders
 from newsletter.delivery.headers import unsubscribe_headers
+from newsletter.delivery.message import ISSUE_ARG, SUBSCRIBER_ARG
 from newsletter.links.tokens import IssueTokens, Signer
 from newsletter.links.urls import SiteUrls
 
@@ -102,7 +103,7 @@ class Personalizer:
             name,
             values,
             unsubscribe_headers(unsubscribe),
-            {"issue": self.issue_arg, "subscriber": str(subscriber_id)},
+            {ISSUE_ARG: self.issue_arg, SUBSCRIBER_ARG: str(subscriber_id)},
         )
 
 

@@ -18,8 +18,7 @@ from newsletter.core.errors import Conflict, NewsletterError, NotFound
 from newsletter.core.settings import Settings
 from newsletter.core.sql import row_id
 from newsletter.publishing import lifecycle
-from newsletter.publishing.lifecycle import EDITABLE as EDITABLE  # preview imports it here
-from newsletter.publishing.lifecycle import IssueStatus
+from newsletter.publishing.lifecycle import EDITABLE, IssueStatus
 from newsletter.publishing.models import Comparison, Issue, IssueComparison
 from newsletter.publishing.render import Snapshot, VoteCounter, render_issue
 from newsletter.publishing.votes import count_votes
@@ -77,6 +76,22 @@ def pick_comparisons(session: Session, week: str, limit: int) -> list[Comparison
 
 def issue_for_week(session: Session, week: str) -> Issue | None:
     return session.exec(select(Issue).where(Issue.week == parse_week(week))).first()
+
+
+def newest_issue(session: Session) -> Issue:
+    """The issue with the highest number (IssueNotFound when there is none yet)."""
+    issue = session.exec(select(Issue).order_by(col(Issue.number).desc())).first()
+    if issue is None:
+        raise IssueNotFound("there is no issue yet; build one first")
+    return issue
+
+
+def week_issue(session: Session, week: str) -> Issue:
+    """The issue of an ISO week (IssueNotFound when it was not built)."""
+    issue = issue_for_week(session, week)
+    if issue is None:
+        raise IssueNotFound(f"there is no issue for {parse_week(week)}; build it first")
+    return issue
 
 
 def get_issue(session: Session, number: int) -> Issue:
@@ -181,25 +196,3 @@ def move_issue(session: Session, number: int, action: str, reason: str | None = 
     if target == IssueStatus.CANCELLED:
         session.execute(delete(IssueComparison).where(col(IssueComparison.issue_id) == issue.id))
     return issue
-
-
-@dataclass(frozen=True)
-class IssueRow:
-    number: int
-    week: str
-    status: str
-    comparisons: int
-    status_reason: str | None
-
-
-def list_issues(session: Session, limit: int = 50) -> list[IssueRow]:
-    counts = dict(
-        session.exec(
-            select(IssueComparison.issue_id, func.count()).group_by(col(IssueComparison.issue_id))
-        ).all()
-    )
-    rows = session.exec(select(Issue).order_by(col(Issue.number).desc()).limit(limit)).all()
-    return [
-        IssueRow(i.number, i.week, i.status, counts.get(i.id or 0, 0), i.status_reason)
-        for i in rows
-    ]

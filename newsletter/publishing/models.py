@@ -12,7 +12,7 @@ from sqlalchemy import Column, ForeignKey, Integer, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from newsletter.core.clock import utcnow
-from newsletter.publishing.lifecycle import IssueStatus as IssueStatus  # its home; kept here
+from newsletter.publishing.lifecycle import IssueStatus
 
 
 class Lens(StrEnum):

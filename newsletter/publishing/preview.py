@@ -26,13 +26,13 @@ from newsletter.publishing.checks import Finding, Level, run_checks
 from newsletter.publishing.content import ContentError, load_content
 from newsletter.publishing.inbox import preheader_line
 from newsletter.publishing.issues import (
-    EDITABLE,
     build_issue,
     get_issue,
     issue_for_week,
     rerender_issue,
 )
-from newsletter.publishing.models import Comparison, Issue, IssueStatus
+from newsletter.publishing.lifecycle import EDITABLE, WENT_OUT
+from newsletter.publishing.models import Comparison, Issue
 from newsletter.publishing.render import (
     EMAIL_TEMPLATES,
     ComparisonView,
@@ -106,7 +106,7 @@ def next_week(session: Session, today: date) -> str:
     """The week the scheduler sends next: this week, unless its issue already went out."""
     week = week_of(today)
     issue = issue_for_week(session, week)
-    if issue is not None and issue.status in {IssueStatus.SENT, IssueStatus.SENDING}:
+    if issue is not None and issue.status in WENT_OUT:
         monday, _ = week_bounds(week)
         return week_of(monday + timedelta(days=7))
     return week

@@ -12,12 +12,10 @@ from newsletter.core.clock import utcnow
 from newsletter.core.settings import Settings
 from newsletter.delivery import placeholders
 from newsletter.links.urls import SiteUrls
-from newsletter.publishing.models import Comparison, Issue, IssueComparison, IssueStatus
+from newsletter.publishing.lifecycle import PUBLISHED
+from newsletter.publishing.models import Comparison, Issue, IssueComparison
 from newsletter.publishing.render import ComparisonView, comparison_views
 from newsletter.publishing.votes import count_votes
-
-PUBLISHED = (IssueStatus.SENDING, IssueStatus.PAUSED, IssueStatus.SENT)
-"""An issue is on the site once its first email may have reached someone."""
 
 _VOTE_LINK = re.compile(r'<a href="' + placeholders.VOTE_MARKER.pattern + r'"[^>]*>[^<]*</a>')
 _UNSUBSCRIBE_LINK = re.compile(

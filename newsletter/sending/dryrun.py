@@ -98,7 +98,7 @@ def dry_run(
     backend: Backend,
     on_progress: ProgressCallback | None,
 ) -> SendReport:
-    """Build every batch of the active list as it is now; SendGrid validates each in
+    """Build every batch of the active list as it is now; the provider validates each in
     sandbox mode (a backend without a sandbox only builds them). Nothing is recorded,
     the issue's status does not move, and nobody gets anything."""
     issue = sendable.issue

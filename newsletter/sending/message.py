@@ -6,6 +6,7 @@ from dataclasses import replace
 
 from newsletter.core.settings import Settings
 from newsletter.delivery import Message
+from newsletter.delivery.message import BATCH_ARG, ISSUE_ARG
 from newsletter.publishing.models import Issue
 
 
@@ -27,4 +28,4 @@ def issue_message(issue: Issue, settings: Settings, *, test: bool = False) -> Me
 def batch_message(message: Message, issue: Issue, seq: int) -> Message:
     """The message as one batch sends it: its custom_args name the issue and the batch, so
     the event webhook can find the batch (an `unknown` one in particular)."""
-    return replace(message, custom_args={"issue": str(issue.number), "batch": str(seq)})
+    return replace(message, custom_args={ISSUE_ARG: str(issue.number), BATCH_ARG: str(seq)})

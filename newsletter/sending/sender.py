@@ -28,6 +28,7 @@ from sqlmodel import Session, select
 from newsletter.core.database import session_scope
 from newsletter.core.settings import Settings
 from newsletter.delivery import Backend, DeliveryError, Message
+from newsletter.delivery.message import ISSUE_ARG, TEST_ARG
 from newsletter.links.personalize import Personalizer, vote_slots
 from newsletter.links.tokens import Signer
 from newsletter.publishing.issues import get_issue
@@ -44,25 +45,21 @@ from newsletter.sending.tally import (
     Counter,
     Outcome,
     ProgressCallback,
-    SendProgress,
     SendReport,
     Tally,
 )
 from subscribers.addresses import InvalidAddress, normalize_email
 from subscribers.models import Status, Subscriber
 
-MAX_BATCH = 1000  # SendGrid: 1,000 personalizations and 1,000 recipients per request
-
-# SendProgress and SendReport are re-exported for callers that still import them from here;
-# their home is `tally`, and `newsletter.sending` exports them all.
-__all__ = ["SendProgress", "SendReport", "issue_status", "send_issue", "test_send"]
+__all__ = ["issue_status", "send_issue", "test_send"]
 
 
-def _check_settings(settings: Settings) -> None:
-    if settings.batch_size > MAX_BATCH:
+def _check_settings(settings: Settings, backend: Backend) -> None:
+    largest = backend.max_batch_size
+    if largest is not None and settings.batch_size > largest:
         raise SendInputError(
-            f"NEWSLETTER_BATCH_SIZE is {settings.batch_size}; SendGrid takes at most "
-            f"{MAX_BATCH} recipients per request"
+            f"NEWSLETTER_BATCH_SIZE is {settings.batch_size}; the {backend.name} backend "
+            f"takes at most {largest} recipients per request"
         )
 
 
@@ -101,12 +98,12 @@ def send_issue(
     """Send (or resume, or join) issue `issue_number` to its audience; see the module
     docstring for how a send ends.
 
-    A dry run sends every batch in SendGrid's sandbox mode (validated, nothing delivered;
+    A dry run sends every batch in the provider's sandbox mode (validated, nothing delivered;
     the outbox only builds them), touches neither the ledger nor the issue's status.
     Setting `stop` (a signal handler, the scheduler shutting down) ends the run between
     batches: a send nobody else is working on is paused, resumable.
     """
-    _check_settings(settings)
+    _check_settings(settings, backend)
     started = time.monotonic()
     sendable = _load(engine, issue_number, settings)
     _check_message(backend, sendable.message)
@@ -201,7 +198,7 @@ def test_send(
     )
     message = replace(
         issue_message(issue, settings, test=True),
-        custom_args={"issue": str(issue.number), "test": "1"},
+        custom_args={ISSUE_ARG: str(issue.number), TEST_ARG: "1"},
     )
     _check_message(backend, message)
     try:

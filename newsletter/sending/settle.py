@@ -102,7 +102,7 @@ def finish(session: Session, issue: Issue) -> None:
     if unknown:
         parts.append(
             f"{counts.batch_count(BatchState.UNKNOWN)} batch(es), {unknown} recipient(s) "
-            "unknown (SendGrid may have accepted them; never re-sent)"
+            "unknown (the provider may have accepted them; never re-sent)"
         )
     if failed:
         first = counts.failed_batches[0].error if counts.failed_batches else None

@@ -16,12 +16,12 @@ Batch states and the one rule that makes kill -9 safe: a batch is committed `in_
     pending ──claim──▶ in_flight ──202──▶ accepted
        ▲                  │ ├──429/5xx/refused──▶ retryable ──claim──▶ in_flight …
        │                  │ ├──400/413/...──────▶ failed
-       │                  │ └──timeout/drop─────▶ unknown   (SendGrid may have it: never re-sent)
+       │                  │ └──timeout/drop─────▶ unknown   (may have been taken: never re-sent)
        │                  └──owner dead──────────▶ unknown   (found in_flight by a later sender)
        └─ every recipient left the list before the claim ──▶ skipped
 
 `pending` and `retryable` are the only states ever sent; `accepted`, `failed`, `unknown` and
-`skipped` are final. `unknown` batches keep SendGrid's X-Message-Id when there was an
+`skipped` are final. `unknown` batches keep the provider's message id when there was an
 answer and are named in the request's custom_args, so the event webhook can settle them
 later from `processed` events. Recipients move with their batch (queued → accepted / failed
 / unknown), except those found unsubscribed, bounced, complained or forgotten when their

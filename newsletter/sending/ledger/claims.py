@@ -177,7 +177,7 @@ def record_outcome(
     `skipped` are those found gone at the claim, `sent` how many the request carried.
 
     A batch another sender already declared `unknown` (our lease ran out while we waited
-    on SendGrid) is corrected too: a definite answer beats a guess. False if the batch was
+    on the provider) is corrected too: a definite answer beats a guess. False if the batch was
     not ours to settle.
     """
     values: dict[str, Any] = {

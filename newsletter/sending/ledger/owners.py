@@ -79,7 +79,7 @@ def reap_orphans(
     """Declare `unknown` the in-flight batches whose sender is gone; returns each one's
     number and recipient count.
 
-    Their request may or may not have reached SendGrid, so they are never sent again; the
+    Their request may or may not have reached the provider, so they are never sent again; the
     operator sees them in `issue status`, and the event webhook can settle them later.
     With a backend whose resending cannot duplicate (`resend_safe`: the outbox rewrites
     the same files), they become `retryable` instead and are not counted.
@@ -106,7 +106,7 @@ def reap_orphans(
                 "state": BatchState.UNKNOWN,
                 "finished_at": utcnow(),
                 "error": f"in flight when its sender {owner} stopped: "
-                "SendGrid may have accepted it",
+                "the provider may have accepted it",
             }
         )
         result = session.exec(

@@ -66,7 +66,9 @@ class SendBatch(SQLModel, table=True):
     not_before: float | None = None  # unix seconds; a retry waits until then
     claimed_at: datetime | None = None
     finished_at: datetime | None = None
-    message_id: str | None = Field(default=None, max_length=200)  # SendGrid's X-Message-Id
+    message_id: str | None = Field(
+        default=None, max_length=200
+    )  # the provider's id for the request
     error: str | None = Field(default=None, max_length=ERROR_MAX)
 
 

@@ -19,7 +19,8 @@ from newsletter.publishing.issues import (
     pick_comparisons,
     rerender_issue,
 )
-from newsletter.publishing.models import IssueComparison, IssueStatus
+from newsletter.publishing.lifecycle import IssueStatus
+from newsletter.publishing.models import IssueComparison
 from newsletter.publishing.weeks import WeekError, parse_week, week_bounds, week_of
 from tests.factories import comparison, write_content
 

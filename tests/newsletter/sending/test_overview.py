@@ -9,7 +9,8 @@ from sqlmodel import select
 
 from newsletter.core.database import session_scope
 from newsletter.publishing.content import load_content
-from newsletter.publishing.models import Comparison, Issue, IssueComparison, IssueStatus
+from newsletter.publishing.lifecycle import IssueStatus
+from newsletter.publishing.models import Comparison, Issue, IssueComparison
 from newsletter.sending.ledger import IssueSend, RecipientState, SendRecipient, ledger_counts
 from newsletter.sending.overview import issue_overview
 from tests.factories import comparison, write_content

@@ -418,6 +418,20 @@ def test_batches_above_1000_are_refused_before_anything_happens(
     assert standin.stats().requests == 0
 
 
+def test_a_backend_without_a_batch_limit_takes_larger_batches(
+    engine: Engine, send_settings: Settings, issue: Issue
+) -> None:
+    add_subscribers(engine, 5)
+    send_settings.batch_size = 5000
+
+    report = send_issue(
+        engine, issue.number, send_settings, OutboxBackend(send_settings.outbox_dir)
+    )
+
+    assert (report.status, report.accepted) == ("sent", 5)
+    assert len(list(send_settings.outbox_dir.rglob("*.eml"))) == 5
+
+
 def test_an_issue_without_a_snapshot_is_refused(
     engine: Engine, send_settings: Settings, standin: StandIn, issue: Issue
 ) -> None:

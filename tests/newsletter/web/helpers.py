@@ -18,7 +18,8 @@ from newsletter.links.personalize import Personalizer, vote_slots
 from newsletter.links.tokens import Signer
 from newsletter.publishing.content import load_content
 from newsletter.publishing.issues import build_issue
-from newsletter.publishing.models import Issue, IssueStatus, Vote
+from newsletter.publishing.lifecycle import IssueStatus
+from newsletter.publishing.models import Issue, Vote
 from newsletter.sending.message import issue_message
 from subscribers.models import StatusChange, Subscriber
 from subscribers.service import find_subscriber

@@ -32,6 +32,7 @@ from newsletter.delivery import (
     placeholders,
 )
 from newsletter.delivery.headers import LIST_ID, LIST_UNSUBSCRIBE, LIST_UNSUBSCRIBE_POST, ONE_CLICK
+from newsletter.delivery.message import ISSUE_ARG, SUBSCRIBER_ARG
 from newsletter.delivery.providers.sendgrid.limits import (
     MAX_BODY_BYTES,
     MAX_CATEGORIES,
@@ -235,7 +236,7 @@ class _Template:
         self.headers = f'}},"headers":{{{_json(LIST_UNSUBSCRIBE)}:"<{unsubscribe_base}'
         self.custom_args = (
             f'>",{_json(LIST_UNSUBSCRIBE_POST)}:{_json(ONE_CLICK)}}},'
-            f'"custom_args":{{"issue":{_json(p.issue_arg)},"subscriber":"'
+            f'"custom_args":{{{_json(ISSUE_ARG)}:{_json(p.issue_arg)},{_json(SUBSCRIBER_ARG)}:"'
         )
         self.tokens = p.tokens
         # The limits, proven once for the longest tokens instead of measured per recipient.
@@ -246,7 +247,7 @@ class _Template:
         }
         values.update({marker: p.vote_base + longest for marker in p.markers})
         self.within_limits = _json_bytes(values) <= MAX_MAP_BYTES
-        self.custom_args_longest = {"issue": p.issue_arg, "subscriber": "9" * 20}
+        self.custom_args_longest = {ISSUE_ARG: p.issue_arg, SUBSCRIBER_ARG: "9" * 20}
 
     def render(self, subscriber_id: int, email: str, name: str | None) -> str:
         unsubscribe, votes = self.tokens(subscriber_id)

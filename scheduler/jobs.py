@@ -14,7 +14,8 @@ import threading
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlmodel import col, select
+from sqlalchemy import select as sa_select
+from sqlmodel import col
 
 from newsletter.core.clock import utcnow
 from newsletter.core.database import get_engine, session_scope
@@ -120,14 +121,17 @@ def dispatch_job() -> None:
     settings = get_settings()
     this_week = week_of(local_now().date())
     with session_scope(get_engine()) as session:
-        rows = [
-            (issue.number, issue.status, issue.status_reason, issue.pause_cause, issue.week)
-            for issue in session.exec(
-                select(Issue)
-                .where(col(Issue.status).in_([status.value for status in DISPATCHED]))
-                .order_by(col(Issue.number))
+        rows = session.execute(  # the columns it decides on, not the snapshots
+            sa_select(
+                col(Issue.number),
+                col(Issue.status),
+                col(Issue.status_reason),
+                col(Issue.pause_cause),
+                col(Issue.week),
             )
-        ]
+            .where(col(Issue.status).in_([status.value for status in DISPATCHED]))
+            .order_by(col(Issue.number))
+        ).all()
     for number, status, reason, cause, week in rows:
         if stopping.is_set():
             return

@@ -23,6 +23,7 @@ _BACKFILL = (
     ("%the sender was asked to stop; send again to resume%", "stop_requested"),
     ("%interrupted; send again to resume%", "interrupted"),
     ("%could not be sent after%", "retries_exhausted"),
+    ("stopped: unexpected % from the % backend%", "backend_error"),
 )
 
 

@@ -48,7 +48,8 @@ class Settings(BaseSettings):
     sendgrid_host: str = "https://api.sendgrid.com"
     sendgrid_timeout: float = Field(default=30.0, gt=0)
     """Seconds the client waits on each socket operation; the package waits forever."""
-    # Sending (newsletter/sender.py). batch_size above SendGrid's 1,000 is refused at send.
+    # Sending (newsletter/sending/). A batch_size above what the backend takes (SendGrid:
+    # 1,000) is refused when a send starts.
     batch_size: int = Field(default=1000, ge=1)
     send_concurrency: int = Field(default=4, ge=1, le=64)
     send_build_processes: int | None = Field(default=None, ge=0, le=32)

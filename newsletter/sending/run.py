@@ -27,6 +27,8 @@ from newsletter.sending.retry import RetryPolicy
 from newsletter.sending.tally import Counter
 from newsletter.sending.worker import POLL, BatchWorker
 
+# Migration 0005 backfills pause causes from these words as they stood then (a frozen copy):
+# rewording them here changes nothing, the cause is its own column.
 STOP_REQUESTED = "the sender was asked to stop; send again to resume"
 INTERRUPTED = "interrupted; send again to resume"
 

@@ -20,7 +20,7 @@ from newsletter.sending.ledger import BatchState, RecipientState
 from newsletter.sending.run import SendRun
 from newsletter.sending.worker import POLL
 
-EXHAUSTED = "could not be sent after"
+EXHAUSTED = "could not be sent after"  # migration 0005 keeps a frozen copy of these words
 
 RESUMING_CAUSES = frozenset(
     {PauseCause.STOP_REQUESTED, PauseCause.INTERRUPTED, PauseCause.RETRIES_EXHAUSTED}

@@ -57,6 +57,8 @@ def begin(engine: Engine, issue: Issue, batch_size: int) -> Begun:
         if status == IssueStatus.SENDING:
             ledger.reset_tries(session, issue_id)
             return "joined"
+        if status in NOT_TO_BE_SENT:  # held or cancelled while another sender lost the race
+            raise SendRefused(f"issue #{issue.number} is {status}; it cannot be sent")
         if status not in FINISHED:
             raise SendConflict(f"issue #{issue.number} is {status}; it cannot be sent")
         open_batch = session.exec(

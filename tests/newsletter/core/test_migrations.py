@@ -49,6 +49,7 @@ def test_0005_backfills_the_cause_of_sends_paused_before_it(database_url: str) -
             3: ("paused", "3 batch(es) could not be sent after 5 attempts; send issue #3 again"),
             4: ("paused", "stopped: SendGrid answered 401: bad key"),
             5: ("sent", None),
+            6: ("paused", "stopped: unexpected KeyError from the sendgrid backend"),
         }
         with engine.begin() as conn:
             for number, (status, reason) in rows.items():
@@ -70,6 +71,7 @@ def test_0005_backfills_the_cause_of_sends_paused_before_it(database_url: str) -
             3: "retries_exhausted",
             4: "refused",
             5: None,
+            6: "backend_error",
         }
     finally:
         engine.dispose()

@@ -115,8 +115,9 @@ class SendGridBackend(Backend):
         """Send one request; returns its X-Message-Id ("" for a sandboxed request).
 
         Raises TransientFailure, PermanentFailure (LimitError before sending) or
-        AmbiguousOutcome; see `classify`. Classified here rather than in `as_failure`
-        alone, because only here is it known how long an ambiguous call waited.
+        AmbiguousOutcome; see `classify`. Classified here, where it is known how long an
+        ambiguous call waited; anything else that escapes is a bug (`as_failure` is the
+        base's: it is not a delivery failure, and the batch's fate is unknown).
         """
         body = self._encode(message, recipients)
         started = time.monotonic()
@@ -132,13 +133,6 @@ class SendGridBackend(Backend):
             raise failure from exc
         message_id = response.headers.get("X-Message-Id") if response.headers else None
         return str(message_id or "")
-
-    def as_failure(self, exc: Exception) -> DeliveryError | None:
-        """A failure as `send_batch` raises it, or the package's own exception read by
-        `classify`; None for anything else (a bug)."""
-        if isinstance(exc, DeliveryError):
-            return exc
-        return classify(exc)
 
     def close(self) -> None:
         """Stop the build processes, if any were started."""

@@ -1,5 +1,5 @@
 """`newsletter scheduler`: registered into the `newsletter` command through the
-`newsletter.cli.main` entry point (see pyproject.toml), since newsletter does not import us."""
+`newsletter.cli` entry-point group (see pyproject.toml), since newsletter does not import us."""
 
 from __future__ import annotations
 

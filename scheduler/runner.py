@@ -35,6 +35,7 @@ from sqlalchemy import Engine
 
 from newsletter.core.clock import utcnow
 from newsletter.core.settings import Settings
+from newsletter.delivery.registry import provider
 from newsletter.publishing.schedule import next_fire, weekly_trigger, zone
 from scheduler import jobs
 from scheduler.store import JOBS_TABLE
@@ -136,6 +137,8 @@ def run(settings: Settings, engine: Engine, *, once: bool = False) -> None:
     and ends the scheduler's main loop. A send in progress stops after its batch and is
     left resumable; the process exits when it has.
     """
+    weekly_trigger(settings)  # a bad schedule is one clear line before anything starts
+    provider(settings)  # so is a misspelt NEWSLETTER_BACKEND
     scheduler = BlockingScheduler()
 
     def stop(signum: int, _frame: FrameType | None) -> None:
@@ -145,7 +148,6 @@ def run(settings: Settings, engine: Engine, *, once: bool = False) -> None:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    weekly_trigger(settings)  # a bad schedule is one clear line before anything starts
     try:
         if once:
             jobs.dispatch_job()

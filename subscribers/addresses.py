@@ -15,6 +15,7 @@ from subscribers.errors import (
     InvalidSubscriberInput,
 )
 
+EMAIL_MAX = 320  # subscriber.email is VARCHAR(320): 64 + @ + 255
 NAME_MAX = 200  # subscriber.name is VARCHAR(200)
 
 

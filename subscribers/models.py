@@ -9,6 +9,7 @@ from sqlalchemy import Column, ForeignKey, Integer
 from sqlmodel import Field, SQLModel
 
 from newsletter.core.clock import utcnow
+from subscribers.addresses import EMAIL_MAX, NAME_MAX
 
 
 class Status(StrEnum):
@@ -37,8 +38,8 @@ class Subscriber(SQLModel, table=True):
     # Ids are in tokens; SQLite must never hand a forgotten subscriber's id to a new one.
     __table_args__ = {"sqlite_autoincrement": True}
     id: int | None = Field(default=None, primary_key=True)
-    email: str = Field(unique=True, max_length=320)  # normalised, lower case
-    name: str | None = Field(default=None, max_length=200)
+    email: str = Field(unique=True, max_length=EMAIL_MAX)  # normalised, lower case
+    name: str | None = Field(default=None, max_length=NAME_MAX)
     status: str = Field(default=Status.PENDING, max_length=20, index=True)
     status_reason: str | None = Field(default=None, max_length=500)
     source: str = Field(default=Source.CLI, max_length=20)

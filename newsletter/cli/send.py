@@ -126,7 +126,7 @@ def _summary(report: SendReport, how: str) -> None:
         for line in report.errors:
             problem(line)
         if report.failed:
-            fail(f"{report.failed:,} recipient(s) in batches SendGrid refused")
+            fail(f"{report.failed:,} recipient(s) in batches the provider refused")
         return
     if report.outcome == "already sent":
         console.print(f"issue #{n} was already sent ({report.status}); nothing to do")
@@ -158,7 +158,7 @@ def issue_send(
     dry_run: Annotated[
         bool,
         typer.Option(
-            "--dry-run", help="Validate every batch (SendGrid sandbox mode); deliver nothing."
+            "--dry-run", help="Validate every batch (the provider's sandbox mode); deliver nothing."
         ),
     ] = False,
 ) -> None:

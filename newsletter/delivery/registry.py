@@ -24,12 +24,19 @@ PROVIDERS: Final[Mapping[str, Factory]] = {
 """Every provider by its configured name (`NEWSLETTER_BACKEND`)."""
 
 
-def make_backend(settings: Settings) -> Backend:
-    """The backend `settings.backend` names, configured from `settings`."""
+def provider(settings: Settings) -> Factory:
+    """The factory of the provider `NEWSLETTER_BACKEND` names; SettingsError, naming the
+    variable, for a name no provider has. Long-running processes call it at start, so a
+    misspelt name stops them there rather than at the first send."""
     factory = PROVIDERS.get(settings.backend)
     if factory is None:
         known = ", ".join(sorted(PROVIDERS))
         raise SettingsError(
             f"NEWSLETTER_BACKEND: no provider named {settings.backend!r} (one of: {known})"
         )
-    return factory(settings)
+    return factory
+
+
+def make_backend(settings: Settings) -> Backend:
+    """The backend `settings.backend` names, configured from `settings`."""
+    return provider(settings)(settings)

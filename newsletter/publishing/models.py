@@ -1,6 +1,6 @@
 """Tables of the publishing core: the panel, tools, comparisons, reviews and issues.
 
-Timestamps are aware UTC (SQLModel's UTCDateTime), produced by `subscribers.clock.utcnow`.
+Timestamps are aware UTC (SQLModel's UTCDateTime), produced by `newsletter.core.clock.utcnow`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from sqlalchemy import Column, ForeignKey, Integer, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from newsletter.core.clock import utcnow
-from newsletter.publishing.lifecycle import IssueStatus
+from newsletter.publishing.lifecycle import REASON_MAX, IssueStatus
 
 
 class Lens(StrEnum):
@@ -102,7 +102,7 @@ class Issue(SQLModel, table=True):
     number: int = Field(unique=True)
     week: str = Field(unique=True, max_length=10)
     status: str = Field(default=IssueStatus.DRAFT, max_length=20, index=True)
-    status_reason: str | None = Field(default=None, max_length=1000)  # for people to read
+    status_reason: str | None = Field(default=None, max_length=REASON_MAX)  # for people to read
     pause_cause: str | None = Field(default=None, max_length=20)  # a PauseCause, when paused
     created_at: datetime = Field(default_factory=utcnow)
     subject: str = Field(default="", max_length=300)

@@ -19,6 +19,7 @@ from newsletter.core.errors import Conflict, InvalidInput, NewsletterError, NotF
 from newsletter.links.tokens import ExpiredToken, TokenError
 from newsletter.publishing.public import NoSuchComparison, NoSuchIssue
 from newsletter.sending.optout import AddressGone
+from newsletter.sending.signup import CONFIRM_VALID_DAYS
 from newsletter.web.deps import get_services
 from newsletter.web.presenter import SITE_RELATIVE, Pages
 
@@ -68,7 +69,10 @@ def status_for(error: NewsletterError, route: ErrorStatuses | None = None) -> in
 
 # What the message page says, by error class (most specific first through the MRO): a
 # title, a body (None: the error's own message), and one button.
-_EXPIRED = "Confirmation links work for a week. Sign up again and we will send a fresh one."
+_EXPIRED = (
+    f"Confirmation links work for {CONFIRM_VALID_DAYS} days. "
+    "Sign up again and we will send a fresh one."
+)
 _INVALID = "It may have been cut short by your mail program. Nothing was changed."
 _PAST_ISSUES = ("Past issues", SITE_RELATIVE.home())
 _GONE = "We no longer hold this address, so there is nothing to change."

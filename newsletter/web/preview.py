@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from html import escape
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse
 
+from newsletter.core.errors import NotFound
 from newsletter.publishing.preview import (
     Preview,
     PreviewCache,
@@ -74,7 +76,9 @@ def preview_email(
 ) -> HTMLResponse:
     result = _cache(services).get(week=week, number=number)
     if isinstance(result, PreviewFailure):
-        return HTMLResponse("<pre>" + "\n".join(result.problems) + "</pre>", status_code=422)
+        return HTMLResponse(
+            "<pre>" + escape("\n".join(result.problems), quote=False) + "</pre>", status_code=422
+        )
     return HTMLResponse(force_dark(result.html) if scheme == "dark" else result.html)
 
 
@@ -96,6 +100,11 @@ def preview_version(services: ServicesDep) -> str:
 def preview_comparison(services: ServicesDep, slug: str, scheme: Scheme = "light") -> HTMLResponse:
     result = comparison_preview(services.engine, services.settings, slug)
     if isinstance(result, PreviewFailure):
-        body = "<h1>Cannot preview</h1><pre>" + "\n".join(result.problems) + "</pre>"
-        return HTMLResponse(body, status_code=422)
+        body = (
+            "<h1>Cannot preview</h1><pre>"
+            + escape("\n".join(result.problems), quote=False)
+            + "</pre>"
+        )
+        missing = isinstance(result.error, NotFound)  # no such slug, as against a broken file
+        return HTMLResponse(body, status_code=404 if missing else 422)
     return HTMLResponse(force_dark(result.html) if scheme == "dark" else result.html)

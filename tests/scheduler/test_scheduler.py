@@ -25,7 +25,7 @@ from typer.testing import CliRunner
 
 from newsletter.cli.main import app
 from newsletter.core.database import session_scope
-from newsletter.core.settings import Settings, get_settings
+from newsletter.core.settings import Settings, SettingsError, get_settings
 from newsletter.delivery import Backend
 from newsletter.delivery.registry import make_backend
 from newsletter.devtools.standin import StandIn
@@ -36,7 +36,7 @@ from newsletter.publishing.schedule import ScheduleError, next_fire, weekly_trig
 from newsletter.publishing.weeks import week_of
 from newsletter.sending import issue_status
 from scheduler import jobs
-from scheduler.runner import WEEKLY_ID, configure
+from scheduler.runner import WEEKLY_ID, configure, run
 from tests.factories import comparison, write_content
 from tests.newsletter.sending.test_sender import KEY, add_subscribers
 
@@ -103,6 +103,16 @@ def test_bad_schedule_and_zone_are_one_line_errors(settings: Settings) -> None:
     settings.schedule, settings.timezone = "0 8 * * mon", "Mars/Olympus"
     with pytest.raises(ScheduleError, match="NEWSLETTER_TIMEZONE: unknown time zone"):
         weekly_trigger(settings)
+
+
+def test_a_misspelt_backend_stops_the_scheduler_before_it_starts(
+    settings: Settings, engine: Engine
+) -> None:
+    settings.backend = "sendgird"
+    with pytest.raises(SettingsError, match=r"^NEWSLETTER_BACKEND: no provider named 'sendgird'"):
+        run(settings, engine, once=True)
+    with session_scope(engine) as session:
+        assert session.exec(select(Issue)).all() == []
 
 
 def test_next_fire_is_in_local_time(settings: Settings) -> None:

@@ -7,7 +7,9 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
+from subscribers.addresses import EMAIL_MAX, NAME_MAX
 from subscribers.models import Status, Subscriber
+from subscribers.status import REASON_MAX
 
 
 class SubscriberOut(BaseModel):
@@ -36,8 +38,8 @@ class SubscriberPage(BaseModel):
 
 
 class SubscriberCreate(BaseModel):
-    email: str = Field(max_length=320, examples=["ada@example.com"])
-    name: str | None = Field(default=None, max_length=200)
+    email: str = Field(max_length=EMAIL_MAX, examples=["ada@example.com"])
+    name: str | None = Field(default=None, max_length=NAME_MAX)
     confirmed: bool = Field(
         default=False, description="Active at once (consent collected elsewhere)."
     )
@@ -45,7 +47,9 @@ class SubscriberCreate(BaseModel):
 
 class StatusUpdate(BaseModel):
     status: Status
-    reason: str = Field(min_length=1, max_length=500, description="Why; kept in the history.")
+    reason: str = Field(
+        min_length=1, max_length=REASON_MAX, description="Why; kept in the history."
+    )
 
 
 class BadRowOut(BaseModel):

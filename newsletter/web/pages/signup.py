@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse
 from newsletter.links import urls
 from newsletter.sending.signup import confirm_by_link, send_confirmation, sign_up
 from newsletter.web.deps import PagesDep, ServicesDep, WriteSessionDep
-from subscribers.addresses import InvalidAddress
+from subscribers.addresses import EMAIL_MAX, NAME_MAX, InvalidAddress
 
 router = APIRouter(default_response_class=HTMLResponse)
 
@@ -27,8 +27,8 @@ def subscribe(
     pages: PagesDep,
     request: Request,
     background: BackgroundTasks,
-    email: Annotated[str, Form(max_length=320)] = "",
-    name: Annotated[str, Form(max_length=200)] = "",
+    email: Annotated[str, Form(max_length=EMAIL_MAX)] = "",
+    name: Annotated[str, Form(max_length=NAME_MAX)] = "",
     website: Annotated[str, Form(max_length=200)] = "",  # a honeypot people never fill
 ) -> HTMLResponse:
     """The same answer for a new, pending, active or suppressed address; the email goes

@@ -63,7 +63,11 @@ def test_preview_follows_edits_and_shows_broken_files(
         assert "Code Llama 4 vs Mistral Large 3" in alone.text
         assert "Comparison 2" not in alone.text
         missing = http.get("/preview/comparisons/nope")
-        assert missing.status_code == 422
+        assert missing.status_code == 404
+        hostile = http.get("/preview/comparisons/%3Cb%3Ebold")
+        assert hostile.status_code == 404
+        assert "<b>bold" not in hostile.text
+        assert "&lt;b&gt;bold" in hostile.text
         assert (
             "no comparison &#39;nope&#39;" in missing.text or "no comparison 'nope'" in missing.text
         )

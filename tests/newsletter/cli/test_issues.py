@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from sqlalchemy import Engine
 from typer.testing import CliRunner
 
 from newsletter.cli.main import app
@@ -37,3 +38,21 @@ def test_issue_build_list_and_render(env: Settings, tmp_path: Path) -> None:
     bad_week = runner.invoke(app, ["issue", "build", "--week", "48"])
     assert bad_week.exit_code == 1
     assert "'48' is not an ISO week" in bad_week.output
+
+
+def test_issue_list_next_and_moves_from_the_cli(env: Settings, engine: Engine) -> None:
+    runner = CliRunner()
+    assert runner.invoke(app, ["content", "load"]).exit_code == 0
+    nxt = runner.invoke(app, ["issue", "next"])
+    assert nxt.exit_code == 0, nxt.output
+    assert "next run: Monday" in nxt.output
+    assert runner.invoke(app, ["issue", "build", "--week", "2026-W48"]).exit_code == 0
+    held = runner.invoke(app, ["issue", "hold", "1", "--reason", "vendor reply pending"])
+    assert "issue #1 (2026-W48) is held" in held.output
+    listed = runner.invoke(app, ["issue", "list"])
+    assert listed.exit_code == 0
+    assert "held" in listed.output
+    assert "vendor reply pending" in listed.output
+    refused = runner.invoke(app, ["issue", "cancel", "7"])
+    assert refused.exit_code == 1
+    assert "there is no issue #7" in refused.output

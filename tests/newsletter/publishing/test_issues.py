@@ -16,11 +16,12 @@ from newsletter.publishing.issues import (
     IssueError,
     NothingToPick,
     build_issue,
+    move_issue,
     pick_comparisons,
     rerender_issue,
 )
 from newsletter.publishing.lifecycle import IssueStatus
-from newsletter.publishing.models import IssueComparison
+from newsletter.publishing.models import Issue, IssueComparison
 from newsletter.publishing.weeks import WeekError, parse_week, week_bounds, week_of
 from tests.factories import comparison, write_content
 
@@ -121,3 +122,37 @@ def test_the_snapshot_is_frozen_once_sending_starts(
         issue.status = IssueStatus.SENDING
         with pytest.raises(IssueError, match="frozen"):
             rerender_issue(session, issue, settings)
+
+
+def test_editor_transitions_and_refusals(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    root = write_content(tmp_path / "content", [comparison("one", "2026-11-23")])
+    from newsletter.publishing.content import load_content
+
+    with session_scope(engine) as session:
+        load_content(session, root)
+        number = build_issue(session, "2026-W48", settings).issue.number
+
+    def move(action: str) -> str:
+        with session_scope(engine) as session:
+            return move_issue(session, number, action).status
+
+    assert move("hold") == IssueStatus.HELD
+    assert move("approve") == IssueStatus.APPROVED
+    assert move("approve") == IssueStatus.APPROVED  # idempotent
+    assert move("hold") == IssueStatus.HELD
+    assert move("cancel") == IssueStatus.CANCELLED
+    for action in ("approve", "hold"):
+        with pytest.raises(IssueError, match=f"cannot {action} issue #1: it is cancelled"):
+            move(action)
+    with session_scope(engine) as session:  # the comparison is free for another week
+        assert session.exec(select(IssueComparison)).all() == []
+        assert build_issue(session, "2026-W49", settings).created
+    with session_scope(engine) as session:
+        issue = session.exec(select(Issue).where(Issue.number == 2)).one()
+        issue.status = IssueStatus.SENDING
+    with session_scope(engine) as session, pytest.raises(IssueError, match="it is sending"):
+        move_issue(session, 2, "cancel")
+    with session_scope(engine) as session, pytest.raises(IssueError, match="there is no issue #9"):
+        move_issue(session, 9, "approve")

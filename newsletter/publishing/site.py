@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlmodel import Session, col, or_, select
 
 from newsletter.core.clock import utcnow
+from newsletter.core.errors import NotFound
 from newsletter.core.settings import Settings
 from newsletter.delivery import placeholders
 from newsletter.links.urls import SiteUrls
@@ -54,9 +55,25 @@ def published_issues(session: Session, settings: Settings, limit: int = 50) -> l
     ]
 
 
-def published_issue(session: Session, number: int) -> Issue | None:
+class NoSuchIssue(NotFound):
+    """No published issue has that number (it is a draft, or it never existed)."""
+
+
+class NoSuchComparison(NotFound):
+    """No published comparison has that slug (renamed, or not public yet)."""
+
+
+def published_issue(session: Session, number: int) -> Issue:
+    """A published issue; NoSuchIssue for a draft or a number that never existed."""
     issue = session.exec(select(Issue).where(Issue.number == number)).first()
-    return issue if issue is not None and issue.status in PUBLISHED else None
+    if issue is None or issue.status not in PUBLISHED:
+        raise NoSuchIssue(f"no published issue #{number}")
+    return issue
+
+
+def issue_web_version(session: Session, number: int, settings: Settings) -> str:
+    """The web version of a published issue; NoSuchIssue otherwise."""
+    return web_version(published_issue(session, number), settings)
 
 
 def web_version(issue: Issue, settings: Settings) -> str:
@@ -70,9 +87,10 @@ def web_version(issue: Issue, settings: Settings) -> str:
     return placeholders.fill(html, {placeholders.VIEW: urls.issue(issue.number)})
 
 
-def comparison_page(session: Session, slug: str, settings: Settings) -> ComparisonView | None:
+def comparison_page(session: Session, slug: str, settings: Settings) -> ComparisonView:
     """A comparison once it is published: it went out in an issue, or its publication date
-    has come. Until then (a future date, only in a draft) it is the editors' secret."""
+    has come. Until then (a future date, only in a draft) it is the editors' secret:
+    NoSuchComparison."""
     sent = (
         select(IssueComparison.comparison_id)
         .join(Issue, col(Issue.id) == IssueComparison.issue_id)
@@ -85,5 +103,5 @@ def comparison_page(session: Session, slug: str, settings: Settings) -> Comparis
         )
     ).first()
     if comparison is None:
-        return None
+        raise NoSuchComparison(f"no published comparison {slug!r}")
     return comparison_views(session, [comparison], settings, count_votes, with_vote_links=False)[0]

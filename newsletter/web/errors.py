@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse, Response
 
 from newsletter.core.errors import Conflict, InvalidInput, NewsletterError, NotFound, Refused
 from newsletter.links.tokens import ExpiredToken, TokenError
-from newsletter.publishing.public import NoSuchComparison, NoSuchIssue
+from newsletter.publishing.site import NoSuchComparison, NoSuchIssue
 from newsletter.sending.optout import AddressGone
 from newsletter.sending.signup import CONFIRM_VALID_DAYS
 from newsletter.web.deps import get_services

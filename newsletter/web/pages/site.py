@@ -9,7 +9,6 @@ from sqlmodel import select
 
 from newsletter.links import urls
 from newsletter.links.urls import SiteUrls
-from newsletter.publishing import public
 from newsletter.publishing import site as published
 from newsletter.web.deps import PagesDep, ServicesDep, SessionDep
 
@@ -26,14 +25,14 @@ def home(services: ServicesDep, session: SessionDep, pages: PagesDep) -> HTMLRes
 
 @router.get(urls.ISSUE)
 def issue_page(services: ServicesDep, session: SessionDep, number: int) -> HTMLResponse:
-    return HTMLResponse(public.issue_web_version(session, number, services.settings))
+    return HTMLResponse(published.issue_web_version(session, number, services.settings))
 
 
 @router.get(urls.COMPARISON)
 def comparison_page(
     services: ServicesDep, session: SessionDep, pages: PagesDep, slug: str
 ) -> HTMLResponse:
-    view = public.comparison_view(session, slug, services.settings)
+    view = published.comparison_page(session, slug, services.settings)
     return pages.render("comparison.html", comparison=view)
 
 

@@ -23,6 +23,7 @@ __all__ = [
     "DISPATCHED",
     "EDITABLE",
     "FINISHED",
+    "FROZEN",
     "NOT_TO_BE_SENT",
     "PAUSED",
     "PUBLISHED",
@@ -71,8 +72,11 @@ class PauseCause(StrEnum):
 
 
 # The named sets: ask by meaning, not by listing statuses.
-EDITABLE = frozenset({IssueStatus.DRAFT, IssueStatus.HELD, IssueStatus.APPROVED})
-"""Its snapshot may still be re-rendered: sending has not started."""
+EDITABLE = frozenset({IssueStatus.DRAFT})
+"""Its snapshot and contents may still change. Approving freezes them (and so does holding:
+a held issue waits to be approved as it stands); `unapprove` brings an issue back here."""
+FROZEN = frozenset(IssueStatus) - EDITABLE
+"""Nothing re-renders these: the snapshot is what the editor approved (or what went out)."""
 STARTABLE = frozenset({IssueStatus.DRAFT, IssueStatus.APPROVED})
 """A send may start from here (the move to `sending` snapshots the audience)."""
 SENDING = frozenset({IssueStatus.SENDING})
@@ -97,8 +101,10 @@ TRANSITIONS: Mapping[IssueStatus, frozenset[IssueStatus]] = {
     IssueStatus.DRAFT: frozenset(
         {IssueStatus.APPROVED, IssueStatus.HELD, IssueStatus.CANCELLED, IssueStatus.SENDING}
     ),
-    IssueStatus.HELD: frozenset({IssueStatus.APPROVED, IssueStatus.CANCELLED}),
-    IssueStatus.APPROVED: frozenset({IssueStatus.HELD, IssueStatus.CANCELLED, IssueStatus.SENDING}),
+    IssueStatus.HELD: frozenset({IssueStatus.APPROVED, IssueStatus.CANCELLED, IssueStatus.DRAFT}),
+    IssueStatus.APPROVED: frozenset(
+        {IssueStatus.HELD, IssueStatus.CANCELLED, IssueStatus.SENDING, IssueStatus.DRAFT}
+    ),
     IssueStatus.SENDING: frozenset({IssueStatus.PAUSED, IssueStatus.SENT, IssueStatus.FAILED}),
     IssueStatus.PAUSED: frozenset({IssueStatus.SENDING}),
     # A finished send with batches still open (there should be none) is sent again.

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import Column, ForeignKey, Integer, Text, UniqueConstraint
+from sqlalchemy import Column, ForeignKey, Index, Integer, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from newsletter.core.clock import utcnow
@@ -73,6 +73,7 @@ class Comparison(SQLModel, table=True):
     verdict: str = Field(max_length=500)
     source: str = Field(default="", max_length=500)
     loaded_at: datetime = Field(default_factory=utcnow)
+    withdrawn_at: datetime | None = None  # its file was deleted: never picked again
 
 
 class ComparisonTool(SQLModel, table=True):
@@ -96,11 +97,23 @@ class Review(SQLModel, table=True):
 
 
 class Issue(SQLModel, table=True):
-    """A numbered weekly issue and its frozen snapshot: what is sent is what was previewed."""
+    """A numbered weekly issue and its frozen snapshot: what is sent is what was approved.
 
+    One *live* issue per ISO week: a cancelled issue stays in the history and frees its week.
+    """
+
+    __table_args__ = (
+        Index(
+            "uq_issue_live_week",
+            "week",
+            unique=True,
+            sqlite_where=text("status <> 'cancelled'"),
+            postgresql_where=text("status <> 'cancelled'"),
+        ),
+    )
     id: int | None = Field(default=None, primary_key=True)
     number: int = Field(unique=True)
-    week: str = Field(unique=True, max_length=10)
+    week: str = Field(index=True, max_length=10)
     status: str = Field(default=IssueStatus.DRAFT, max_length=20, index=True)
     status_reason: str | None = Field(default=None, max_length=REASON_MAX)  # for people to read
     pause_cause: str | None = Field(default=None, max_length=20)  # a PauseCause, when paused
@@ -111,6 +124,7 @@ class Issue(SQLModel, table=True):
     text: str = Field(default="", sa_column=Column(Text, nullable=False))
     mjml: str = Field(default="", sa_column=Column(Text, nullable=False))
     content_hash: str = Field(default="", max_length=64)
+    approved_hash: str | None = Field(default=None, max_length=64)  # content_hash when approved
     rendered_at: datetime | None = None
 
 

@@ -29,6 +29,7 @@ from newsletter.delivery import placeholders
 from newsletter.links.urls import SiteUrls
 from newsletter.publishing.figures import community_shares, percent, reviewer_split, ship_share
 from newsletter.publishing.inbox import preheader_line, subject_line
+from newsletter.publishing.lifecycle import PUBLISHED
 from newsletter.publishing.models import (
     LENS_LABELS,
     Comparison,
@@ -289,10 +290,14 @@ def issue_view(
     session: Session, issue: Issue, settings: Settings, count_votes: VoteCounter = count_votes
 ) -> IssueView:
     """What the templates see for `issue`: its comparisons and, to close the loop with
-    readers, the community results of the previous issue's comparisons that got votes."""
+    readers, the community results of the comparisons that got votes in the last issue
+    that went out before it."""
     views = comparison_views(session, _comparisons_in(session, issue), settings, count_votes)
-    previous_issue = session.exec(
-        select(Issue).where(Issue.number < issue.number).order_by(col(Issue.number).desc())
+    previous_issue = session.exec(  # the last one readers got: not a cancelled one
+        select(Issue)
+        .where(Issue.number < issue.number)
+        .where(col(Issue.status).in_([status.value for status in PUBLISHED]))
+        .order_by(col(Issue.number).desc())
     ).first()
     previous: list[ComparisonView] = []
     if previous_issue is not None:

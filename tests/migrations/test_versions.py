@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel
 
 import newsletter.publishing.models
@@ -73,5 +75,46 @@ def test_0005_backfills_the_cause_of_sends_paused_before_it(database_url: str) -
             5: None,
             6: "backend_error",
         }
+    finally:
+        engine.dispose()
+
+
+def _insert_issue(conn: Connection, number: int, week: str, status: str) -> None:
+    conn.execute(
+        text(
+            "INSERT INTO issue (number, week, status, created_at, subject, preheader, html, "
+            "text, mjml, content_hash) VALUES (:n, :w, :s, CURRENT_TIMESTAMP, '', '', '', '', "
+            "'', :h)"
+        ),
+        {"n": number, "w": week, "s": status, "h": f"hash-{number}"},
+    )
+
+
+def test_0006_keeps_approvals_and_lets_a_cancelled_issue_free_its_week(database_url: str) -> None:
+    engine = make_engine(database_url)
+    try:
+        cfg = alembic_config(engine)
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "0005")
+        with engine.begin() as conn:
+            _insert_issue(conn, 1, "2026-W01", "approved")
+            _insert_issue(conn, 2, "2026-W02", "cancelled")
+            _insert_issue(conn, 3, "2026-W03", "draft")
+        assert upgrade(engine) is True
+        with engine.connect() as conn:
+            approved = dict(conn.execute(text("SELECT number, approved_hash FROM issue")).all())
+        # An approval given before the upgrade stays an approval of what was there.
+        assert approved == {1: "hash-1", 2: None, 3: None}
+        with engine.begin() as conn:
+            _insert_issue(conn, 4, "2026-W02", "draft")  # the cancelled week is free again
+        with pytest.raises(IntegrityError), engine.begin() as conn:
+            _insert_issue(conn, 5, "2026-W03", "draft")  # one live issue per week
+        with engine.begin() as conn:
+            conn.execute(text("DELETE FROM issue WHERE number = 4"))
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "0005")
+        with pytest.raises(IntegrityError), engine.begin() as conn:
+            _insert_issue(conn, 6, "2026-W02", "draft")  # the old rule is back
     finally:
         engine.dispose()

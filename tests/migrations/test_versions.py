@@ -103,7 +103,8 @@ def test_0006_keeps_approvals_and_lets_a_cancelled_issue_free_its_week(database_
             _insert_issue(conn, 3, "2026-W03", "draft")
         assert upgrade(engine) is True
         with engine.connect() as conn:
-            approved = dict(conn.execute(text("SELECT number, approved_hash FROM issue")).all())
+            rows = conn.execute(text("SELECT number, approved_hash FROM issue")).all()
+        approved = {number: value for number, value in rows}
         # An approval given before the upgrade stays an approval of what was there.
         assert approved == {1: "hash-1", 2: None, 3: None}
         with engine.begin() as conn:

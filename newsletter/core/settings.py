@@ -1,7 +1,14 @@
-"""The one place that reads the environment (and `.env`)."""
+"""The one place that reads the environment (and `.env`).
+
+`.env` is found by path, not by the working directory: the project root's, or the file
+named by `NEWSLETTER_ENV_FILE`. A cron job started from another folder reads the same
+settings as the editor's shell, so it cannot quietly fall back to the defaults (and send
+approved issues to the outbox instead of SendGrid).
+"""
 
 from __future__ import annotations
 
+import os
 import secrets
 from datetime import timedelta
 from functools import lru_cache
@@ -15,6 +22,8 @@ from newsletter.core.errors import InvalidInput
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 VAR_DIR = PROJECT_ROOT / "var"
+ENV_FILE = PROJECT_ROOT / ".env"
+ENV_FILE_VARIABLE = "NEWSLETTER_ENV_FILE"
 
 
 class SettingsError(InvalidInput):
@@ -23,7 +32,7 @@ class SettingsError(InvalidInput):
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="NEWSLETTER_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+        env_prefix="NEWSLETTER_", env_file=None, env_file_encoding="utf-8", extra="ignore"
     )
 
     environment: Literal["development", "production"] = "development"
@@ -101,11 +110,24 @@ class Settings(BaseSettings):
         return path.read_text().strip().encode()
 
 
+def env_file() -> Path | None:
+    """The `.env` to read: `NEWSLETTER_ENV_FILE` (which must exist), else the project
+    root's when there is one."""
+    named = os.environ.get(ENV_FILE_VARIABLE, "").strip()
+    if named:
+        path = Path(named).expanduser()
+        if not path.is_file():
+            raise SettingsError(f"{ENV_FILE_VARIABLE}: no such file {str(path)!r}")
+        return path
+    return ENV_FILE if ENV_FILE.is_file() else None
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The settings from the environment and `.env`; a bad value is one line naming it."""
+    """The settings from the environment and `.env` (the environment wins); a bad value is
+    one line naming it."""
     try:
-        return Settings()
+        return Settings(_env_file=env_file())
     except ValidationError as exc:
         first = exc.errors()[0]
         name = "NEWSLETTER_" + "_".join(str(p) for p in first["loc"]).upper()

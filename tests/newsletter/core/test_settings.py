@@ -3,10 +3,15 @@ refuses to run without a secret."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from newsletter.core import settings as settings_module
 from newsletter.core.errors import InvalidInput
 from newsletter.core.settings import Settings, SettingsError, get_settings
 
@@ -42,3 +47,73 @@ def test_the_site_url_is_kept_without_a_trailing_slash() -> None:
     settings = Settings(_env_file=None, site_url="https://verdicts.example.com/")  # type: ignore[call-arg]
 
     assert settings.site_url == "https://verdicts.example.com"
+
+
+def test_env_is_read_from_the_project_root_wherever_the_command_runs(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    root_env = tmp_path / "project" / ".env"
+    root_env.parent.mkdir()
+    root_env.write_text("NEWSLETTER_BACKEND=sendgrid\nSENDGRID_API_KEY=SG.from-the-file\n")
+    elsewhere = tmp_path / "cron"
+    elsewhere.mkdir()
+    (elsewhere / ".env").write_text("NEWSLETTER_BACKEND=outbox\n")  # not this one
+    monkeypatch.setattr(settings_module, "ENV_FILE", root_env)
+    monkeypatch.delenv("NEWSLETTER_BACKEND", raising=False)
+    monkeypatch.delenv("NEWSLETTER_ENV_FILE", raising=False)
+    monkeypatch.chdir(elsewhere)
+
+    settings = get_settings()
+
+    assert settings.backend == "sendgrid"
+    assert settings.sendgrid_api_key == "SG.from-the-file"
+
+
+def test_newsletter_env_file_names_another_file_and_the_environment_still_wins(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    named = tmp_path / "production.env"
+    named.write_text("NEWSLETTER_BACKEND=sendgrid\nNEWSLETTER_BATCH_SIZE=500\n")
+    monkeypatch.setenv("NEWSLETTER_ENV_FILE", str(named))
+    monkeypatch.setenv("NEWSLETTER_BATCH_SIZE", "250")
+    monkeypatch.delenv("NEWSLETTER_BACKEND", raising=False)
+    monkeypatch.chdir(tmp_path)
+
+    settings = get_settings()
+
+    assert (settings.backend, settings.batch_size) == ("sendgrid", 250)
+
+
+def test_a_missing_env_file_is_named_not_ignored(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("NEWSLETTER_ENV_FILE", str(tmp_path / "nowhere.env"))
+
+    with pytest.raises(
+        SettingsError, match=r"^NEWSLETTER_ENV_FILE: no such file '.*nowhere\.env'$"
+    ):
+        get_settings()
+
+
+def test_a_command_started_from_another_folder_uses_the_named_env_file(tmp_path: Path) -> None:
+    """The whole way through: a cron job's `newsletter db upgrade` in another folder
+    creates the database the env file names, not the default one under var/."""
+    database = tmp_path / "from-env-file.db"
+    named = tmp_path / "cron.env"
+    named.write_text(f"NEWSLETTER_DATABASE_URL=sqlite:///{database}\n")
+    folder = tmp_path / "elsewhere"
+    folder.mkdir()
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("NEWSLETTER_")}
+    environ["NEWSLETTER_ENV_FILE"] = str(named)
+
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name("newsletter")), "db", "upgrade"],
+        cwd=folder,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert database.is_file()

@@ -168,7 +168,7 @@ def build_issue(
             session.flush()
     except IntegrityError:
         # Another process built this week (or took this number, or one of these
-        # comparisons) first: the week's live issue is then the winner's.
+        # comparisons) first. If it built this week, its issue is the week's live one.
         existing = issue_for_week(session, week)
         if existing is not None:
             return Built(existing, created=False)

@@ -44,8 +44,8 @@ def issue_add(
         int | None, typer.Option(help="Its place in the email, from 1 (default: last).")
     ] = None,
 ) -> None:
-    """Add a comparison to a draft issue and re-render it; any loaded comparison that is in
-    no other issue, whatever its date.
+    """Add a comparison to a draft issue and re-render it: any comparison that is loaded,
+    not withdrawn and in no other issue, whatever its date.
 
     Example: [bold]newsletter issue add 3 code-llama-4-vs-mistral-large-3 --position 1[/]
     """

@@ -21,12 +21,13 @@ from newsletter.core.clock import utcnow
 from newsletter.core.database import get_engine, session_scope
 from newsletter.core.settings import get_settings
 from newsletter.delivery.registry import make_backend
-from newsletter.publishing.content import ContentError, load_content
+from newsletter.publishing.content import ContentError
 from newsletter.publishing.issues import NothingToPick, build_issue
 from newsletter.publishing.lifecycle import DISPATCHED, IssueStatus
 from newsletter.publishing.models import Issue
 from newsletter.publishing.schedule import weekly_trigger
 from newsletter.publishing.weeks import week_of
+from newsletter.publishing.withdrawal import load_and_withdraw
 from newsletter.sending import SendReport, resumes_by_itself, send_issue
 from subscribers.housekeeping import expire_pending
 
@@ -79,7 +80,7 @@ def weekly_job(*, manual: bool = False) -> None:
     week = week_of(now.date()) if manual else due_week(now)
     try:
         with session_scope(engine, immediate=True) as session:
-            loaded = load_content(session, settings.content_dir)
+            loaded = load_and_withdraw(session, settings.content_dir, settings).report
         log.info(
             "content: %d new, %d updated, %d unchanged comparisons",
             len(loaded.created),

@@ -10,7 +10,8 @@ import typer
 from newsletter.cli.console import console, fail, problem
 from newsletter.core.database import session_scope
 from newsletter.core.settings import get_settings
-from newsletter.publishing.content import ContentError, check_content, load_content
+from newsletter.publishing.content import ContentError, check_content
+from newsletter.publishing.withdrawal import load_and_withdraw
 
 app = typer.Typer(help="The comparison files editors write.", no_args_is_help=True)
 
@@ -42,22 +43,31 @@ def content_check(directory: ContentDir = None) -> None:
 def content_load(directory: ContentDir = None) -> None:
     """Check, then load every comparison into the database in one transaction.
 
-    A bad file loads nothing; loading the same files twice changes nothing.
+    A bad file loads nothing; loading the same files twice changes nothing. A comparison
+    whose file was deleted is withdrawn: never picked again, taken out of draft issues
+    (re-rendered); an approved or held issue keeps it, and the load says so.
     Example: [bold]newsletter content load[/]
     """
-    root = directory or get_settings().content_dir
+    settings = get_settings()
+    root = directory or settings.content_dir
     try:
         with session_scope(immediate=True) as session:
-            report = load_content(session, root)
+            loaded = load_and_withdraw(session, root, settings)
     except ContentError as exc:
         # The one error line says nothing was loaded; the editor needs every place first.
         for item in exc.problems:
             problem(str(item))
         raise
+    report = loaded.report
     console.print(
         f"loaded {root}: {len(report.created)} new, {len(report.updated)} updated, "
-        f"{len(report.unchanged)} unchanged comparisons; {report.reviewers} reviewer change(s)"
+        f"{len(report.unchanged)} unchanged comparisons; {report.reviewers} reviewer change(s)",
+        markup=False,
     )
+    for line in loaded.notes():
+        console.print(line, markup=False)
+    for line in loaded.warnings():
+        problem(f"warning: {line}")
 
 
 def register(root: typer.Typer) -> None:

@@ -1,8 +1,12 @@
 """The weekly issue: which comparisons it holds (the pick rule) and its life before sending.
 
-The pick rule, in one place: comparisons not yet in any issue, published no later than
-the Sunday that ends the issue's ISO week and no earlier than four weeks before its
-Monday, newest first (then by slug), at most `comparisons_per_issue`.
+The pick rule, in one place: comparisons not yet in any issue and not withdrawn (their
+file was deleted), published no later than the Sunday that ends the issue's ISO week and no
+earlier than four weeks before its Monday, newest first (then by slug), at most
+`comparisons_per_issue`.
+
+A week has one *live* issue at most: a cancelled issue stays in the history and frees its
+week, so every lookup by week here ignores cancelled issues.
 """
 
 from __future__ import annotations
@@ -66,6 +70,7 @@ def pick_comparisons(session: Session, week: str, limit: int) -> list[Comparison
         session.exec(
             select(Comparison)
             .where(~already)
+            .where(col(Comparison.withdrawn_at).is_(None))
             .where(Comparison.published >= window.earliest)
             .where(Comparison.published <= window.latest)
             .order_by(col(Comparison.published).desc(), col(Comparison.slug))
@@ -75,7 +80,24 @@ def pick_comparisons(session: Session, week: str, limit: int) -> list[Comparison
 
 
 def issue_for_week(session: Session, week: str) -> Issue | None:
-    return session.exec(select(Issue).where(Issue.week == parse_week(week))).first()
+    """The week's live issue, if any: a cancelled one freed the week and is not it."""
+    return session.exec(
+        select(Issue)
+        .where(Issue.week == parse_week(week))
+        .where(col(Issue.status) != IssueStatus.CANCELLED.value)
+    ).first()
+
+
+def cancelled_for_week(session: Session, week: str) -> list[Issue]:
+    """The week's cancelled issues, oldest first: history, never the week's issue."""
+    return list(
+        session.exec(
+            select(Issue)
+            .where(Issue.week == parse_week(week))
+            .where(col(Issue.status) == IssueStatus.CANCELLED.value)
+            .order_by(col(Issue.number))
+        )
+    )
 
 
 def newest_issue(session: Session) -> Issue:
@@ -87,10 +109,13 @@ def newest_issue(session: Session) -> Issue:
 
 
 def week_issue(session: Session, week: str) -> Issue:
-    """The issue of an ISO week (IssueNotFound when it was not built)."""
+    """The live issue of an ISO week (IssueNotFound when it was not built, or cancelled)."""
     issue = issue_for_week(session, week)
     if issue is None:
-        raise IssueNotFound(f"there is no issue for {parse_week(week)}; build it first")
+        week = parse_week(week)
+        cancelled = ", ".join(f"#{i.number}" for i in cancelled_for_week(session, week))
+        was = f" (issue {cancelled} was cancelled)" if cancelled else ""
+        raise IssueNotFound(f"there is no issue for {week}{was}; build it first")
     return issue
 
 
@@ -110,10 +135,12 @@ class Built:
 def build_issue(
     session: Session, week: str, settings: Settings, count_votes: VoteCounter = count_votes
 ) -> Built:
-    """Create and render the week's issue, or return the one that exists.
+    """Create and render the week's issue, or return the live one that exists.
 
-    One issue per week is a unique constraint, so two processes building the same
-    week at once end with one issue; the loser gets the winner's.
+    One live issue per week is a unique index (`uq_issue_live_week`, cancelled issues
+    left out), so two processes building the same week at once end with one issue; the
+    loser gets the winner's. A cancelled issue of the week stays as it is, under its own
+    number, and the new issue takes the next one.
     """
     week = parse_week(week)
     existing = issue_for_week(session, week)
@@ -140,7 +167,8 @@ def build_issue(
             )
             session.flush()
     except IntegrityError:
-        # Another process built this week (or took this number) first.
+        # Another process built this week (or took this number, or one of these
+        # comparisons) first. If it built this week, its issue is the week's live one.
         existing = issue_for_week(session, week)
         if existing is not None:
             return Built(existing, created=False)

@@ -23,7 +23,7 @@ from newsletter.delivery import Recipient, placeholders
 from newsletter.links.personalize import Personalizer, vote_slots
 from newsletter.links.tokens import Signer
 from newsletter.publishing.checks import Finding, Level, run_checks
-from newsletter.publishing.content import ContentError, load_content
+from newsletter.publishing.content import ContentError
 from newsletter.publishing.inbox import preheader_line
 from newsletter.publishing.issues import (
     build_issue,
@@ -43,6 +43,7 @@ from newsletter.publishing.render import (
     render_view,
 )
 from newsletter.publishing.weeks import parse_week, week_bounds, week_of
+from newsletter.publishing.withdrawal import load_and_withdraw
 
 SAMPLE_ID = 0
 SAMPLE_EMAIL = "sample.reader@example.com"
@@ -159,7 +160,7 @@ def build_preview(
     """The issue to preview: by number, by week, or the next one the scheduler would send."""
     try:
         with Session(engine, expire_on_commit=False) as session:
-            load_content(session, settings.content_dir)
+            load_and_withdraw(session, settings.content_dir, settings)
             if number is not None:
                 issue: Issue | None = get_issue(session, number)
             else:
@@ -187,7 +188,7 @@ def comparison_preview(engine: Engine, settings: Settings, slug: str) -> Snapsho
     """One comparison block alone, in the issue's template, for the editor writing it."""
     try:
         with Session(engine, expire_on_commit=False) as session:
-            load_content(session, settings.content_dir)
+            load_and_withdraw(session, settings.content_dir, settings)
             session.commit()
             comparison = _comparison(session, slug)
             views = comparison_views(session, [comparison], settings)

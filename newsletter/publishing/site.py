@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlmodel import Session, col, or_, select
+from sqlmodel import Session, and_, col, or_, select
 
 from newsletter.core.clock import utcnow
 from newsletter.core.errors import NotFound
@@ -90,7 +90,8 @@ def web_version(issue: Issue, settings: Settings) -> str:
 def comparison_page(session: Session, slug: str, settings: Settings) -> ComparisonView:
     """A comparison once it is published: it went out in an issue, or its publication date
     has come. Until then (a future date, only in a draft) it is the editors' secret:
-    NoSuchComparison."""
+    NoSuchComparison. A withdrawn comparison (its file was deleted) stays public only where
+    it went out: one that never did was never published."""
     sent = (
         select(IssueComparison.comparison_id)
         .join(Issue, col(Issue.id) == IssueComparison.issue_id)
@@ -99,7 +100,13 @@ def comparison_page(session: Session, slug: str, settings: Settings) -> Comparis
     comparison = session.exec(
         select(Comparison).where(
             Comparison.slug == slug,
-            or_(col(Comparison.id).in_(sent), col(Comparison.published) <= utcnow().date()),
+            or_(
+                col(Comparison.id).in_(sent),
+                and_(
+                    col(Comparison.withdrawn_at).is_(None),
+                    col(Comparison.published) <= utcnow().date(),
+                ),
+            ),
         )
     ).first()
     if comparison is None:

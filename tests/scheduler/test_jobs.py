@@ -19,6 +19,7 @@ from newsletter.publishing.issues import build_issue, move_issue
 from newsletter.publishing.lifecycle import IssueStatus, PauseCause
 from newsletter.publishing.models import Issue
 from scheduler import jobs
+from tests.factories import comparison, write_comparison
 from tests.scheduler.helpers import BERLIN, issues_in
 
 
@@ -147,3 +148,46 @@ def test_every_backend_the_scheduler_makes_is_closed(
     assert issues_in(engine)[0].status == IssueStatus.SENT
     assert len(made) == 1
     assert closed == made
+
+
+def test_the_weekly_job_withdraws_deleted_files_before_it_builds(
+    weekly: Settings,
+    engine: Engine,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The job loads through the same door as `content load`: a deleted file leaves the
+    week's draft (re-rendered), and the week's issue is built from what is left."""
+    monkeypatch.setenv("NEWSLETTER_AUTO_SEND", "false")
+    get_settings.cache_clear()
+    write_comparison(weekly.content_dir, comparison("two", "2026-11-24"))
+    with time_machine.travel(datetime(2026, 11, 23, 8, tzinfo=BERLIN), tick=False):
+        jobs.weekly_job()
+    [issue] = issues_in(engine)
+    assert "Two A vs Two B" in issue.html
+    (weekly.content_dir / "comparisons" / "two.yaml").unlink()
+    caplog.set_level(logging.INFO)
+    with time_machine.travel(datetime(2026, 11, 23, 9, tzinfo=BERLIN), tick=False):
+        jobs.weekly_job(manual=True)
+    assert "content: issue #1 (2026-W48): took out withdrawn two; re-rendered" in caplog.text
+    [issue] = issues_in(engine)
+    assert issue.status == IssueStatus.DRAFT
+    assert "Two A vs Two B" not in issue.html
+    assert "One A vs One B" in issue.html
+
+
+def test_the_weekly_job_builds_a_week_whose_issue_was_cancelled(
+    weekly: Settings, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NEWSLETTER_AUTO_SEND", "false")
+    get_settings.cache_clear()
+    with time_machine.travel(datetime(2026, 11, 23, 8, tzinfo=BERLIN), tick=False):
+        jobs.weekly_job()
+        with session_scope(engine) as session:
+            move_issue(session, 1, "cancel")
+        jobs.weekly_job(manual=True)
+    issues = sorted(issues_in(engine), key=lambda i: i.number)
+    assert [(i.number, i.week, i.status) for i in issues] == [
+        (1, "2026-W48", IssueStatus.CANCELLED),
+        (2, "2026-W48", IssueStatus.DRAFT),
+    ]

@@ -3,6 +3,11 @@
 Runs the same checks as `check_content` first and writes nothing when any fails, so a bad
 file never leaves half a comparison behind. Rows are only touched where a value differs,
 so loading the same files twice changes nothing (and reports every slug unchanged).
+
+A comparison whose file is gone is not deleted (an issue may have sent it, votes point at
+it): it is marked withdrawn (`withdrawn_at`), and the mark is cleared if the file comes
+back. What that means for the issues is decided above this package
+(`publishing.withdrawal`).
 """
 
 from __future__ import annotations
@@ -37,7 +42,8 @@ ReviewRow = tuple[int, int, int, str, str]
 
 
 def load_content(session: Session, root: Path) -> LoadReport:
-    """Check, then upsert by slug. Raises ContentError (and writes nothing) on any problem."""
+    """Check, then upsert by slug, and withdraw the comparisons whose file is gone. Raises
+    ContentError (and writes nothing) on any problem."""
     checked = check_content(root)
     if checked.problems:
         raise ContentError(checked.problems)
@@ -51,8 +57,23 @@ def load_content(session: Session, root: Path) -> LoadReport:
             session, existing.get(item.slug), item, shown, reviewer_ids, tool_ids
         )
         getattr(report, outcome.value).append(item.slug)
+    _mark_withdrawn(existing, {item.slug for _, item in checked.comparisons}, report)
     session.flush()
     return report
+
+
+def _mark_withdrawn(existing: dict[str, Comparison], present: set[str], report: LoadReport) -> None:
+    """Withdraw the comparisons loaded before whose file is gone; restore those whose file
+    is back. Only a change of state is reported."""
+    now = utcnow()
+    for slug in sorted(existing):
+        row = existing[slug]
+        if slug not in present and row.withdrawn_at is None:
+            row.withdrawn_at = now
+            report.withdrawn.append(slug)
+        elif slug in present and row.withdrawn_at is not None:
+            row.withdrawn_at = None
+            report.restored.append(slug)
 
 
 def _load_reviewers(

@@ -37,13 +37,23 @@ class ContentError(InvalidInput):
 
 @dataclass
 class LoadReport:
-    """What a load changed, by slug: the CLI prints it, the scheduler logs it."""
+    """What a load changed, by slug: the CLI prints it, the scheduler logs it.
+
+    `withdrawn` lists the comparisons whose file went missing since the last load, and
+    `restored` those whose file came back; a comparison still missing is in neither, so a
+    second load of the same files reports nothing new.
+    """
 
     reviewers: int = 0
     created: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
+    withdrawn: list[str] = field(default_factory=list)
+    restored: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
-        return bool(self.created or self.updated) or self.reviewers > 0
+        return (
+            bool(self.created or self.updated or self.withdrawn or self.restored)
+            or self.reviewers > 0
+        )

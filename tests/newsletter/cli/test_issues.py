@@ -56,3 +56,22 @@ def test_issue_list_next_and_moves_from_the_cli(env: Settings, engine: Engine) -
     refused = runner.invoke(app, ["issue", "cancel", "7"])
     assert refused.exit_code == 1
     assert "there is no issue #7" in refused.output
+
+
+def test_a_cancelled_week_is_built_again_and_both_are_listed(env: Settings, tmp_path: Path) -> None:
+    root = write_content(tmp_path / "content", [comparison("one", "2026-11-24")])
+    assert runner.invoke(app, ["content", "load", str(root)]).exit_code == 0
+    assert runner.invoke(app, ["issue", "build", "--week", "2026-W48"]).exit_code == 0
+    assert runner.invoke(app, ["issue", "cancel", "1"]).exit_code == 0
+    unsent = runner.invoke(app, ["issue", "send", "--week", "2026-W48"])
+    assert unsent.exit_code == 1
+    assert "there is no issue for 2026-W48 (issue #1 was cancelled); build it first" in (
+        " ".join(unsent.output.split())
+    )
+    rebuilt = runner.invoke(app, ["issue", "build", "--week", "2026-W48"])
+    assert rebuilt.exit_code == 0, rebuilt.output
+    assert "built issue #2 for 2026-W48 (draft)" in rebuilt.output
+    listed = runner.invoke(app, ["issue", "list"])
+    rows = [" ".join(line.replace("│", " ").split()) for line in listed.output.splitlines()]
+    assert "2 2026-W48 draft 1 0 0 0" in rows
+    assert "1 2026-W48 cancelled 0 0 0 0" in rows

@@ -1,7 +1,9 @@
-"""The week's pick rule at its boundaries, and one issue per week."""
+"""The week's pick rule at its boundaries, and one live issue per week."""
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import date
 from pathlib import Path
 
@@ -9,19 +11,23 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import col, select
 
+from newsletter.core.clock import utcnow
 from newsletter.core.database import session_scope
 from newsletter.core.settings import Settings
 from newsletter.publishing.content import load_content
 from newsletter.publishing.issues import (
     IssueError,
+    IssueNotFound,
     NothingToPick,
     build_issue,
+    issue_for_week,
     move_issue,
     pick_comparisons,
     rerender_issue,
+    week_issue,
 )
 from newsletter.publishing.lifecycle import IssueStatus
-from newsletter.publishing.models import Issue, IssueComparison
+from newsletter.publishing.models import Comparison, Issue, IssueComparison
 from newsletter.publishing.weeks import WeekError, parse_week, week_bounds, week_of
 from tests.factories import comparison, write_content
 
@@ -156,3 +162,81 @@ def test_editor_transitions_and_refusals(
         move_issue(session, 2, "cancel")
     with session_scope(engine) as session, pytest.raises(IssueError, match="there is no issue #9"):
         move_issue(session, 9, "approve")
+
+
+def test_a_cancelled_issue_frees_its_week_and_stays_in_the_history(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    _load(engine, tmp_path / "content", {"one": "2026-11-24", "two": "2026-11-25"})
+    with session_scope(engine) as session:
+        first = build_issue(session, "2026-W48", settings).issue
+        move_issue(session, first.number, "cancel")
+    with session_scope(engine) as session:
+        assert issue_for_week(session, "2026-W48") is None
+        with pytest.raises(IssueNotFound) as missing:
+            week_issue(session, "2026-W48")
+        assert str(missing.value) == (
+            "there is no issue for 2026-W48 (issue #1 was cancelled); build it first"
+        )
+        rebuilt = build_issue(session, "2026-W48", settings)
+    assert rebuilt.created
+    assert rebuilt.issue.number == 2
+    with session_scope(engine) as session:
+        assert week_issue(session, "2026-W48").number == 2
+        again = build_issue(session, "2026-W48", settings)  # one live issue per week
+        assert (again.created, again.issue.number) == (False, 2)
+        statuses = [
+            (i.number, i.week, i.status)
+            for i in session.exec(select(Issue).order_by(col(Issue.number)))
+        ]
+        picked = session.exec(
+            select(IssueComparison.comparison_id).where(IssueComparison.issue_id == again.issue.id)
+        ).all()
+    assert statuses == [(1, "2026-W48", "cancelled"), (2, "2026-W48", "draft")]
+    assert len(picked) == 2  # the cancelled issue released both
+
+
+def test_two_builders_after_a_cancel_end_with_one_new_issue(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    """The loser of the race for the freed week gets the winner's issue, not the cancelled
+    one (on PostgreSQL it meets the unique index and reads the week again)."""
+    _load(engine, tmp_path / "content", {"one": "2026-11-24"})
+    with session_scope(engine) as session:
+        move_issue(session, build_issue(session, "2026-W48", settings).issue.number, "cancel")
+    # On SQLite, BEGIN IMMEDIATE already makes the second builder wait at its start.
+    start = threading.Barrier(1 if engine.dialect.name == "sqlite" else 2)
+    results: list[tuple[int, bool]] = []
+    failures: list[BaseException] = []
+
+    def build() -> None:
+        try:
+            with session_scope(engine, immediate=True) as session:
+                start.wait(timeout=10)
+                built = build_issue(session, "2026-W48", settings)
+                results.append((built.issue.number, built.created))
+                time.sleep(0.3)  # hold the new row until the other has tried
+        except BaseException as exc:  # reported below, in the test's thread
+            failures.append(exc)
+
+    threads = [threading.Thread(target=build) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert failures == []
+    assert sorted(results) == [(2, False), (2, True)]
+    with session_scope(engine) as session:
+        assert [i.status for i in session.exec(select(Issue).order_by(col(Issue.number)))] == [
+            "cancelled",
+            "draft",
+        ]
+
+
+def test_withdrawn_comparisons_are_never_picked(engine: Engine, tmp_path: Path) -> None:
+    _load(engine, tmp_path / "content", {"kept": "2026-11-24", "gone": "2026-11-25"})
+    with session_scope(engine) as session:
+        session.exec(
+            select(Comparison).where(Comparison.slug == "gone")
+        ).one().withdrawn_at = utcnow()
+    assert _pick(engine, "2026-W48") == ["kept"]

@@ -9,9 +9,17 @@ from pathlib import Path
 import httpx
 from sqlalchemy import Engine
 
+from newsletter.core.database import session_scope
 from newsletter.core.errors import InvalidInput, NotFound
 from newsletter.core.settings import PROJECT_ROOT, Settings
-from newsletter.publishing.preview import PreviewFailure, build_preview, comparison_preview
+from newsletter.publishing.content import load_content
+from newsletter.publishing.issues import build_issue, get_issue
+from newsletter.publishing.preview import (
+    Preview,
+    PreviewFailure,
+    build_preview,
+    comparison_preview,
+)
 from newsletter.web.app import create_app
 from tests.conftest import serve
 
@@ -107,3 +115,26 @@ def test_a_failure_keeps_the_kind_of_error_behind_it(
     assert isinstance(broken, PreviewFailure)
     assert isinstance(broken.error, InvalidInput)
     assert broken.error.__traceback__ is None
+
+
+def test_previewing_a_draft_takes_a_deleted_comparison_out(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    """The preview loads through the same door as `content load`: what the editor sees
+    after deleting a file is the draft without it, and that is what is stored."""
+    root = _copy_content(settings, tmp_path)
+    with session_scope(engine) as session:
+        load_content(session, root)
+        build_issue(session, "2026-W48", settings)
+    first = build_preview(engine, settings, week="2026-W48")
+    assert isinstance(first, Preview)
+    assert not first.provisional
+    slugs = [view.slug for view in first.comparisons]
+    assert len(slugs) > 1
+    (root / "comparisons" / f"{slugs[0]}.yaml").unlink()
+    after = build_preview(engine, settings, week="2026-W48")
+    assert isinstance(after, Preview)
+    assert [view.slug for view in after.comparisons] == slugs[1:]
+    with session_scope(engine) as session:
+        stored = get_issue(session, after.number)
+    assert first.comparisons[0].title not in stored.html

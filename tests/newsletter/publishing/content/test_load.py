@@ -63,3 +63,39 @@ def test_a_bad_file_loads_nothing(engine: Engine, root: Path) -> None:
     with session_scope(engine) as session:
         row = session.exec(select(Comparison).where(Comparison.slug == "one")).one()
         assert row.verdict == "The verdict on one."
+
+
+def test_a_deleted_file_withdraws_its_comparison_and_a_restored_one_comes_back(
+    engine: Engine, root: Path
+) -> None:
+    write_comparison(root, comparison("one"))
+    gone = write_comparison(root, comparison("two", published="2026-11-20"))
+    with session_scope(engine) as session:
+        load_content(session, root)
+    gone.unlink()
+    with session_scope(engine) as session:
+        report = load_content(session, root)
+    assert (report.withdrawn, report.restored, report.unchanged) == (["two"], [], ["one"])
+    assert report.changed
+    with session_scope(engine) as session:
+        withdrawn = {c.slug: c.withdrawn_at for c in session.exec(select(Comparison))}
+    assert withdrawn["one"] is None
+    assert withdrawn["two"] is not None
+    assert _counts(engine) == (2, 4, 16, 4)  # kept, with its tools and reviews
+    with session_scope(engine) as session:  # still gone: nothing new to report
+        again = load_content(session, root)
+    assert (again.withdrawn, again.restored, again.changed) == ([], [], False)
+    with session_scope(engine) as session:
+        assert (
+            session.exec(select(Comparison).where(Comparison.slug == "two")).one().withdrawn_at
+            == (withdrawn["two"])
+        )
+    write_comparison(root, comparison("two", published="2026-11-20"))
+    with session_scope(engine) as session:
+        back = load_content(session, root)
+    assert (back.withdrawn, back.restored, back.unchanged) == ([], ["two"], ["one", "two"])
+    with session_scope(engine) as session:
+        assert (
+            session.exec(select(Comparison).where(Comparison.slug == "two")).one().withdrawn_at
+            is None
+        )

@@ -12,6 +12,8 @@ from sqlmodel import select
 from newsletter.core.database import session_scope
 from newsletter.core.settings import Settings
 from newsletter.publishing.models import Comparison, Issue
+from newsletter.publishing.withdrawal import load_and_withdraw
+from tests.factories import comparison, write_comparison
 from tests.newsletter.web.helpers import issue_for
 
 
@@ -43,3 +45,23 @@ def test_past_issues_web_version_and_feed(
             2999, 1, 1
         )
     assert http.get("/comparisons/one").status_code == 404
+
+
+def test_a_withdrawn_comparison_stays_public_only_where_it_went_out(
+    http: httpx.Client, engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    issue = issue_for(engine, settings, tmp_path, "2026-W48", ["sent"], "2026-11-24")
+    root = tmp_path / "content"
+    write_comparison(root, comparison("unsent", "2026-06-01"))
+    with session_scope(engine) as session:
+        load_and_withdraw(session, root, settings)
+    assert http.get("/comparisons/unsent").status_code == 200  # its date has come
+    for name in ("sent", "unsent"):
+        (root / "comparisons" / f"{name}.yaml").unlink()
+    with session_scope(engine) as session:
+        assert load_and_withdraw(session, root, settings).report.withdrawn == ["sent", "unsent"]
+    assert http.get("/comparisons/unsent").status_code == 404  # never published
+    kept = http.get("/comparisons/sent")  # it went out: the archive keeps it
+    assert kept.status_code == 200
+    assert "What sent-a does" in kept.text
+    assert "Sent A vs Sent B" in http.get(f"/issues/{issue.number}").text

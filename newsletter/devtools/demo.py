@@ -12,11 +12,12 @@ from newsletter.core.database import session_scope
 from newsletter.core.errors import NotFound, Refused
 from newsletter.core.settings import Settings
 from newsletter.delivery.providers.outbox import OutboxBackend
-from newsletter.publishing.content import LoadReport, load_content
+from newsletter.publishing.content import LoadReport
 from newsletter.publishing.files import write_issue_files
 from newsletter.publishing.issues import build_issue
 from newsletter.publishing.models import Comparison
 from newsletter.publishing.weeks import week_of
+from newsletter.publishing.withdrawal import load_and_withdraw
 from newsletter.sending import send_issue
 from newsletter.sending.ledger import SendRecipient
 from newsletter.sending.message import issue_message
@@ -104,7 +105,7 @@ def run_demo(engine: Engine, settings: Settings, out_dir: Path) -> DemoResult:
     Refused (before anything is written) where it could touch a real list."""
     check_demo_may_run(engine, settings)
     with session_scope(engine, immediate=True) as session:
-        load = load_content(session, settings.content_dir)
+        load = load_and_withdraw(session, settings.content_dir, settings).report
     added = add_demo_subscribers(engine)
     with session_scope(engine, immediate=True) as session:
         newest = session.exec(select(Comparison).order_by(col(Comparison.published).desc())).first()

@@ -12,10 +12,14 @@ from sqlmodel import col, select
 from newsletter.core.database import session_scope
 from newsletter.core.settings import Settings
 from newsletter.publishing.content import load_content
+from newsletter.publishing.gate import ChecksFailed, snapshot_hash
 from newsletter.publishing.issues import (
+    IssueConflict,
     IssueError,
     NothingToPick,
+    approve_issue,
     build_issue,
+    get_issue,
     move_issue,
     pick_comparisons,
     rerender_issue,
@@ -24,6 +28,7 @@ from newsletter.publishing.lifecycle import IssueStatus
 from newsletter.publishing.models import Issue, IssueComparison
 from newsletter.publishing.weeks import WeekError, parse_week, week_bounds, week_of
 from tests.factories import comparison, write_content
+from tests.newsletter.publishing.helpers import broken, stored, tamper
 
 
 def test_iso_weeks_across_the_year_boundary() -> None:
@@ -136,6 +141,8 @@ def test_editor_transitions_and_refusals(
 
     def move(action: str) -> str:
         with session_scope(engine) as session:
+            if action == "approve":
+                return approve_issue(session, number, settings).status
             return move_issue(session, number, action).status
 
     assert move("hold") == IssueStatus.HELD
@@ -155,4 +162,50 @@ def test_editor_transitions_and_refusals(
     with session_scope(engine) as session, pytest.raises(IssueError, match="it is sending"):
         move_issue(session, 2, "cancel")
     with session_scope(engine) as session, pytest.raises(IssueError, match="there is no issue #9"):
-        move_issue(session, 9, "approve")
+        approve_issue(session, 9, settings)
+
+
+def test_approval_records_the_snapshot_and_freezes_it_until_unapproved(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    _load(engine, tmp_path / "content", {"one": "2026-11-24"})
+    with session_scope(engine) as session:
+        number = build_issue(session, "2026-W48", settings).issue.number
+    unapprove_hint = f"run `newsletter issue unapprove {number}` to change it"
+
+    def rerender() -> None:
+        with session_scope(engine) as session:
+            rerender_issue(session, get_issue(session, number), settings)
+
+    with session_scope(engine) as session:
+        approved = approve_issue(session, number, settings)
+        assert approved.status == IssueStatus.APPROVED
+        assert approved.approved_hash == approved.content_hash == snapshot_hash(approved)
+    for frozen in ("approved", "held"):
+        with pytest.raises(IssueConflict) as refused:
+            rerender()
+        assert str(refused.value).startswith(f"issue #{number} is {frozen}, so its snapshot")
+        assert unapprove_hint in str(refused.value)
+        with session_scope(engine) as session:
+            move_issue(session, number, "hold")
+    with session_scope(engine) as session:
+        back = move_issue(session, number, "unapprove")
+        assert (back.status, back.approved_hash) == (IssueStatus.DRAFT, None)
+    rerender()  # a draft again: the editor may change it
+    with session_scope(engine) as session:
+        approve_issue(session, number, settings)
+        assert move_issue(session, number, "unapprove").approved_hash is None  # from approved
+
+    tamper(engine, number, **broken("subject", stored(engine, number)))
+    with session_scope(engine) as session, pytest.raises(ChecksFailed, match="line break"):
+        approve_issue(session, number, settings)
+    assert (stored(engine, number).status, stored(engine, number).approved_hash) == (
+        IssueStatus.DRAFT,
+        None,
+    )
+    tamper(engine, number, status=IssueStatus.SENDING.value)
+    with session_scope(engine) as session, pytest.raises(IssueConflict) as refused:
+        move_issue(session, number, "unapprove")
+    assert str(refused.value) == (
+        f"cannot unapprove issue #{number}: it is sending (only approved, held issues can be)"
+    )

@@ -10,16 +10,13 @@ from pathlib import Path
 import pytest
 import time_machine
 from sqlalchemy import Engine
-from sqlmodel import select
 from typer.testing import CliRunner
 
 from newsletter.cli.main import app
-from newsletter.core.database import session_scope
 from newsletter.core.settings import Settings, get_settings
 from newsletter.publishing.lifecycle import IssueStatus
-from newsletter.publishing.models import Issue
 from tests.factories import comparison, write_content
-from tests.newsletter.publishing.helpers import tamper
+from tests.newsletter.publishing.helpers import stored, tamper
 
 runner = CliRunner()
 
@@ -67,13 +64,6 @@ def test_issue_list_next_and_moves_from_the_cli(env: Settings, engine: Engine) -
     assert "there is no issue #7" in refused.output
 
 
-def _stored(engine: Engine, number: int = 1) -> Issue:
-    with session_scope(engine) as session:
-        issue = session.exec(select(Issue).where(Issue.number == number)).one()
-        session.expunge(issue)
-        return issue
-
-
 def test_build_refresh_renders_the_files_as_they_are_now(
     env: Settings, engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -90,9 +80,9 @@ def test_build_refresh_renders_the_files_as_they_are_now(
     assert refreshed.exit_code == 0, refreshed.output
     assert "1 updated" in refreshed.output
     assert "re-rendered issue #1 for 2026-W48 (draft)" in refreshed.output
-    assert "A verdict edited after the build." in _stored(engine).text
+    assert "A verdict edited after the build." in stored(engine, 1).text
 
-    before = _stored(engine)
+    before = stored(engine, 1)
     path.write_text(original.replace("published: '2026-11-24'", "published: '2026-11-31'"))
     broken = runner.invoke(app, ["issue", "build", "--refresh", "--week", "2026-W48"])
 
@@ -101,7 +91,7 @@ def test_build_refresh_renders_the_files_as_they_are_now(
         broken.output
     )
     assert "error: 1 problem(s) in content; nothing was loaded" in broken.output
-    after = _stored(engine)
+    after = stored(engine, 1)
     assert (after.html, after.text, after.rendered_at) == (
         before.html,
         before.text,
@@ -123,7 +113,7 @@ def test_approve_freezes_the_issue_and_unapprove_reopens_it(
 
     assert approved.exit_code == 0, approved.output
     assert "issue #1 (2026-W48) is approved" in approved.output
-    assert _stored(engine).approved_hash == _stored(engine).content_hash
+    assert stored(engine, 1).approved_hash == stored(engine, 1).content_hash
     frozen = runner.invoke(app, ["issue", "build", "--refresh", "--week", "2026-W48"])
     assert frozen.exit_code == 1
     assert frozen.output.count("\n") == 1, frozen.output  # one line
@@ -134,7 +124,7 @@ def test_approve_freezes_the_issue_and_unapprove_reopens_it(
 
     assert reopened.exit_code == 0, reopened.output
     assert "issue #1 (2026-W48) is draft" in reopened.output
-    assert _stored(engine).approved_hash is None
+    assert stored(engine, 1).approved_hash is None
     assert runner.invoke(app, ["issue", "build", "--refresh", "--week", "2026-W48"]).exit_code == 0
     tamper(engine, 1, subject="Issue #1\nBcc: everyone@example.com")
     refused = runner.invoke(app, ["issue", "approve", "1"])
@@ -142,7 +132,7 @@ def test_approve_freezes_the_issue_and_unapprove_reopens_it(
     assert "error: issue #1 cannot go out: the checks found 1 error(s): subject: the subject " in (
         " ".join(refused.output.split())
     )
-    assert _stored(engine).status == IssueStatus.DRAFT
+    assert stored(engine, 1).status == IssueStatus.DRAFT
 
 
 def test_check_without_a_number_checks_the_issue_just_built(

@@ -22,6 +22,7 @@ from newsletter.core.database import get_engine, session_scope
 from newsletter.core.settings import get_settings
 from newsletter.delivery.registry import make_backend
 from newsletter.publishing.content import ContentError
+from newsletter.publishing.gate import IssueNotReady
 from newsletter.publishing.issues import NothingToPick, build_issue
 from newsletter.publishing.lifecycle import DISPATCHED, IssueStatus
 from newsletter.publishing.models import Issue
@@ -41,11 +42,25 @@ def local_now() -> datetime:
     return utcnow().astimezone(ZoneInfo(get_settings().timezone))
 
 
+_refused: dict[int, str] = {}
+"""The refusal last logged per issue: a tick that meets the same one again says nothing."""
+
+
 def _send(number: int, why: str) -> SendReport | None:
+    """Send issue `number`; an issue the gate refuses (checks in error, a snapshot that is
+    not the approved one) is logged once, not sent, and does not stop the other issues."""
     settings = get_settings()
-    log.info("issue #%d: sending (%s)", number, why)
-    with make_backend(settings) as backend:  # closed when the send ends, however it ends
-        report = send_issue(get_engine(), number, settings, backend, stop=stopping)
+    if number not in _refused:
+        log.info("issue #%d: sending (%s)", number, why)
+    try:
+        with make_backend(settings) as backend:  # closed when the send ends, however it ends
+            report = send_issue(get_engine(), number, settings, backend, stop=stopping)
+    except IssueNotReady as exc:
+        if _refused.get(number) != str(exc):
+            log.error("%s", exc)
+        _refused[number] = str(exc)
+        return None
+    _refused.pop(number, None)
     log.info(
         "issue #%d: %s; %d accepted, %d unknown, %d failed, %d skipped, %d still queued",
         number,
@@ -118,6 +133,9 @@ def dispatch_job() -> None:
       by retries running out (a refused key waits for an operator);
     - with NEWSLETTER_AUTO_SEND, this week's draft, in case the process that built it died
       before it started sending.
+
+    A send that starts passes the gate first (`publishing.gate`): an issue whose checks
+    find an error, or whose snapshot is not the approved one, is logged and left alone.
     """
     settings = get_settings()
     this_week = week_of(local_now().date())

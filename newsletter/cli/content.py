@@ -11,7 +11,7 @@ from newsletter.cli.console import console, fail, problem
 from newsletter.core.database import session_scope
 from newsletter.core.settings import get_settings
 from newsletter.publishing.content import ContentError, check_content
-from newsletter.publishing.withdrawal import load_and_withdraw
+from newsletter.publishing.withdrawal import ContentLoad, load_and_withdraw
 
 app = typer.Typer(help="The comparison files editors write.", no_args_is_help=True)
 
@@ -58,6 +58,11 @@ def content_load(directory: ContentDir = None) -> None:
         for item in exc.problems:
             problem(str(item))
         raise
+    present_load(root, loaded)
+
+
+def present_load(root: Path, loaded: ContentLoad) -> None:
+    """What a load did, for `content load` and `issue build --refresh` alike."""
     report = loaded.report
     console.print(
         f"loaded {root}: {len(report.created)} new, {len(report.updated)} updated, "

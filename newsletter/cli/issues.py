@@ -1,5 +1,5 @@
-"""`newsletter issue build|render|list|next|approve|hold|cancel|check`: an issue's life
-before it is sent (the sending commands of the same group live in `send`)."""
+"""`newsletter issue build|render|list|next|approve|unapprove|hold|cancel|check`: an
+issue's life before it is sent (the sending commands of the same group live in `send`)."""
 
 from __future__ import annotations
 
@@ -10,21 +10,24 @@ import typer
 from rich.table import Table
 
 from newsletter.cli.console import console, fail, problem
+from newsletter.cli.content import present_load
 from newsletter.core.clock import utcnow
 from newsletter.core.database import get_engine, session_scope
 from newsletter.core.settings import get_settings
+from newsletter.publishing.content import ContentError
 from newsletter.publishing.files import write_issue_files
 from newsletter.publishing.issues import (
+    approve_issue,
     build_issue,
     get_issue,
     issue_for_week,
     move_issue,
     pick_comparisons,
-    rerender_issue,
 )
 from newsletter.publishing.preview import PreviewFailure, build_preview
 from newsletter.publishing.schedule import next_fire
 from newsletter.publishing.weeks import parse_week, week_of
+from newsletter.publishing.withdrawal import refresh_issue
 from newsletter.sending.overview import issue_overview
 
 NumberArgument = Annotated[int, typer.Argument(help="Issue number.")]
@@ -37,7 +40,12 @@ ReasonHelp = "Why, for the team."
 def issue_build(
     week: WeekOption = None,
     refresh: Annotated[
-        bool, typer.Option(help="Re-render an existing issue that has not started sending.")
+        bool,
+        typer.Option(
+            help="Load content/ first, then re-render the week's draft from the files as they "
+            "are now (an approved or held issue is frozen: `issue unapprove N` first). A "
+            "content problem is reported and nothing changes."
+        ),
     ] = False,
 ) -> None:
     """Create the week's issue and render it (or show it, if it exists).
@@ -46,11 +54,21 @@ def issue_build(
     """
     settings = get_settings()
     chosen = parse_week(week) if week else week_of(utcnow().date())
-    with session_scope(immediate=True) as session:
-        built = build_issue(session, chosen, settings)
-        if refresh and not built.created:
-            rerender_issue(session, built.issue, settings)
-        issue = built.issue
+    if refresh:
+        try:
+            with session_scope(immediate=True) as session:
+                refreshed = refresh_issue(session, chosen, settings)
+        except ContentError as exc:
+            # The one error line says nothing changed; the editor needs every place first.
+            for item in exc.problems:
+                problem(str(item))
+            raise
+        built = refreshed.built
+        present_load(settings.content_dir, refreshed.loaded)
+    else:
+        with session_scope(immediate=True) as session:
+            built = build_issue(session, chosen, settings)
+    issue = built.issue
     verb = "built" if built.created else ("re-rendered" if refresh else "exists:")
     console.print(f"{verb} issue #{issue.number} for {issue.week} ({issue.status})")
     console.print(f"  subject:   {issue.subject}", markup=False)
@@ -130,18 +148,33 @@ def issue_next() -> None:
 
 
 def _move(number: int, action: str, reason: str | None) -> None:
-    """approve, hold and cancel differ only in the transition they ask for."""
+    """hold, cancel and unapprove differ only in the transition they ask for."""
     with session_scope(immediate=True) as session:
         issue = move_issue(session, number, action, reason)
     console.print(f"issue #{issue.number} ({issue.week}) is {issue.status}")
 
 
 def issue_approve(number: NumberArgument) -> None:
-    """Approve a draft or held issue: the scheduler sends it at its next tick.
+    """Approve a draft or held issue, as it stands: refused if `issue check` finds an error.
+    Its snapshot is frozen from now on, and the scheduler sends it at its next tick.
 
     Example: [bold]newsletter issue approve 3[/]
     """
-    _move(number, "approve", "approved by an editor")
+    with session_scope(immediate=True) as session:
+        issue = approve_issue(session, number, get_settings(), "approved by an editor")
+    console.print(f"issue #{issue.number} ({issue.week}) is {issue.status}")
+
+
+def issue_unapprove(
+    number: NumberArgument,
+    reason: Annotated[str, typer.Option(help=ReasonHelp)] = "unapproved by an editor",
+) -> None:
+    """Bring an approved or held issue back to draft, to change it: then
+    `issue build --refresh`, `issue check`, and `issue approve` again.
+
+    Example: [bold]newsletter issue unapprove 3[/]
+    """
+    _move(number, "unapprove", reason)
 
 
 def issue_hold(
@@ -168,7 +201,11 @@ def issue_cancel(
 
 def issue_check(
     number: Annotated[
-        int | None, typer.Argument(help="Issue number (default: the next one).")
+        int | None,
+        typer.Argument(
+            help="Issue number (default: the newest issue that has not gone out and is not "
+            "cancelled, else the week the scheduler sends next, provisionally)."
+        ),
     ] = None,
     week: WeekOption = None,
     links: Annotated[
@@ -207,3 +244,4 @@ def register(issue_group: typer.Typer) -> None:
         ("check", issue_check),
     ):
         issue_group.command(name)(command)
+    issue_group.command("unapprove")(issue_unapprove)

@@ -7,7 +7,9 @@ so what the backend started (the SendGrid build processes) ends with the command
 
 from __future__ import annotations
 
+import sys
 import threading
+from collections.abc import Callable
 from typing import Annotated
 
 import typer
@@ -31,6 +33,7 @@ from newsletter.sending import (
     SendProgress,
     SendReport,
     issue_status,
+    send_decision,
     send_issue,
     test_send,
 )
@@ -43,6 +46,14 @@ NumberArgument = Annotated[
 WeekOption = Annotated[
     str | None, typer.Option("--week", help="ISO week such as 2026-W48 instead of a number.")
 ]
+
+
+def _stdin_is_a_terminal() -> bool:
+    return sys.stdin.isatty()
+
+
+is_terminal: Callable[[], bool] = _stdin_is_a_terminal
+"""Whether a person can answer a question; tests set it to drive the question."""
 
 
 def _resolve(number: int | None, week: str | None, *, newest: bool = False) -> int:
@@ -150,6 +161,34 @@ def _summary(report: SendReport, how: str) -> None:
         fail(report.status_reason or f"issue #{n} is paused")
     if report.status_reason:
         console.print(report.status_reason, markup=False, soft_wrap=True)
+    if report.failed or report.unknown:
+        fail(
+            f"issue #{n} did not reach everyone: {report.failed:,} recipient(s) failed, "
+            f"{report.unknown:,} unknown (may or may not have been delivered; never re-sent); "
+            f"see `newsletter issue status {n}`"
+        )
+
+
+def _decide(number: int) -> None:
+    """Sending a draft nobody approved is the editor's explicit decision: asked on a
+    terminal (with the subject and how many it goes to), refused without one."""
+    with session_scope(get_engine()) as session:
+        decision = send_decision(session, number)
+    if not decision.unapproved:
+        return
+    if not is_terminal():
+        fail(
+            f"issue #{number} is a {decision.status} nobody approved; approve it "
+            f"(`newsletter issue approve {number}`) or pass --yes to send it as it is"
+        )
+    console.print(
+        f"issue #{number} ({decision.week}) is a {decision.status} nobody approved.\n"
+        f"  subject: {decision.subject}\n"
+        f"  to:      {decision.audience:,} active subscriber(s)",
+        markup=False,
+    )
+    if not typer.confirm("Send it now?", default=False):
+        fail(f"issue #{number} was not sent")
 
 
 def issue_send(
@@ -161,14 +200,26 @@ def issue_send(
             "--dry-run", help="Validate every batch (the provider's sandbox mode); deliver nothing."
         ),
     ] = False,
+    yes: Annotated[
+        bool,
+        typer.Option(
+            "--yes",
+            "-y",
+            help="Send a draft nobody approved without asking (needed off a terminal).",
+        ),
+    ] = False,
 ) -> None:
     """Send an issue to every active subscriber, or resume its interrupted send.
 
+    A draft nobody approved is sent only after a yes (asked on a terminal, or --yes); a
+    held issue is refused. Exits 1 when recipients ended failed or unknown.
     Safe to run again, or on two machines at once: nobody gets the issue twice.
     Example: [bold]newsletter issue send --week 2026-W48[/]
     """
     settings = get_settings()
     chosen = _resolve(number, week)
+    if not (dry_run or yes):
+        _decide(chosen)
     bar = _Bar(f"issue #{chosen}" + (" (dry run)" if dry_run else ""))
     with make_backend(settings) as backend:
         try:

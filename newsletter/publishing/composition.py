@@ -38,11 +38,8 @@ from newsletter.core.settings import Settings
 from newsletter.core.sql import row_id
 from newsletter.publishing import lifecycle
 from newsletter.publishing.issues import IssueConflict, IssueError, get_issue, rerender_issue
-from newsletter.publishing.lifecycle import EDITABLE, FROZEN, TRANSITIONS, IssueStatus
+from newsletter.publishing.lifecycle import EDITABLE, UNAPPROVABLE
 from newsletter.publishing.models import Comparison, Issue, IssueComparison
-
-UNAPPROVABLE = frozenset(s for s in FROZEN if IssueStatus.DRAFT in TRANSITIONS[s])
-"""Frozen by an editor's decision, and brought back to a draft by `issue unapprove`."""
 
 
 class UnknownComparison(IssueError, NotFound):

@@ -22,7 +22,8 @@ from newsletter.core.errors import Conflict, NewsletterError, NotFound
 from newsletter.core.settings import Settings
 from newsletter.core.sql import row_id
 from newsletter.publishing import lifecycle
-from newsletter.publishing.lifecycle import EDITABLE, IssueStatus
+from newsletter.publishing.gate import ensure_fit_to_send, snapshot_hash
+from newsletter.publishing.lifecycle import EDITABLE, UNAPPROVABLE, IssueStatus
 from newsletter.publishing.models import Comparison, Issue, IssueComparison
 from newsletter.publishing.render import Snapshot, VoteCounter, render_issue
 from newsletter.publishing.votes import count_votes
@@ -181,35 +182,62 @@ def build_issue(
 def rerender_issue(
     session: Session, issue: Issue, settings: Settings, count_votes: VoteCounter = count_votes
 ) -> Snapshot:
-    """Refresh the snapshot after an edit; only before sending starts. The status check is
-    a conditional UPDATE, which also locks the row until commit, so a sender cannot move
-    the issue to `sending` half-way through the re-render."""
+    """Refresh a draft's snapshot after an edit. The status check is a conditional UPDATE,
+    which also locks the row until commit, so neither an approval nor a sender can move the
+    issue on half-way through the re-render. Approving (or holding) freezes the snapshot:
+    what the editor approved is what goes out, and changing it is the explicit step
+    `unapprove`."""
     if not lifecycle.lock_while(session, row_id(issue.id), EDITABLE):
         session.refresh(issue)
-        raise IssueConflict(
-            f"issue #{issue.number} is {issue.status}; its snapshot is frozen once sending starts"
-        )
+        raise frozen_error(issue)
     return render_issue(session, issue, settings, count_votes)
+
+
+def frozen_error(issue: Issue) -> IssueConflict:
+    """Why `issue` cannot be re-rendered, and what to do about it."""
+    n = issue.number
+    if issue.status in UNAPPROVABLE:
+        return IssueConflict(
+            f"issue #{n} is {issue.status}, so its snapshot is frozen; run "
+            f"`newsletter issue unapprove {n}` to change it (then check and approve it again)"
+        )
+    if issue.status == IssueStatus.CANCELLED:
+        return IssueConflict(f"issue #{n} is cancelled; there is nothing to re-render")
+    return IssueConflict(
+        f"issue #{n} is {issue.status}; its snapshot is frozen once sending starts"
+    )
 
 
 # --- The editor's decisions before sending ---------------------------------------------------
 # Each action names its target and the statuses it acts from; `lifecycle.TRANSITIONS`
-# must allow every one of those moves (the compare-and-set checks).
+# must allow every one of those moves (the compare-and-set checks). Approving is apart
+# (`approve_issue`): it runs the checks and records what was approved.
+
+APPROVABLE = frozenset({IssueStatus.DRAFT, IssueStatus.HELD})
 
 ACTIONS: dict[str, tuple[IssueStatus, frozenset[IssueStatus]]] = {
-    "approve": (IssueStatus.APPROVED, frozenset({IssueStatus.DRAFT, IssueStatus.HELD})),
     "hold": (IssueStatus.HELD, frozenset({IssueStatus.DRAFT, IssueStatus.APPROVED})),
     "cancel": (
         IssueStatus.CANCELLED,
         frozenset({IssueStatus.DRAFT, IssueStatus.HELD, IssueStatus.APPROVED}),
     ),
+    "unapprove": (IssueStatus.DRAFT, UNAPPROVABLE),
 }
 
 
+def _refusal(issue: Issue, action: str, allowed: frozenset[IssueStatus]) -> IssueConflict:
+    can = ", ".join(sorted(s.value for s in allowed))
+    return IssueConflict(
+        f"cannot {action} issue #{issue.number}: it is {issue.status} (only {can} issues can be)"
+    )
+
+
 def move_issue(session: Session, number: int, action: str, reason: str | None = None) -> Issue:
-    """approve, hold or cancel, as a compare-and-set: a scheduler that starts sending at the
-    same moment wins or loses cleanly, never half-way. Cancelling releases the issue's
-    comparisons so a later week can pick them."""
+    """hold, cancel or unapprove, as a compare-and-set: a scheduler that starts sending at
+    the same moment wins or loses cleanly, never half-way. Cancelling releases the issue's
+    comparisons so a later week can pick them; unapproving forgets the approved hash, so
+    the draft must be approved again before it is sent as approved. (Approving runs the
+    checks first: `approve_issue`.)"""
     target, allowed = ACTIONS[action]
     issue = get_issue(session, number)
     moved = lifecycle.move(session, row_id(issue.id), allowed, target, reason=reason)
@@ -217,10 +245,37 @@ def move_issue(session: Session, number: int, action: str, reason: str | None = 
     if not moved:
         if issue.status == target:
             return issue
-        can = ", ".join(sorted(s.value for s in allowed))
-        raise IssueConflict(
-            f"cannot {action} issue #{number}: it is {issue.status} (only {can} issues can be)"
-        )
+        raise _refusal(issue, action, allowed)
     if target == IssueStatus.CANCELLED:
         session.execute(delete(IssueComparison).where(col(IssueComparison.issue_id) == issue.id))
+    if action == "unapprove":
+        issue.approved_hash = None
+        session.add(issue)
+        session.flush()
+    return issue
+
+
+def approve_issue(
+    session: Session, number: int, settings: Settings, reason: str | None = None
+) -> Issue:
+    """Approve a draft or held issue: the editor's checks must find no error (`gate`), and
+    the snapshot's hash is recorded, so a send refuses any other snapshot. The row is locked
+    before the checks read it, so what was checked is what was approved. Approving an
+    approved issue changes nothing."""
+    target, allowed = IssueStatus.APPROVED, APPROVABLE
+    issue = get_issue(session, number)
+    if not lifecycle.lock_while(session, row_id(issue.id), allowed):
+        session.refresh(issue)
+        if issue.status == target:
+            return issue
+        raise _refusal(issue, "approve", allowed)
+    session.refresh(issue)
+    ensure_fit_to_send(session, issue, settings)
+    approved = snapshot_hash(issue)
+    if not lifecycle.move(session, row_id(issue.id), allowed, target, reason=reason):
+        raise IssueConflict(f"issue #{number} changed while it was approved; try again")
+    session.refresh(issue)
+    issue.approved_hash = approved
+    session.add(issue)
+    session.flush()
     return issue

@@ -32,6 +32,7 @@ __all__ = [
     "SENDING",
     "STARTABLE",
     "TRANSITIONS",
+    "UNAPPROVABLE",
     "WENT_OUT",
     "IllegalTransition",
     "IssueStatus",
@@ -77,6 +78,8 @@ EDITABLE = frozenset({IssueStatus.DRAFT})
 a held issue waits to be approved as it stands); `unapprove` brings an issue back here."""
 FROZEN = frozenset(IssueStatus) - EDITABLE
 """Nothing re-renders these: the snapshot is what the editor approved (or what went out)."""
+UNAPPROVABLE = frozenset({IssueStatus.APPROVED, IssueStatus.HELD})
+"""Frozen, but not yet sending: `unapprove` brings these back to a draft."""
 STARTABLE = frozenset({IssueStatus.DRAFT, IssueStatus.APPROVED})
 """A send may start from here (the move to `sending` snapshots the audience)."""
 SENDING = frozenset({IssueStatus.SENDING})

@@ -1,8 +1,13 @@
 """The editor's preview: the next issue exactly as a subscriber will get it, and its checks.
 
 Previewing reads the files under content/ (loading them, as the scheduler would) and
-re-renders a draft issue, so the stored snapshot is what was previewed. A week that has
-no issue yet is rendered provisionally inside a transaction that is rolled back.
+re-renders a draft issue, so the stored snapshot is what was previewed. An approved or held
+issue is frozen: it is shown as it stands, never re-rendered. A week that has no issue yet
+is rendered provisionally inside a transaction that is rolled back.
+
+Without a number or a week, the preview (and `newsletter issue check`) shows the issue the
+editor is working on: the newest one that has not gone out and is not cancelled, whatever
+its week; when there is none, the week the scheduler sends next, provisionally.
 """
 
 from __future__ import annotations
@@ -19,11 +24,11 @@ from sqlmodel import Session, col, select
 from newsletter.core.clock import utcnow
 from newsletter.core.errors import NewsletterError, NotFound
 from newsletter.core.settings import Settings
-from newsletter.delivery import Recipient, placeholders
-from newsletter.links.personalize import Personalizer, vote_slots
-from newsletter.links.tokens import Signer
-from newsletter.publishing.checks import Finding, Level, run_checks
+from newsletter.delivery import placeholders
+from newsletter.publishing.checks import Finding, Level
 from newsletter.publishing.content import ContentError
+from newsletter.publishing.gate import check_issue
+from newsletter.publishing.gate import sample_recipient as sample_recipient
 from newsletter.publishing.inbox import preheader_line
 from newsletter.publishing.issues import (
     build_issue,
@@ -31,7 +36,7 @@ from newsletter.publishing.issues import (
     issue_for_week,
     rerender_issue,
 )
-from newsletter.publishing.lifecycle import EDITABLE, WENT_OUT
+from newsletter.publishing.lifecycle import EDITABLE, WENT_OUT, IssueStatus
 from newsletter.publishing.models import Comparison, Issue
 from newsletter.publishing.render import (
     EMAIL_TEMPLATES,
@@ -39,15 +44,11 @@ from newsletter.publishing.render import (
     IssueView,
     Snapshot,
     comparison_views,
-    issue_view,
     render_view,
 )
 from newsletter.publishing.weeks import parse_week, week_bounds, week_of
 from newsletter.publishing.withdrawal import load_and_withdraw
 
-SAMPLE_ID = 0
-SAMPLE_EMAIL = "sample.reader@example.com"
-SAMPLE_NAME = "Sample Reader"
 _DARK = re.compile(r"@media\s*\(\s*prefers-color-scheme\s*:\s*dark\s*\)")
 
 
@@ -113,27 +114,25 @@ def next_week(session: Session, today: date) -> str:
     return week
 
 
-def sample_recipient(session: Session, issue: Issue, settings: Settings) -> Recipient:
-    personalizer = Personalizer(issue, vote_slots(issue), settings, Signer(settings.secret()))
-    return personalizer.recipient(SAMPLE_ID, SAMPLE_EMAIL, SAMPLE_NAME)
+UPCOMING = frozenset({IssueStatus.DRAFT, IssueStatus.HELD, IssueStatus.APPROVED})
+"""Not gone out, not cancelled: an issue an editor may still be working on."""
+
+
+def upcoming_issue(session: Session) -> Issue | None:
+    """The newest issue (highest number) that has not gone out and is not cancelled: the
+    one an editor just built, even when it is for a later week than this one."""
+    return session.exec(
+        select(Issue)
+        .where(col(Issue.status).in_([status.value for status in UPCOMING]))
+        .order_by(col(Issue.number).desc())
+    ).first()
 
 
 def _preview_of(
     session: Session, issue: Issue, settings: Settings, *, provisional: bool, links: bool
 ) -> Preview:
-    recipient = sample_recipient(session, issue, settings)
-    comparisons = issue_view(session, issue, settings).comparisons
-    findings = run_checks(
-        subject=issue.subject,
-        preheader=issue.preheader,
-        html=issue.html,
-        text=issue.text,
-        recipient=recipient,
-        comparisons=comparisons,
-        site_url=settings.site_url,
-        postal_address=settings.postal_address,
-        links=links,
-    )
+    checked = check_issue(session, issue, settings, links=links)
+    recipient = checked.recipient
     return Preview(
         number=issue.number,
         week=issue.week,
@@ -143,8 +142,8 @@ def _preview_of(
         preheader=issue.preheader,
         html=placeholders.fill(issue.html, recipient.substitutions),
         text=placeholders.fill(issue.text, recipient.substitutions),
-        findings=findings,
-        comparisons=comparisons,
+        findings=checked.findings,
+        comparisons=checked.comparisons,
     )
 
 
@@ -157,15 +156,22 @@ def build_preview(
     today: date | None = None,
     links: bool = False,
 ) -> Preview | PreviewFailure:
-    """The issue to preview: by number, by week, or the next one the scheduler would send."""
+    """The issue to preview: by number, by week, or the one the editor is working on (see
+    the module docstring)."""
     try:
         with Session(engine, expire_on_commit=False) as session:
             load_and_withdraw(session, settings.content_dir, settings)
+            issue: Issue | None
             if number is not None:
-                issue: Issue | None = get_issue(session, number)
-            else:
-                week = parse_week(week) if week else next_week(session, today or utcnow().date())
+                issue = get_issue(session, number)
+            elif week:
+                week = parse_week(week)
                 issue = issue_for_week(session, week)
+            else:
+                issue = upcoming_issue(session)
+                if issue is None:
+                    week = next_week(session, today or utcnow().date())
+                    issue = issue_for_week(session, week)
             if issue is not None:
                 if issue.status in EDITABLE:
                     rerender_issue(session, issue, settings)
@@ -222,14 +228,21 @@ def force_dark(html: str) -> str:
     return _DARK.sub("@media all", html)
 
 
+_Key = tuple[str, str | None, int | None, int | str | None]
+"""(the files' fingerprint, the week asked for, the number asked for, what the default page
+resolved to)"""
+
+
 class PreviewCache:
-    """Renders once per change of the files; the page polls the fingerprint."""
+    """Renders once per change of the files; the page polls the fingerprint. The default
+    page (no number, no week) is keyed by the issue it resolves to now, so an issue built
+    from the command line while the server runs is the one shown at the next reload."""
 
     def __init__(self, engine: Engine, settings: Settings) -> None:
         self.engine = engine
         self.settings = settings
         self._lock = threading.Lock()
-        self._cached: dict[tuple[str, str | None, int | None], Preview | PreviewFailure] = {}
+        self._cached: dict[_Key, Preview | PreviewFailure] = {}
 
     def version(self) -> str:
         return fingerprint(self.settings)
@@ -237,7 +250,8 @@ class PreviewCache:
     def get(
         self, *, week: str | None = None, number: int | None = None
     ) -> Preview | PreviewFailure:
-        key = (fingerprint(self.settings), week, number)
+        default = self._default() if week is None and number is None else None
+        key = (fingerprint(self.settings), week, number, default)
         with self._lock:
             if key not in self._cached:
                 self._cached.clear()
@@ -245,3 +259,12 @@ class PreviewCache:
                     self.engine, self.settings, week=week, number=number
                 )
             return self._cached[key]
+
+    def _default(self) -> int | str:
+        """What the default page shows now: the upcoming issue's number, else the week
+        previewed provisionally."""
+        with Session(self.engine) as session:
+            upcoming = upcoming_issue(session)
+            if upcoming is not None:
+                return upcoming.number
+            return next_week(session, utcnow().date())

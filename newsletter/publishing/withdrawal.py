@@ -31,11 +31,18 @@ from sqlmodel import Session, col, select
 from newsletter.core.settings import Settings
 from newsletter.core.sql import row_id
 from newsletter.publishing import lifecycle
-from newsletter.publishing.composition import UNAPPROVABLE, lock_draft, renumber
+from newsletter.publishing.composition import lock_draft, renumber
 from newsletter.publishing.content import LoadReport, load_content
-from newsletter.publishing.issues import rerender_issue
-from newsletter.publishing.lifecycle import EDITABLE, IssueStatus
+from newsletter.publishing.issues import (
+    Built,
+    build_issue,
+    frozen_error,
+    issue_for_week,
+    rerender_issue,
+)
+from newsletter.publishing.lifecycle import EDITABLE, UNAPPROVABLE, IssueStatus
 from newsletter.publishing.models import Comparison, Issue, IssueComparison
+from newsletter.publishing.weeks import parse_week
 
 log = logging.getLogger(__name__)
 
@@ -160,3 +167,26 @@ def _take_out(
     rerender_issue(session, issue, settings)
     session.flush()
     return TakenOut(issue.number, issue.week, slugs, cancelled=False)
+
+
+@dataclass(frozen=True)
+class Refreshed:
+    built: Built
+    loaded: ContentLoad
+
+
+def refresh_issue(session: Session, week: str, settings: Settings) -> Refreshed:
+    """`issue build --refresh`: load the files under content/ as they are now, then build
+    the week's issue from them or re-render its draft. A content problem raises
+    `ContentError` (with every problem) and a frozen issue `IssueConflict`, both before
+    anything is written; the caller's transaction holds the load and the render together."""
+    week = parse_week(week)
+    existing = issue_for_week(session, week)
+    if existing is not None and not lifecycle.lock_while(session, row_id(existing.id), EDITABLE):
+        session.refresh(existing)
+        raise frozen_error(existing)
+    loaded = load_and_withdraw(session, settings.content_dir, settings)
+    built = build_issue(session, week, settings)
+    if not built.created:
+        rerender_issue(session, built.issue, settings)
+    return Refreshed(built, loaded)

@@ -3,13 +3,15 @@ leases, the send run and its batch workers, the retry policy, one tally of count
 the dry run. Callers import from here (`from newsletter.sending import send_issue`).
 
 Modules: `sender` (the entry points), `start` (which statuses start, join or resume a
-send), `run` (a call's share of a send: threads, heartbeat, stop), `worker` (one batch:
+send, and the gate a start passes), `decision` (what a person is shown before sending by
+hand), `run` (a call's share of a send: threads, heartbeat, stop), `worker` (one batch:
 claim, deliver, record), `settle` (the issue's status when the workers stop), `retry`,
 `tally`, `dryrun`, `message`, `errors`, and the `ledger` package.
 """
 
 from __future__ import annotations
 
+from newsletter.sending.decision import SendDecision, audience_size, send_decision
 from newsletter.sending.errors import SendConflict, SendError, SendInputError, SendRefused
 from newsletter.sending.ledger import BatchNote, BatchState, LedgerCounts, RecipientState
 from newsletter.sending.message import issue_message
@@ -24,15 +26,18 @@ __all__ = [
     "ProgressCallback",
     "RecipientState",
     "SendConflict",
+    "SendDecision",
     "SendError",
     "SendInputError",
     "SendProgress",
     "SendRefused",
     "SendReport",
     "Tally",
+    "audience_size",
     "issue_message",
     "issue_status",
     "resumes_by_itself",
+    "send_decision",
     "send_issue",
     "test_send",
 ]

@@ -1,7 +1,8 @@
 """Sending an issue to its whole audience, exactly once each, through the ledger.
 
 `send_issue` is the one entry point (the CLI calls it, and the scheduler); which issue
-statuses may be sent is told in `start`.
+statuses may be sent, and the gate a send passes when it starts (the editor's checks, the
+approved snapshot), is told in `start`.
 
 The send ends `sent` when every batch is accepted, failed, unknown or skipped (the
 status_reason counts failed and unknown ones; `failed` if nothing at all was accepted), or
@@ -22,7 +23,7 @@ import threading
 import time
 from dataclasses import replace
 
-from sqlalchemy import Engine, func
+from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from newsletter.core.database import session_scope
@@ -35,6 +36,7 @@ from newsletter.publishing.issues import get_issue
 from newsletter.publishing.lifecycle import RUNNABLE
 from newsletter.publishing.models import Issue
 from newsletter.sending import dryrun, ledger
+from newsletter.sending.decision import audience_size
 from newsletter.sending.errors import SendConflict, SendInputError, SendRefused
 from newsletter.sending.ledger import issue_status
 from newsletter.sending.message import issue_message
@@ -111,7 +113,7 @@ def send_issue(
         return dryrun.dry_run(engine, sendable, settings, backend, on_progress)
     if sendable.issue.status in RUNNABLE:
         backend.prepare(_active_count(engine))  # e.g. start build processes during the snapshot
-    begun = begin(engine, sendable.issue, settings.batch_size)
+    begun = begin(engine, sendable.issue, settings)
     if begun == "already sent":
         return _report(engine, sendable.issue, begun, started, Counter(Tally(), None))
     # Read the snapshot again now that the issue is `sending`: a re-render committed
@@ -167,11 +169,7 @@ def _report(
 
 def _active_count(engine: Engine) -> int:
     with session_scope(engine) as session:
-        return int(
-            session.exec(
-                select(func.count()).select_from(Subscriber).where(Subscriber.status == "active")
-            ).one()
-        )
+        return audience_size(session)
 
 
 def test_send(

@@ -1,7 +1,9 @@
 """How a call joins an issue's send: start it (snapshotting the audience), resume it, join
 it, or find it already sent. Which statuses may be sent:
 
-- `draft` and `approved` start a send: the lifecycle's compare-and-set moves the issue to
+- `draft` and `approved` start a send, once the issue passes the gate
+  (`publishing.gate`: the editor's checks find no error, and an approved issue still holds
+  the snapshot that was approved): the lifecycle's compare-and-set moves the issue to
   `sending` and, in the same transaction, the audience is snapshotted into batches. Two
   processes starting at once: one wins the move, the other joins.
 - `sending` joins the send: only through batch claims, so several senders (threads,
@@ -19,7 +21,9 @@ from sqlalchemy import Engine
 from sqlmodel import col, select
 
 from newsletter.core.database import session_scope
+from newsletter.core.settings import Settings
 from newsletter.publishing import lifecycle
+from newsletter.publishing.gate import ensure_fit_to_send
 from newsletter.publishing.lifecycle import (
     FINISHED,
     NOT_TO_BE_SENT,
@@ -34,8 +38,12 @@ from newsletter.sending.errors import SendConflict, SendRefused
 Begun = Literal["started", "joined", "resumed", "already sent"]
 
 
-def begin(engine: Engine, issue: Issue, batch_size: int) -> Begun:
-    """Move the issue into `sending` (snapshotting the audience) or join/resume its send."""
+def begin(engine: Engine, issue: Issue, settings: Settings) -> Begun:
+    """Move the issue into `sending` (snapshotting the audience) or join/resume its send.
+
+    Starting checks the snapshot with the row locked (`lock_while`), so no approval or
+    re-render can slip in between the gate and the move: what passed is what is sent.
+    """
     issue_id = issue.id
     assert issue_id is not None
     with session_scope(engine, immediate=True) as session:
@@ -45,9 +53,14 @@ def begin(engine: Engine, issue: Issue, batch_size: int) -> Begun:
                 f"issue #{issue.number} is {status}; only draft or approved issues are sent"
             )
         if status in STARTABLE:
-            if lifecycle.move(session, issue_id, STARTABLE, IssueStatus.SENDING):
+            if lifecycle.lock_while(session, issue_id, STARTABLE):
+                row = session.get(Issue, issue_id)
+                assert row is not None
+                ensure_fit_to_send(session, row, settings)
+                if not lifecycle.move(session, issue_id, STARTABLE, IssueStatus.SENDING):
+                    raise SendConflict(f"issue #{issue.number} changed as it started; try again")
                 if session.get(ledger.IssueSend, issue_id) is None:
-                    ledger.snapshot_audience(session, issue_id, batch_size)
+                    ledger.snapshot_audience(session, issue_id, settings.batch_size)
                 return "started"
             status = lifecycle.status_of(session, issue_id)  # another sender started it just now
         if status == IssueStatus.PAUSED:

@@ -25,4 +25,5 @@ def weekly(
     get_settings.cache_clear()
     add_subscribers(engine, 3)
     jobs.stopping.clear()
+    jobs._refused.clear()
     return get_settings()

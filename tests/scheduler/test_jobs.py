@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 import time_machine
@@ -15,11 +16,13 @@ from newsletter.core.database import session_scope
 from newsletter.core.settings import Settings, get_settings
 from newsletter.delivery import Backend
 from newsletter.delivery.registry import make_backend
-from newsletter.publishing.issues import build_issue, move_issue
+from newsletter.publishing.content import load_content
+from newsletter.publishing.issues import approve_issue, build_issue, move_issue
 from newsletter.publishing.lifecycle import IssueStatus, PauseCause
 from newsletter.publishing.models import Issue
 from scheduler import jobs
-from tests.factories import comparison, write_comparison
+from tests.factories import comparison, write_comparison, write_content
+from tests.newsletter.publishing.helpers import stored, tamper
 from tests.scheduler.helpers import BERLIN, issues_in
 
 
@@ -45,7 +48,7 @@ def test_without_auto_send_the_issue_waits_for_approval(
     [issue] = issues_in(engine)
     assert issue.status == IssueStatus.DRAFT
     with session_scope(engine) as session:
-        move_issue(session, issue.number, "approve")
+        approve_issue(session, issue.number, weekly)
     jobs.dispatch_job()  # the next tick sends it
     [issue] = issues_in(engine)
     assert issue.status == IssueStatus.SENT
@@ -191,3 +194,58 @@ def test_the_weekly_job_builds_a_week_whose_issue_was_cancelled(
         (1, "2026-W48", IssueStatus.CANCELLED),
         (2, "2026-W48", IssueStatus.DRAFT),
     ]
+
+
+"""The jobs: the weekly build (and send), the dispatch tick that sends approved issues and
+resumes stopped sends by their pause cause, the gate they pass, and the backends they
+close."""
+
+
+def test_the_scheduler_sends_nothing_the_gate_refuses(
+    weekly: Settings,
+    engine: Engine,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Auto-send runs the editor's checks: a draft in error is logged (once, not every
+    tick) and left alone, and so is an approved issue whose snapshot changed; the tick
+    still sends the issues that pass."""
+    caplog.set_level(logging.INFO, logger="scheduler")
+    monkeypatch.setenv("NEWSLETTER_POSTAL_ADDRESS", "")  # the footer check errs
+    get_settings.cache_clear()
+    with time_machine.travel(datetime(2026, 11, 23, 8, tzinfo=BERLIN), tick=False):
+        jobs.weekly_job()
+        jobs.dispatch_job()
+        jobs.dispatch_job()
+    [issue] = issues_in(engine)
+    assert issue.status == IssueStatus.DRAFT
+    refusal = (
+        f"issue #{issue.number} cannot go out: the checks found 1 error(s): footer: no "
+        "postal address is set (NEWSLETTER_POSTAL_ADDRESS)"
+    )
+    assert caplog.text.count(refusal) == 1
+    assert not list(weekly.outbox_dir.rglob("*.eml"))
+
+
+def test_the_scheduler_never_sends_a_snapshot_nobody_approved(
+    weekly: Settings, engine: Engine, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="scheduler")
+    root = write_content(
+        tmp_path / "more", [comparison("one", "2026-11-23"), comparison("two", "2026-11-30")]
+    )
+    with session_scope(engine) as session:
+        load_content(session, root)
+        for week in ("2026-W48", "2026-W49"):
+            approve_issue(session, build_issue(session, week, weekly).issue.number, weekly)
+    tamper(engine, 1, text=stored(engine, 1).text.replace("The verdict", "A sponsored verdict"))
+
+    jobs.dispatch_job()
+
+    first, second = sorted(issues_in(engine), key=lambda row: row.number)
+    assert (first.status, second.status) == (IssueStatus.APPROVED, IssueStatus.SENT)
+    assert "issue #1 is not sent: its snapshot is no longer the one that was approved" in (
+        caplog.text
+    )
+    assert not (weekly.outbox_dir / "issue-1").exists()
+    assert len(list((weekly.outbox_dir / "issue-2").glob("*.eml"))) == 3

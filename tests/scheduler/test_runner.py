@@ -70,6 +70,8 @@ def _scheduler_env(settings: Settings, root: Path, standin: StandIn) -> dict[str
         NEWSLETTER_DATABASE_URL=settings.database_url,
         NEWSLETTER_SECRET_KEY=settings.secret_key,
         NEWSLETTER_CONTENT_DIR=str(root),
+        NEWSLETTER_POSTAL_ADDRESS=settings.postal_address,  # as rendered: the checks compare
+        NEWSLETTER_SITE_URL=settings.site_url,
         NEWSLETTER_AUTO_SEND="true",
         NEWSLETTER_BACKEND="sendgrid",
         NEWSLETTER_SENDGRID_HOST=standin.url,
@@ -165,6 +167,7 @@ def test_a_send_left_in_sending_by_a_crash_is_resumed_on_start(
                 "issue",
                 "send",
                 "1",
+                "--yes",
             ],
             env=environ,
             stdout=subprocess.DEVNULL,

@@ -3,14 +3,19 @@ exercised with the scheduler, `check` with the checks)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+import time_machine
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
 from newsletter.cli.main import app
-from newsletter.core.settings import Settings
+from newsletter.core.settings import Settings, get_settings
+from newsletter.publishing.lifecycle import IssueStatus
 from tests.factories import comparison, write_content
+from tests.newsletter.publishing.helpers import stored, tamper
 
 runner = CliRunner()
 
@@ -75,3 +80,114 @@ def test_a_cancelled_week_is_built_again_and_both_are_listed(env: Settings, tmp_
     rows = [" ".join(line.replace("│", " ").split()) for line in listed.output.splitlines()]
     assert "2 2026-W48 draft 1 0 0 0" in rows
     assert "1 2026-W48 cancelled 0 0 0 0" in rows
+
+
+"""`newsletter issue build|render|list|approve|unapprove|check` as an editor runs them (the
+other moves and `next` are exercised with the scheduler, the checks themselves with
+`checks`)."""
+
+
+def test_build_refresh_renders_the_files_as_they_are_now(
+    env: Settings, engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = write_content(tmp_path / "content", [comparison("one", "2026-11-24")])
+    monkeypatch.setenv("NEWSLETTER_CONTENT_DIR", str(root))
+    get_settings.cache_clear()
+    assert runner.invoke(app, ["issue", "build", "--refresh", "--week", "2026-W48"]).exit_code == 0
+    path = root / "comparisons" / "one.yaml"
+    original = path.read_text()
+    path.write_text(original.replace("The verdict on one.", "A verdict edited after the build."))
+
+    refreshed = runner.invoke(app, ["issue", "build", "--refresh", "--week", "2026-W48"])
+
+    assert refreshed.exit_code == 0, refreshed.output
+    assert "1 updated" in refreshed.output
+    assert "re-rendered issue #1 for 2026-W48 (draft)" in refreshed.output
+    assert "A verdict edited after the build." in stored(engine, 1).text
+
+    before = stored(engine, 1)
+    path.write_text(original.replace("published: '2026-11-24'", "published: '2026-11-31'"))
+    broken = runner.invoke(app, ["issue", "build", "--refresh", "--week", "2026-W48"])
+
+    assert broken.exit_code == 1
+    assert "content/comparisons/one.yaml:4: published: '2026-11-31' is not a date" in (
+        broken.output
+    )
+    assert "error: 1 problem(s) in content; nothing was loaded" in broken.output
+    after = stored(engine, 1)
+    assert (after.html, after.text, after.rendered_at) == (
+        before.html,
+        before.text,
+        before.rendered_at,
+    )
+    help_text = runner.invoke(app, ["issue", "build", "--help"]).output
+    assert "Load content/ first" in " ".join(help_text.replace("│", " ").split())
+
+
+def test_approve_freezes_the_issue_and_unapprove_reopens_it(
+    env: Settings, engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = write_content(tmp_path / "content", [comparison("one", "2026-11-24")])
+    monkeypatch.setenv("NEWSLETTER_CONTENT_DIR", str(root))
+    get_settings.cache_clear()
+    assert runner.invoke(app, ["issue", "build", "--refresh", "--week", "2026-W48"]).exit_code == 0
+
+    approved = runner.invoke(app, ["issue", "approve", "1"])
+
+    assert approved.exit_code == 0, approved.output
+    assert "issue #1 (2026-W48) is approved" in approved.output
+    assert stored(engine, 1).approved_hash == stored(engine, 1).content_hash
+    frozen = runner.invoke(app, ["issue", "build", "--refresh", "--week", "2026-W48"])
+    assert frozen.exit_code == 1
+    assert frozen.output.count("\n") == 1, frozen.output  # one line
+    assert "error: issue #1 is approved, so its snapshot is frozen" in frozen.output
+    assert "`newsletter issue unapprove 1`" in frozen.output
+
+    reopened = runner.invoke(app, ["issue", "unapprove", "1"])
+
+    assert reopened.exit_code == 0, reopened.output
+    assert "issue #1 (2026-W48) is draft" in reopened.output
+    assert stored(engine, 1).approved_hash is None
+    assert runner.invoke(app, ["issue", "build", "--refresh", "--week", "2026-W48"]).exit_code == 0
+    tamper(engine, 1, subject="Issue #1\nBcc: everyone@example.com")
+    refused = runner.invoke(app, ["issue", "approve", "1"])
+    assert refused.exit_code == 1
+    assert "error: issue #1 cannot go out: the checks found 1 error(s): subject: the subject " in (
+        " ".join(refused.output.split())
+    )
+    assert stored(engine, 1).status == IssueStatus.DRAFT
+
+
+def test_check_without_a_number_checks_the_issue_just_built(
+    env: Settings, engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An editor working ahead builds next week's issue, then checks: that is the issue
+    checked, not this week's. A cancelled or sent issue is not one anyone works on; with
+    no issue at all, the week the scheduler sends next is checked provisionally."""
+    root = write_content(
+        tmp_path / "content",
+        [
+            comparison("this-week", "2026-11-24"),
+            comparison("next-week", "2026-12-01"),
+            comparison("week-after", "2026-12-08"),
+        ],
+    )
+    monkeypatch.setenv("NEWSLETTER_CONTENT_DIR", str(root))
+    get_settings.cache_clear()
+
+    def checked() -> str:
+        result = runner.invoke(app, ["issue", "check"])
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    with time_machine.travel(datetime(2026, 11, 25, 12, tzinfo=UTC), tick=False):
+        assert "(2026-W48, provisional): all checks pass" in checked()
+        for week in ("2026-W48", "2026-W49", "2026-W50"):
+            assert (
+                runner.invoke(app, ["issue", "build", "--refresh", "--week", week]).exit_code == 0
+            )
+        tamper(engine, 3, status=IssueStatus.SENT.value)  # gone out, early
+
+        assert "issue #2 (2026-W49): all checks pass" in checked()
+        assert runner.invoke(app, ["issue", "cancel", "2"]).exit_code == 0
+        assert "issue #1 (2026-W48): all checks pass" in checked()

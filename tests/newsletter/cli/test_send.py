@@ -1,4 +1,5 @@
-"""`newsletter issue send|status|test-send` as an operator runs them."""
+"""`newsletter issue send|status|test-send` as an operator runs them, and the decision a
+send of a draft needs."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
+from newsletter.cli import send
 from newsletter.cli.main import app
 from newsletter.core.settings import Settings, get_settings
 from newsletter.devtools.standin import StandIn
@@ -43,7 +45,7 @@ def test_send_status_and_resend(
     build(engine, env, tmp_path / "content")
     add_subscribers(engine, 25)
 
-    sent = runner.invoke(app, ["issue", "send", "--week", "2026-W48"])
+    sent = runner.invoke(app, ["issue", "send", "--week", "2026-W48", "--yes"])
 
     assert sent.exit_code == 0, sent.output
     assert "issue #1: sent — 25 accepted, 0 skipped, 0 failed, 0 unknown" in sent.output
@@ -71,7 +73,7 @@ def test_a_wrong_key_is_one_clear_line_and_the_send_pauses(
     monkeypatch.setenv("SENDGRID_API_KEY", "wrong-key")
     get_settings.cache_clear()
 
-    refused = runner.invoke(app, ["issue", "send", "1"])
+    refused = runner.invoke(app, ["issue", "send", "1", "--yes"])
 
     assert refused.exit_code == 1
     assert "error: stopped: SendGrid answered 401" in refused.output
@@ -108,3 +110,58 @@ def test_errors_are_one_line(engine: Engine, env: Settings) -> None:
     assert "error: there is no issue for 2026-W01; build it first" in no_week.output
     no_issue = runner.invoke(app, ["issue", "test-send", "ed@example.com"])
     assert "error: there is no issue yet" in no_issue.output
+
+
+def test_a_draft_goes_out_only_on_an_explicit_yes(
+    engine: Engine,
+    env: Settings,
+    through_standin: StandIn,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Nobody approved a draft: sending it is asked on a terminal (subject, audience), and
+    refused without one unless --yes says so."""
+    issue = build(engine, env, tmp_path / "content")
+    add_subscribers(engine, 12)
+
+    unattended = runner.invoke(app, ["issue", "send", "1"])
+
+    assert unattended.exit_code == 1
+    assert "error: issue #1 is a draft nobody approved; approve it" in unattended.output
+    assert "or pass --yes" in unattended.output
+    monkeypatch.setattr(send, "is_terminal", lambda: True)
+    declined = runner.invoke(app, ["issue", "send", "1"], input="n\n")
+    assert declined.exit_code == 1
+    assert f"subject: {issue.subject}" in declined.output
+    assert "to:      12 active subscriber(s)" in declined.output
+    assert "Send it now? [y/N]" in declined.output
+    assert "error: issue #1 was not sent" in declined.output
+    assert through_standin.recipients() == []
+    assert runner.invoke(app, ["issue", "status", "1"]).output.count("not sent yet") == 1
+
+    accepted = runner.invoke(app, ["issue", "send", "1"], input="y\n")
+
+    assert accepted.exit_code == 0, accepted.output
+    assert "issue #1: sent — 12 accepted" in accepted.output
+    assert len(through_standin.recipients()) == 12
+
+
+def test_an_approved_issue_is_sent_without_a_question_and_failures_exit_1(
+    engine: Engine, env: Settings, through_standin: StandIn, tmp_path: Path
+) -> None:
+    build(engine, env, tmp_path / "content")
+    add_subscribers(engine, 30)  # three batches of 10: whichever meets the fault, 10 fail
+    assert runner.invoke(app, ["issue", "hold", "1"]).exit_code == 0
+    held = runner.invoke(app, ["issue", "send", "1", "--yes"])
+    assert held.exit_code == 1
+    assert "error: issue #1 is held; only draft or approved issues are sent" in held.output
+    assert runner.invoke(app, ["issue", "approve", "1"]).exit_code == 0
+    through_standin.inject("error", status=400, message="The content value must be a string")
+
+    sent = runner.invoke(app, ["issue", "send", "1"])  # no terminal, no --yes: approved
+
+    assert sent.exit_code == 1, sent.output
+    summary = " ".join(sent.output.split())
+    assert "issue #1: sent — 20 accepted, 0 skipped, 10 failed, 0 unknown" in summary
+    assert "error: issue #1 did not reach everyone: 10 recipient(s) failed, 0 unknown" in summary
+    assert len(through_standin.recipients()) == 20

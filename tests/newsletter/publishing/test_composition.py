@@ -26,6 +26,7 @@ from newsletter.publishing.issues import build_issue, get_issue, move_issue
 from newsletter.publishing.lifecycle import STARTABLE, IssueStatus
 from newsletter.publishing.models import Comparison, Issue, IssueComparison
 from tests.factories import comparison, write_content
+from tests.newsletter.publishing.helpers import decide
 
 # Four comparisons in 2026-W48's window, one long before it (outside any pick of W48).
 DATES = {"a": "2026-11-27", "b": "2026-11-26", "c": "2026-11-25", "d": "2026-11-24"}
@@ -117,7 +118,7 @@ def test_add_is_refused_for_a_comparison_in_another_issue_withdrawn_or_unknown(
         add_comparison(session, draft, "c", settings)
     assert "(2026-W49, draft); `newsletter issue remove 2 c` first" in str(refused.value)
     with session_scope(engine) as session:
-        move_issue(session, other, "approve")
+        decide(session, other, "approve", settings)
     with (
         session_scope(engine) as session,
         pytest.raises(Conflict, match=r"`newsletter issue unapprove 2`, then `newsletter issue"),
@@ -148,7 +149,7 @@ def test_an_approved_or_held_issue_is_frozen(
     engine: Engine, settings: Settings, draft: int, action: str
 ) -> None:
     with session_scope(engine) as session:
-        move_issue(session, draft, action)
+        decide(session, draft, action, settings)
     before = issue(engine, draft)
     status = "approved" if action == "approve" else "held"
     expected = (

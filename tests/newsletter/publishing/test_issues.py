@@ -15,11 +15,15 @@ from newsletter.core.clock import utcnow
 from newsletter.core.database import session_scope
 from newsletter.core.settings import Settings
 from newsletter.publishing.content import load_content
+from newsletter.publishing.gate import ChecksFailed, snapshot_hash
 from newsletter.publishing.issues import (
+    IssueConflict,
     IssueError,
     IssueNotFound,
     NothingToPick,
+    approve_issue,
     build_issue,
+    get_issue,
     issue_for_week,
     move_issue,
     pick_comparisons,
@@ -30,6 +34,7 @@ from newsletter.publishing.lifecycle import IssueStatus
 from newsletter.publishing.models import Comparison, Issue, IssueComparison
 from newsletter.publishing.weeks import WeekError, parse_week, week_bounds, week_of
 from tests.factories import comparison, write_content
+from tests.newsletter.publishing.helpers import broken, stored, tamper
 
 
 def test_iso_weeks_across_the_year_boundary() -> None:
@@ -142,6 +147,8 @@ def test_editor_transitions_and_refusals(
 
     def move(action: str) -> str:
         with session_scope(engine) as session:
+            if action == "approve":
+                return approve_issue(session, number, settings).status
             return move_issue(session, number, action).status
 
     assert move("hold") == IssueStatus.HELD
@@ -161,7 +168,7 @@ def test_editor_transitions_and_refusals(
     with session_scope(engine) as session, pytest.raises(IssueError, match="it is sending"):
         move_issue(session, 2, "cancel")
     with session_scope(engine) as session, pytest.raises(IssueError, match="there is no issue #9"):
-        move_issue(session, 9, "approve")
+        approve_issue(session, 9, settings)
 
 
 def test_a_cancelled_issue_frees_its_week_and_stays_in_the_history(
@@ -240,3 +247,52 @@ def test_withdrawn_comparisons_are_never_picked(engine: Engine, tmp_path: Path) 
             select(Comparison).where(Comparison.slug == "gone")
         ).one().withdrawn_at = utcnow()
     assert _pick(engine, "2026-W48") == ["kept"]
+
+
+"""The week's pick rule at its boundaries, and one issue per week."""
+
+
+def test_approval_records_the_snapshot_and_freezes_it_until_unapproved(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    _load(engine, tmp_path / "content", {"one": "2026-11-24"})
+    with session_scope(engine) as session:
+        number = build_issue(session, "2026-W48", settings).issue.number
+    unapprove_hint = f"run `newsletter issue unapprove {number}` to change it"
+
+    def rerender() -> None:
+        with session_scope(engine) as session:
+            rerender_issue(session, get_issue(session, number), settings)
+
+    with session_scope(engine) as session:
+        approved = approve_issue(session, number, settings)
+        assert approved.status == IssueStatus.APPROVED
+        assert approved.approved_hash == approved.content_hash == snapshot_hash(approved)
+    for frozen in ("approved", "held"):
+        with pytest.raises(IssueConflict) as refused:
+            rerender()
+        assert str(refused.value).startswith(f"issue #{number} is {frozen}, so its snapshot")
+        assert unapprove_hint in str(refused.value)
+        with session_scope(engine) as session:
+            move_issue(session, number, "hold")
+    with session_scope(engine) as session:
+        back = move_issue(session, number, "unapprove")
+        assert (back.status, back.approved_hash) == (IssueStatus.DRAFT, None)
+    rerender()  # a draft again: the editor may change it
+    with session_scope(engine) as session:
+        approve_issue(session, number, settings)
+        assert move_issue(session, number, "unapprove").approved_hash is None  # from approved
+
+    tamper(engine, number, **broken("subject", stored(engine, number)))
+    with session_scope(engine) as session, pytest.raises(ChecksFailed, match="line break"):
+        approve_issue(session, number, settings)
+    assert (stored(engine, number).status, stored(engine, number).approved_hash) == (
+        IssueStatus.DRAFT,
+        None,
+    )
+    tamper(engine, number, status=IssueStatus.SENDING.value)
+    with session_scope(engine) as session, pytest.raises(IssueConflict) as refused:
+        move_issue(session, number, "unapprove")
+    assert str(refused.value) == (
+        f"cannot unapprove issue #{number}: it is sending (only approved, held issues can be)"
+    )

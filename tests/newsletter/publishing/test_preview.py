@@ -4,16 +4,19 @@ comparison alone."""
 from __future__ import annotations
 
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+import time_machine
 from sqlalchemy import Engine
 
 from newsletter.core.database import session_scope
 from newsletter.core.errors import InvalidInput, NotFound
 from newsletter.core.settings import PROJECT_ROOT, Settings
 from newsletter.publishing.content import load_content
-from newsletter.publishing.issues import build_issue, get_issue
+from newsletter.publishing.gate import snapshot_hash
+from newsletter.publishing.issues import approve_issue, build_issue, get_issue, move_issue
 from newsletter.publishing.preview import (
     Preview,
     PreviewFailure,
@@ -22,6 +25,7 @@ from newsletter.publishing.preview import (
 )
 from newsletter.web.app import create_app
 from tests.conftest import serve
+from tests.newsletter.publishing.helpers import stored
 
 
 def _copy_content(settings: Settings, tmp_path: Path) -> Path:
@@ -138,3 +142,78 @@ def test_previewing_a_draft_takes_a_deleted_comparison_out(
     with session_scope(engine) as session:
         stored = get_issue(session, after.number)
     assert first.comparisons[0].title not in stored.html
+
+
+"""The preview server: it follows the files, shows a broken file's error, previews one
+comparison alone, leaves an approved issue as it was approved, and by default shows the
+issue the editor is working on."""
+
+
+def _build(engine: Engine, settings: Settings, week: str) -> int:
+    with session_scope(engine) as session:
+        load_content(session, settings.content_dir)
+        return build_issue(session, week, settings).issue.number
+
+
+def test_the_preview_never_re_renders_an_approved_issue(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    """Editing a file while the preview is open re-renders a draft, never what the editor
+    approved; `unapprove` is the way to change it."""
+    root = _copy_content(settings, tmp_path)
+    target = root / "comparisons" / "code-llama-4-vs-mistral-large-3.yaml"
+    number = _build(engine, settings, "2026-W48")
+    with session_scope(engine) as session:
+        approve_issue(session, number, settings)
+    approved = stored(engine, number)
+    target.write_text(
+        target.read_text().replace("verdict: Open weights", "verdict: EDITED Open weights")
+    )
+    with (
+        serve(create_app(settings, engine, preview=True)) as port,
+        httpx.Client(base_url=f"http://127.0.0.1:{port}", trust_env=False, timeout=20) as http,
+    ):
+        page = http.get("/preview", params={"number": number})
+        assert page.status_code == 200
+        assert f"Issue #{number} · 2026-W48 · approved" in page.text
+        assert "EDITED" not in http.get("/preview/email", params={"number": number}).text
+        after = stored(engine, number)
+        assert (after.html, after.text, after.rendered_at) == (
+            approved.html,
+            approved.text,
+            approved.rendered_at,
+        )
+        assert after.approved_hash == snapshot_hash(after)
+
+        with session_scope(engine) as session:
+            move_issue(session, number, "unapprove")
+        target.write_text(target.read_text() + "\n")  # the page reloads on the next save
+        assert "EDITED Open weights" in http.get("/preview/email", params={"number": number}).text
+    assert "EDITED Open weights" in stored(engine, number).html
+
+
+def test_the_default_preview_shows_the_issue_the_editor_just_built(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    """No number, no week: the newest issue that has not gone out and is not cancelled,
+    followed as the editor builds the next one while the server runs."""
+    _copy_content(settings, tmp_path)
+    with (
+        time_machine.travel(datetime(2026, 11, 25, 12, tzinfo=UTC), tick=False),
+        serve(create_app(settings, engine, preview=True)) as port,
+        httpx.Client(base_url=f"http://127.0.0.1:{port}", trust_env=False, timeout=20) as http,
+    ):
+        first = http.get("/preview")
+        assert "· 2026-W48 · draft (not built yet: provisional)" in first.text
+        assert _build(engine, settings, "2026-W48") == 1
+        assert "Issue #1 · 2026-W48 · draft<" in http.get("/preview").text
+        assert _build(engine, settings, "2026-W49") == 2
+
+        ahead = http.get("/preview")
+
+        assert ahead.status_code == 200
+        assert "Issue #2 · 2026-W49 · draft<" in ahead.text
+        assert "Issue #2" in http.get("/preview/email").text
+        with session_scope(engine) as session:
+            move_issue(session, 2, "cancel")
+        assert "Issue #1 · 2026-W48 · draft<" in http.get("/preview").text

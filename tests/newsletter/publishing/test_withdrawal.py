@@ -17,13 +17,13 @@ from newsletter.publishing.issues import (
     build_issue,
     get_issue,
     issue_for_week,
-    move_issue,
     pick_comparisons,
 )
 from newsletter.publishing.lifecycle import IssueStatus
 from newsletter.publishing.models import Comparison, Issue, IssueComparison
 from newsletter.publishing.withdrawal import ContentLoad, load_and_withdraw
 from tests.factories import comparison, write_comparison, write_content
+from tests.newsletter.publishing.helpers import decide
 
 
 def _load(engine: Engine, root: Path, settings: Settings) -> ContentLoad:
@@ -147,7 +147,7 @@ def test_a_frozen_issue_keeps_a_withdrawn_comparison_and_the_load_says_so(
     _load(engine, root, settings)
     with session_scope(engine) as session:
         number = build_issue(session, "2026-W48", settings).issue.number
-        move_issue(session, number, action)
+        decide(session, number, action, settings)
     before = _issue(engine, number)
     (root / "comparisons" / "b.yaml").unlink()
     (root / "comparisons" / "c.yaml").unlink()

@@ -3,7 +3,7 @@ persistent store keeps a reference to it, not the function) that reads the one s
 object, and logs one line per event.
 
 Exactly once does not come from APScheduler (3.x cannot coordinate processes): it comes
-from the database. One issue per ISO week is a unique constraint, the move to `sending`
+from the database. One live issue per ISO week is a unique index, the move to `sending`
 is a compare-and-set, and the ledger hands each batch to one sender.
 """
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import shlex
 from typing import Annotated
 
 import typer
@@ -49,18 +50,39 @@ def dev_sendgrid(
     (GET /_standin/accepted) and can inject faults (POST /_standin/faults).
     Example: [bold]newsletter dev sendgrid --port 3030[/]
     """
-    api_key = key or get_settings().sendgrid_api_key or "dev-key"
+    configured = get_settings().sendgrid_api_key
+    api_key = key or configured or "dev-key"
     standin = StandIn(api_keys=[api_key], verbose=True)
 
     def ready(url: str) -> None:
-        console.print(f"SendGrid stand-in at {url} (Ctrl-C stops it); send through it with:")
-        console.print(
-            f"  NEWSLETTER_BACKEND=sendgrid NEWSLETTER_SENDGRID_HOST={url} "
-            f"SENDGRID_API_KEY={api_key} NO_PROXY=127.0.0.1 newsletter issue send",
-            markup=False,
-        )
+        shown = None if api_key == configured else api_key
+        console.print(f"SendGrid stand-in at {url} (Ctrl-C stops it).")
+        if shown is None:
+            console.print("It takes the SENDGRID_API_KEY already configured.")
+        console.print("To send through it, paste these lines into another terminal:")
+        lines = paste_lines(url, shown)
+        # soft_wrap: Rich must not break a line at the terminal's width, or the pasted
+        # halves would be two commands and the second would run without the first's part.
+        console.print("\n".join(lines), markup=False, highlight=False, soft_wrap=True)
 
     standin.serve_forever("127.0.0.1", port, ready=ready)
+
+
+def paste_lines(url: str, api_key: str | None) -> list[str]:
+    """Shell lines that point this terminal's later commands at the stand-in: one `export`
+    per variable, then the command. Each line stands alone, so a terminal that folds a
+    long one on screen, a paste of only some lines, or one run line by line all work, and
+    a later `newsletter issue send` in the same shell keeps going to the stand-in. An API
+    key that is already configured (SENDGRID_API_KEY) is not echoed to the screen."""
+    variables = {
+        "NEWSLETTER_BACKEND": "sendgrid",
+        "NEWSLETTER_SENDGRID_HOST": url,
+        "SENDGRID_API_KEY": api_key,
+    }
+    exports = [f"export {name}={shlex.quote(v)}" for name, v in variables.items() if v]
+    # Loopback past any proxy, keeping the hosts the shell already lists (POSIX expansion).
+    exports.append("export NO_PROXY=127.0.0.1${NO_PROXY:+,$NO_PROXY}")
+    return [*exports, "newsletter issue send"]
 
 
 def register(root_app: typer.Typer) -> None:

@@ -4,10 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Final
 
 from newsletter.publishing.models import Verdict
 
 _RANK: dict[str, int] = {Verdict.SHIP: 2, Verdict.WAIT: 1, Verdict.SKIP: 0}
+
+NO_VOTES_YET: Final = "no votes yet"
+"""A tool's community share before anyone voted. Words, not a dash: at the start of a line
+a dash reads as a bullet, and "0%" would claim that people voted against it."""
+
+
+def rank(verdict: str) -> int:
+    """ship > wait > skip, as a number to compare."""
+    return _RANK[verdict]
 
 
 def ship_share(verdicts: Iterable[str]) -> float | None:
@@ -30,6 +40,11 @@ def percent(share: float | None) -> str:
     return "—" if share is None else f"{round(share * 100)}%"
 
 
+def community_percent(share: float | None) -> str:
+    """A community share as the reader sees it: '67%', or "no votes yet"."""
+    return NO_VOTES_YET if share is None else percent(share)
+
+
 @dataclass(frozen=True)
 class Split:
     """Which reviewers favour which tool; `undecided` rank their best tools equally."""
@@ -45,7 +60,7 @@ def reviewer_split(takes: Mapping[str, Mapping[str, str]], tools: Iterable[str])
     favour: dict[str, list[str]] = {t: [] for t in tools}
     undecided: list[str] = []
     for reviewer, verdicts in takes.items():
-        ranked = sorted(((_RANK[verdicts[t]], t) for t in tools if t in verdicts), reverse=True)
+        ranked = sorted(((rank(verdicts[t]), t) for t in tools if t in verdicts), reverse=True)
         if len(ranked) >= 2 and ranked[0][0] > ranked[1][0]:
             favour[ranked[0][1]].append(reviewer)
         else:

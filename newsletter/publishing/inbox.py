@@ -28,9 +28,21 @@ class Headed(Protocol):
     def verdict(self) -> str: ...
 
 
+_TRAILING: Final = " \t,;:-–—·/&("
+"""What a cut must not end on: a dangling separator reads as if a word went missing."""
+
+
 def shorten(text: str, limit: int) -> str:
-    """`text` cut with an ellipsis to at most `limit` characters."""
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+    """`text` cut with an ellipsis to at most `limit` characters, at a word boundary: an
+    inbox line that stops at "Mistral Lar…" reads as a typo, one that stops at "Mistral…"
+    reads as cut. A single word longer than the whole room is cut where it must be."""
+    if len(text) <= limit:
+        return text
+    room = text[: limit - 1]
+    if not text[limit - 1].isspace():  # the cut falls inside a word: drop that word
+        head, space, _ = room.rpartition(" ")
+        room = head if space and head.strip() else room
+    return room.rstrip(_TRAILING) + "…"
 
 
 def subject_line(number: int, comparisons: Sequence[Headed]) -> str:

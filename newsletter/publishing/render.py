@@ -27,7 +27,14 @@ from newsletter.core.errors import InvalidInput
 from newsletter.core.settings import Settings
 from newsletter.delivery import placeholders
 from newsletter.links.urls import SiteUrls
-from newsletter.publishing.figures import community_shares, percent, reviewer_split, ship_share
+from newsletter.publishing.figures import (
+    community_percent,
+    community_shares,
+    percent,
+    rank,
+    reviewer_split,
+    ship_share,
+)
 from newsletter.publishing.inbox import preheader_line, subject_line
 from newsletter.publishing.lifecycle import PUBLISHED
 from newsletter.publishing.models import (
@@ -39,7 +46,6 @@ from newsletter.publishing.models import (
     Review,
     Reviewer,
     Tool,
-    Verdict,
 )
 from newsletter.publishing.votes import count_votes
 from newsletter.publishing.weeks import week_bounds
@@ -77,18 +83,34 @@ class ToolView:
     takes: list[TakeView]
     vote_url: str
 
+
+@dataclass(frozen=True)
+class PanelTake:
+    """One reviewer's verdict on one tool of the comparison, and why."""
+
+    tool: str
+    verdict: str
+    take: str
+
+
+@dataclass(frozen=True)
+class PanelistView:
+    """One reviewer, once per comparison: a verdict on every tool, the tool they favour
+    (ranked strictly above all others) if any, and the one take the email quotes."""
+
+    name: str
+    lens: str
+    takes: list[PanelTake]
+    favours: str | None
+
     @property
-    def lead_take(self) -> TakeView | None:
-        """The one take the email shows: from a reviewer who favours the tool, else from one
-        who ships it, else the first."""
-        for choice in (
-            [t for t in self.takes if t.reviewer in self.favoured_by],
-            [t for t in self.takes if t.verdict == Verdict.SHIP],
-            self.takes,
-        ):
-            if choice:
-                return choice[0]
-        return None
+    def quote(self) -> PanelTake | None:
+        """The take on the favoured tool; without a favourite, on the first tool the
+        reviewer rates best. So the quote always agrees with the line it sits under."""
+        if not self.takes:
+            return None
+        favoured = [t for t in self.takes if t.tool == self.favours]
+        return favoured[0] if favoured else max(self.takes, key=lambda t: rank(t.verdict))
 
 
 @dataclass(frozen=True)
@@ -103,6 +125,24 @@ class ComparisonView:
     tools: list[ToolView]
     undecided: list[str]
     votes: int
+
+    @property
+    def panel(self) -> list[PanelistView]:
+        """The reviewer split, by reviewer in review order: each reviewer appears once,
+        whatever the number of tools, so no line can say "nobody favours it" next to a
+        quote that does."""
+        lenses: dict[str, str] = {}
+        takes: dict[str, list[PanelTake]] = {}
+        favours: dict[str, str] = {}
+        for tool in self.tools:
+            for take in tool.takes:
+                lenses.setdefault(take.reviewer, take.lens)
+                takes.setdefault(take.reviewer, []).append(
+                    PanelTake(tool.name, take.verdict, take.take)
+                )
+            for reviewer in tool.favoured_by:
+                favours[reviewer] = tool.name
+        return [PanelistView(name, lenses[name], takes[name], favours.get(name)) for name in takes]
 
 
 @dataclass(frozen=True)
@@ -154,8 +194,13 @@ def environment(templates_dir: Path) -> Environment:
         keep_trailing_newline=True,
     )
     env.filters["percent"] = percent
-    env.filters["longdate"] = lambda d: f"{d.day} {d:%B %Y}"
+    env.filters["longdate"] = long_date
     return env
+
+
+def long_date(day: date) -> str:
+    """'23 November 2026': the email's and the site's way of writing a date."""
+    return f"{day.day} {day:%B %Y}"
 
 
 def comparison_views(
@@ -207,7 +252,7 @@ def comparison_views(
                         ship_share=percent(
                             ship_share(t.verdict for t in takes_of[cid][tool.id or 0])
                         ),
-                        community_share=percent(shares[key]),
+                        community_share=community_percent(shares[key]),
                         favoured_by=split.favour[key],
                         takes=takes_of[cid][tool.id or 0],
                         vote_url=(placeholders.vote(cid, tool.id or 0) if with_vote_links else ""),

@@ -2,26 +2,20 @@
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import date, datetime
 
 from sqlmodel import Session, and_, col, or_, select
 
 from newsletter.core.clock import utcnow
 from newsletter.core.errors import NotFound
 from newsletter.core.settings import Settings
-from newsletter.delivery import placeholders
 from newsletter.links.urls import SiteUrls
 from newsletter.publishing.lifecycle import PUBLISHED
 from newsletter.publishing.models import Comparison, Issue, IssueComparison
-from newsletter.publishing.render import ComparisonView, comparison_views
+from newsletter.publishing.render import ComparisonView, IssueView, comparison_views, issue_view
+from newsletter.publishing.schedule import ScheduleError, next_fire
 from newsletter.publishing.votes import count_votes
-
-_VOTE_LINK = re.compile(r'<a href="' + placeholders.VOTE_MARKER.pattern + r'"[^>]*>[^<]*</a>')
-_UNSUBSCRIBE_LINK = re.compile(
-    r'<a href="' + re.escape(placeholders.UNSUBSCRIBE) + r'"([^>]*)>[^<]*</a>'
-)
 
 
 @dataclass(frozen=True)
@@ -71,20 +65,16 @@ def published_issue(session: Session, number: int) -> Issue:
     return issue
 
 
-def issue_web_version(session: Session, number: int, settings: Settings) -> str:
-    """The web version of a published issue; NoSuchIssue otherwise."""
-    return web_version(published_issue(session, number), settings)
-
-
-def web_version(issue: Issue, settings: Settings) -> str:
-    """The sent HTML with the per-subscriber links removed: no vote buttons, and a
-    subscribe link where each subscriber had their own unsubscribe link."""
-    urls = SiteUrls(settings.site_url)
-    html = _VOTE_LINK.sub("", issue.html)
-    html = _UNSUBSCRIBE_LINK.sub(
-        lambda link: f'<a href="{urls.subscribe()}"{link[1]}>Subscribe</a>', html
-    )
-    return placeholders.fill(html, {placeholders.VIEW: urls.issue(issue.number)})
+def issue_page(session: Session, number: int, settings: Settings) -> IssueView:
+    """The web version of a published issue (NoSuchIssue otherwise), built from the same
+    view as the email, but laid out as a page of the site by its own template: no "view
+    in your browser" link to itself, no "you get this email because" footer, no vote
+    buttons (they are a subscriber's own), and the community shares as they stand now, not
+    the "no votes yet" frozen into the email the day it went out. The inbox lines stay the
+    ones the issue was sent with."""
+    issue = published_issue(session, number)
+    view = issue_view(session, issue, settings, count_votes)
+    return replace(view, subject=issue.subject, preheader=issue.preheader)
 
 
 def comparison_page(session: Session, slug: str, settings: Settings) -> ComparisonView:
@@ -112,3 +102,15 @@ def comparison_page(session: Session, slug: str, settings: Settings) -> Comparis
     if comparison is None:
         raise NoSuchComparison(f"no published comparison {slug!r}")
     return comparison_views(session, [comparison], settings, count_votes, with_vote_links=False)[0]
+
+
+def next_issue_day(settings: Settings, now: datetime) -> date | None:
+    """The day the next issue is due after `now`, by NEWSLETTER_SCHEDULE read in
+    NEWSLETTER_TIMEZONE, as a reader there sees the date. None when the schedule cannot be
+    read: a page that welcomes a new subscriber then says less instead of failing (the
+    scheduler refuses to start with it, and says why)."""
+    try:
+        fires_at = next_fire(settings, now).fires_at
+    except ScheduleError:
+        return None
+    return fires_at.date() if fires_at else None

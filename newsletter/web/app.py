@@ -20,6 +20,7 @@ from newsletter.delivery import Backend
 from newsletter.delivery.registry import make_backend
 from newsletter.links.tokens import Signer
 from newsletter.publishing.preview import PreviewCache
+from newsletter.publishing.render import long_date
 from newsletter.web import api, errors, pages
 from newsletter.web import preview as preview_routes
 from newsletter.web.deps import Services, services_of
@@ -51,10 +52,12 @@ def create_app(
         lifespan=lifespan,
     )
     engine = engine or get_engine(settings.database_url)
+    templates = Jinja2Templates(directory=settings.templates_dir / "web")
+    templates.env.filters["longdate"] = long_date
     app.state.services = Services(
         settings=settings,
         engine=engine,
-        templates=Jinja2Templates(directory=settings.templates_dir / "web"),
+        templates=templates,
         signer=Signer(settings.secret()),
         backend=backend or make_backend(settings),
         preview=PreviewCache(engine, settings) if preview else None,

@@ -2,18 +2,29 @@
 becomes one answer, chosen by its kind, never by its message.
 
 Under /api/ the answer is JSON `{"detail": message}`; elsewhere it is the site's message
-page. The status comes from the first class in the error's MRO found in, in order, the
-route's own table (`answers`), `STATUS` (a few classes with a code of their own, such as
+page. The same split holds for what the framework raises before a route runs: an unknown
+address, or a path parameter that cannot be what the route expects (`/issues/abc`), is a
+404 page in the site's look for a reader, and FastAPI's own JSON for the admin API.
+
+The status comes from the first class in the error's MRO found in, in order, the route's
+own table (`answers`), `STATUS` (a few classes with a code of their own, such as
 an expired link's 410) and `KIND_STATUS`; any other `NewsletterError` is a 400.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from http import HTTPStatus
 from typing import Final, TypeVar
 
 from fastapi import FastAPI, Request, status
+from fastapi.exception_handlers import (
+    http_exception_handler,
+    request_validation_exception_handler,
+)
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException
 
 from newsletter.core.errors import Conflict, InvalidInput, NewsletterError, NotFound, Refused
 from newsletter.links.tokens import ExpiredToken, TokenError
@@ -99,7 +110,8 @@ def _page_text(error: NewsletterError) -> tuple[str, str, tuple[str, str] | None
 
 
 def is_api(request: Request) -> bool:
-    return request.url.path.startswith("/api/")
+    path = request.url.path
+    return path == "/api" or path.startswith("/api/")
 
 
 async def newsletter_error(request: Request, error: Exception) -> Response:
@@ -109,12 +121,69 @@ async def newsletter_error(request: Request, error: Exception) -> Response:
     code = status_for(error, _ROUTE_STATUSES.get(endpoint) if endpoint else None)
     if is_api(request):
         return JSONResponse({"detail": str(error)}, status_code=code)
-    services = get_services(request)
     title, body, action = _page_text(error)
-    return Pages(services.templates, services.settings, request).message(
+    return _message(request, title, body, action, code)
+
+
+def _message(
+    request: Request,
+    title: str,
+    body: str,
+    action: tuple[str, str] | None,
+    code: int,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    services = get_services(request)
+    page = Pages(services.templates, services.settings, request).message(
         title, body, action, status_code=code
     )
+    page.headers.update(headers or {})
+    return page
+
+
+# What the site says when the framework answers before a route runs.
+MISSING: Final = (
+    "Page not found",
+    "Nothing lives at this address. The link may be out of date, or cut short by a mail "
+    "program; the past issues are all on the home page.",
+    _PAST_ISSUES,
+)
+NOT_UNDERSTOOD: Final = (
+    "That does not look right",
+    "The form or link was not understood. Nothing was changed.",
+    None,
+)
+
+
+async def http_error(request: Request, error: Exception) -> Response:
+    """A status the framework (or a route) raised as an HTTPException: an unknown address,
+    a method the page does not take. A page for readers, JSON for the admin API."""
+    assert isinstance(error, HTTPException)
+    if is_api(request):
+        return await http_exception_handler(request, error)
+    if error.status_code == status.HTTP_404_NOT_FOUND:
+        title, body, action = MISSING
+    else:
+        phrase = HTTPStatus(error.status_code).phrase
+        title, action = ("That cannot be done here", None)
+        body = error.detail if error.detail and error.detail != phrase else phrase
+    return _message(request, title, str(body), action, error.status_code, error.headers)
+
+
+async def invalid_request(request: Request, error: Exception) -> Response:
+    """A request FastAPI could not match to the route's parameters. A path parameter of the
+    wrong shape means no such page (`/issues/abc` is as missing as `/issues/999`); a bad
+    form or query is a 422 page. The admin API keeps FastAPI's JSON list of errors."""
+    assert isinstance(error, RequestValidationError)
+    if is_api(request):
+        return await request_validation_exception_handler(request, error)
+    in_path = any(e.get("loc", ())[:1] == ("path",) for e in error.errors())
+    title, body, action = MISSING if in_path else NOT_UNDERSTOOD
+    code = status.HTTP_404_NOT_FOUND if in_path else status.HTTP_422_UNPROCESSABLE_CONTENT
+    return _message(request, title, body, action, code)
 
 
 def install(app: FastAPI) -> None:
     app.add_exception_handler(NewsletterError, newsletter_error)
+    app.add_exception_handler(HTTPException, http_error)
+    app.add_exception_handler(RequestValidationError, invalid_request)

@@ -7,7 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, BackgroundTasks, Form, Request
 from fastapi.responses import HTMLResponse
 
+from newsletter.core.clock import utcnow
 from newsletter.links import urls
+from newsletter.publishing.site import next_issue_day
 from newsletter.sending.signup import confirm_by_link, send_confirmation, sign_up
 from newsletter.web.deps import PagesDep, ServicesDep, WriteSessionDep
 from subscribers.addresses import EMAIL_MAX, NAME_MAX, InvalidAddress
@@ -56,8 +58,10 @@ def confirm(
             "Nothing to confirm",
             "This address is not waiting for confirmation. Nothing was changed.",
         )
+    day = next_issue_day(services.settings, utcnow())
+    when = f"is due on {day:%A} {day.day} {day:%B}" if day else "is on its way"
     return pages.message(
         "You're subscribed",
-        f"Thanks. The next issue of {services.settings.from_name} will reach you on Monday.",
+        f"Thanks. The next issue of {services.settings.from_name} {when}.",
         ("Read past issues", pages.urls.home()),
     )

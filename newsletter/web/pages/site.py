@@ -24,8 +24,11 @@ def home(services: ServicesDep, session: SessionDep, pages: PagesDep) -> HTMLRes
 
 
 @router.get(urls.ISSUE)
-def issue_page(services: ServicesDep, session: SessionDep, number: int) -> HTMLResponse:
-    return HTMLResponse(published.issue_web_version(session, number, services.settings))
+def issue_page(
+    services: ServicesDep, session: SessionDep, pages: PagesDep, number: int
+) -> HTMLResponse:
+    view = published.issue_page(session, number, services.settings)
+    return pages.render("issue.html", issue=view)
 
 
 @router.get(urls.COMPARISON)

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import email
 import email.policy
+import os
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
 from pathlib import Path
+from typing import IO
 
 import pytest
 from sqlalchemy import func
@@ -93,3 +102,87 @@ def test_demo_refuses_a_database_whose_issues_went_to_other_people(env: Settings
 
     assert result.exit_code != 0
     assert "1 issue(s) sent to people other than its demo subscribers" in result.output
+
+
+def _stand_in_says(extra_env: dict[str, str], cwd: Path) -> str:
+    """What `newsletter dev sendgrid` prints in an 80-column terminal, up to the command to
+    paste; the stand-in is stopped with Ctrl-C (SIGINT) once it has said it."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NEWSLETTER_", "SENDGRID_"))}
+    env.update({"COLUMNS": "80", "LINES": "24", **extra_env})
+    command = [sys.executable, "-c", "from newsletter.cli.main import main; main()"]
+    process = subprocess.Popen(
+        [*command, "dev", "sendgrid", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=env,
+        cwd=cwd,
+    )
+    assert process.stdout is not None
+    said: queue.Queue[str] = queue.Queue()
+
+    def listen(stream: IO[str]) -> None:
+        for line in stream:
+            said.put(line)
+
+    threading.Thread(target=listen, args=(process.stdout,), daemon=True).start()
+    lines: list[str] = []
+    deadline = time.monotonic() + 30
+    try:
+        while not lines or not lines[-1].rstrip().endswith("newsletter issue send"):
+            lines.append(said.get(timeout=max(0.01, deadline - time.monotonic())))
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=10)
+    return "".join(lines)
+
+
+def _paste(printed: str, tmp_path: Path, env: dict[str, str]) -> dict[str, str]:
+    """Paste what follows the instructions into a real shell, as a person would, with a
+    `newsletter` that reports the environment it was started with."""
+    pasted = printed.split(":\n", 1)[1]  # everything after the line that ends in a colon
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    spy = bin_dir / "newsletter"
+    names = ("NEWSLETTER_BACKEND", "NEWSLETTER_SENDGRID_HOST", "SENDGRID_API_KEY", "NO_PROXY")
+    spy.write_text(
+        "#!/bin/sh\n" + "".join(f'echo "{name}=${name}"\n' for name in names) + 'echo "ARGS=$*"\n'
+    )
+    spy.chmod(0o755)
+    shell = subprocess.run(
+        ["bash", "--norc", "--noprofile", "-c", pasted],
+        env={"PATH": f"{bin_dir}:/usr/bin:/bin", **env},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert shell.returncode == 0, shell.stderr
+    return dict(line.split("=", 1) for line in shell.stdout.splitlines())
+
+
+def test_the_stand_ins_command_survives_a_paste_from_an_80_column_terminal(
+    tmp_path: Path,
+) -> None:
+    printed = _stand_in_says({"NO_PROXY": "proxy.corp.example"}, tmp_path)
+    url = re.search(r"SendGrid stand-in at (http://127\.0\.0\.1:\d+)", printed)
+    assert url is not None, printed
+    seen = _paste(printed, tmp_path, {"NO_PROXY": "proxy.corp.example"})
+    assert seen == {
+        "NEWSLETTER_BACKEND": "sendgrid",
+        "NEWSLETTER_SENDGRID_HOST": url[1],
+        "SENDGRID_API_KEY": "dev-key",
+        "NO_PROXY": "127.0.0.1,proxy.corp.example",  # added to, not replaced
+        "ARGS": "issue send",
+    }
+
+
+def test_a_configured_api_key_is_not_echoed_but_still_used(tmp_path: Path) -> None:
+    secret = "SG.a-real-looking-key-that-should-stay-off-the-screen"
+    printed = _stand_in_says({"SENDGRID_API_KEY": secret}, tmp_path)
+    assert secret not in printed
+    assert "SENDGRID_API_KEY already configured" in printed
+    seen = _paste(printed, tmp_path, {"SENDGRID_API_KEY": secret})
+    assert seen["SENDGRID_API_KEY"] == secret
+    assert seen["NEWSLETTER_BACKEND"] == "sendgrid"
+    assert seen["NO_PROXY"] == "127.0.0.1"

@@ -40,3 +40,20 @@ def test_preheader_is_the_first_verdict_then_the_other_titles() -> None:
     assert preheader_line(blocks) == "A wins. Also: C vs D; E vs F."
     assert len(preheader_line([_Block("A", "v" * 300)])) == PREHEADER_MAX
     assert preheader_line([]) == ""
+
+
+def test_a_long_subject_is_cut_between_words_with_an_ellipsis() -> None:
+    title = "Perplexity Pro vs ChatGPT Deep Research vs Gemini Advanced Research Mode"
+    subject = subject_line(12, [_Block(title, "v"), _Block("x", "y")])
+    assert len(subject) <= SUBJECT_MAX
+    assert subject.endswith("… (+1 more)")
+    kept = subject.removeprefix("Verdicts #12: ").removesuffix("… (+1 more)")
+    assert title.startswith(kept)
+    assert title[len(kept)] == " ", f"cut inside a word: {subject!r}"
+    assert subject == "Verdicts #12: Perplexity Pro vs ChatGPT Deep Research vs Gemini… (+1 more)"
+
+
+def test_a_cut_never_ends_on_a_dangling_separator() -> None:
+    assert shorten("Alpha vs Beta, and Gamma too", 16) == "Alpha vs Beta…"
+    assert shorten("Alpha vs Beta: the long read", 15) == "Alpha vs Beta…"
+    assert shorten("Supercalifragilistic", 8) == "Superca…"  # one word: cut where it must be

@@ -5,6 +5,7 @@ from __future__ import annotations
 import email
 import email.policy
 import re
+from datetime import date
 from email.message import EmailMessage
 from html import unescape
 from pathlib import Path
@@ -21,8 +22,10 @@ from newsletter.delivery.providers.outbox import OutboxBackend
 from newsletter.links.personalize import Personalizer, vote_slots
 from newsletter.links.tokens import Purpose, Signer
 from newsletter.publishing.content import load_content
+from newsletter.publishing.figures import NO_VOTES_YET
 from newsletter.publishing.issues import build_issue
 from newsletter.publishing.models import Issue, Tool
+from newsletter.publishing.render import ComparisonView, TakeView, ToolView
 from newsletter.sending.message import issue_message
 from tests.factories import comparison, tool, write_content
 
@@ -93,12 +96,13 @@ def test_html_shows_every_field_and_escapes_content(issue: Issue) -> None:
         'Speaks "quotes"',
         "75% panel ship",
         "25% panel ship",
-        "— community vote",
+        "Community vote: no votes yet",
         "Paid · $2 per 1M tokens",
         "Free",
         "Our verdict: Alpha if you pay; Beta if you </mj-text> don't.",
-        "Alpha <Pro>: Dana Dev, Lee Long",  # who favours Alpha
-        "Undecided: Riley Risk, Bo Buyer",
+        "Dana Dev · developer experience: favours Alpha <Pro>",
+        "Riley Risk · competition and risk: no single favourite",
+        "Alpha <Pro>: ship · Beta: wait",
         EVIL_TAKE,
         "Issue #1",
         "23 November 2026",
@@ -125,10 +129,14 @@ def test_text_part_shows_every_field_unescaped(issue: Issue) -> None:
         "1. Alpha <Pro> vs Beta",
         "Alpha <Pro> (Alpha & Sons, Voice & Audio)",
         'Speaks "quotes"',
-        "Panel ship: 75% · Community vote: —",
+        "Panel ship: 75% · Community vote: no votes yet",
         "Pricing: Paid ($2 per 1M tokens)",
         "Our verdict: Alpha if you pay; Beta if you </mj-text> don't.",
-        EVIL_TAKE,
+        "- Dana Dev (developer experience): favours Alpha <Pro>\n"
+        "  Alpha <Pro>: ship · Beta: wait\n"
+        f'  "{EVIL_TAKE}" (on Alpha <Pro>)\n',
+        "- Bo Buyer (buyer and business model): no single favourite\n"
+        "  Alpha <Pro>: skip · Beta: skip\n",
         "Vote Alpha <Pro>: %%vote_",
         f"Unsubscribe with one click: {placeholders.UNSUBSCRIBE}",
         f"View in your browser: {placeholders.VIEW}",
@@ -138,6 +146,68 @@ def test_text_part_shows_every_field_unescaped(issue: Issue) -> None:
         assert expected in text, expected
     assert "&lt;" not in text
     assert "&amp;" not in text
+
+
+REVIEWER_NAMES = ("Dana Dev", "Riley Risk", "Lee Long", "Bo Buyer")
+
+
+def _panel_split(text: str) -> str:
+    return text.split("The panel split", 1)[1].split("Read the full comparison", 1)[0]
+
+
+def test_the_panel_split_names_each_reviewer_once_and_quotes_agree_with_their_line(
+    issue: Issue,
+) -> None:
+    """Riley Risk ships both tools: before, Beta's line read "nobody favours it outright"
+    with Riley's ship take quoted right under it, and Riley came back as "Undecided"."""
+    for part in (_visible(issue.html), issue.text):
+        split = _panel_split(part)
+        assert [split.count(name) for name in REVIEWER_NAMES] == [1, 1, 1, 1], split
+        assert "nobody favours" not in split
+        assert "Undecided" not in split
+    reviewers = re.split(r"\n- ", _panel_split(issue.text))[1:]
+    assert len(reviewers) == 4
+    for block in reviewers:
+        favourite = re.search(r": favours (.+)$", block, re.M)
+        quoted = re.search(r"\(on (.+)\)$", block, re.M)
+        assert quoted is not None, block
+        if favourite:  # a favourite's quote is about that favourite
+            assert quoted[1] == favourite[1], block
+        else:
+            assert ": no single favourite" in block
+
+
+def test_panel_of_three_tools_lists_each_reviewer_once_with_every_verdict() -> None:
+    def take(reviewer: str, verdict: str) -> TakeView:
+        return TakeView(reviewer, "Lens", verdict, f"{reviewer} says {verdict}.")
+
+    def tool_view(name: str, takes: list[TakeView], favoured_by: list[str]) -> ToolView:
+        return ToolView(
+            name.lower(), name, "V", "C", "T", "D", "Free", None, "https://x.example/",
+            "50%", NO_VOTES_YET, favoured_by, takes, "",
+        )  # fmt: skip
+
+    view = ComparisonView(
+        1, "a-b-c", "A vs B vs C", "Q?", date(2026, 11, 23), "V.", "u",
+        [
+            tool_view("A", [take("Ann", "ship"), take("Bob", "wait")], []),
+            tool_view("B", [take("Ann", "ship"), take("Bob", "skip")], []),
+            tool_view("C", [take("Ann", "wait"), take("Bob", "ship")], ["Bob"]),
+        ],
+        ["Ann"], 0,
+    )  # fmt: skip
+    ann, bob = view.panel
+    assert (ann.name, ann.favours, [t.verdict for t in ann.takes]) == (
+        "Ann",
+        None,
+        ["ship", "ship", "wait"],
+    )
+    assert ann.quote is not None
+    assert (ann.quote.tool, ann.quote.verdict) == ("A", "ship")  # the first tool rated best
+    assert (bob.name, bob.favours) == ("Bob", "C")
+    assert bob.quote is not None
+    assert bob.quote.tool == "C"
+    assert [t.tool for t in bob.takes] == ["A", "B", "C"]
 
 
 def test_subject_preheader_and_hash(issue: Issue) -> None:

@@ -6,6 +6,8 @@ where no Chromium is installed; .ci/run installs it so CI always runs these.
 
 from __future__ import annotations
 
+import itertools
+import re
 import shutil
 from collections.abc import Iterator
 from typing import Any
@@ -19,6 +21,7 @@ from newsletter.core.settings import PROJECT_ROOT, Settings
 from newsletter.delivery.placeholders import fill
 from newsletter.publishing.content import load_content
 from newsletter.publishing.issues import build_issue
+from newsletter.publishing.lifecycle import IssueStatus
 from newsletter.publishing.preview import force_dark, sample_recipient
 from newsletter.web.app import create_app
 from tests.conftest import serve
@@ -190,3 +193,122 @@ def test_preview_page_loads_shows_the_issue_and_switches_width(
         assert "Plain text" in page.inner_text("main")
         page.close()
         assert httpx.get(f"{base}/preview/version", trust_env=False).status_code == 200
+
+
+# -- How the issue and the site read: every sample comparison, the three-tool one included.
+
+REVIEWER_NAMES = ("Priya Raman", "Daniel Okafor", "Helena Lindqvist", "Marco Bellini")
+THREE_TOOLS = "perplexity-pro-vs-chatgpt-vs-gemini-deep-research"
+
+# Per comparison in the email: its tool columns, its vote buttons (boxes), and its text.
+EMAIL_COMPARISONS_JS = """
+() => [...document.querySelectorAll(".comparison")].map((c) => {
+  const box = (e) => { const r = e.getBoundingClientRect();
+    return {x: r.x, y: r.y, w: r.width, h: r.height, text: e.textContent.trim()}; };
+  const named = (e) => ({...box(e), name: e.querySelector(".tool-name").textContent.trim()});
+  return {tools: [...c.querySelectorAll(".tool")].map(named),
+          votes: [...c.querySelectorAll("a.vote")].map(box), text: c.innerText};
+})
+"""
+
+
+@pytest.fixture
+def every_comparison(engine: Engine, settings: Settings) -> str:
+    """One issue holding all of content/ (eight comparisons, one of them of three tools),
+    sent, as the sample subscriber gets it."""
+    settings.comparisons_per_issue = 8
+    with session_scope(engine) as session:
+        load_content(session, settings.content_dir)
+    with session_scope(engine) as session:
+        issue = build_issue(session, "2026-W48", settings).issue
+        recipient = sample_recipient(session, issue, settings)
+        issue.status = IssueStatus.SENT  # so every comparison page is public
+    return fill(issue.html, recipient.substitutions)
+
+
+def _panel_split(text: str) -> str:
+    return text.split("The panel split", 1)[1].split("Read the full comparison", 1)[0]
+
+
+@pytest.mark.parametrize("width", [375, 600])
+def test_the_emails_vote_buttons_line_up_and_its_texts_read_right(
+    browser: Any, every_comparison: str, width: int
+) -> None:
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    page.set_content(every_comparison)
+    comparisons = page.evaluate(EMAIL_COMPARISONS_JS)
+    assert len(comparisons) == 8
+    assert sorted(len(c["tools"]) for c in comparisons) == [2] * 7 + [3]
+    for c in comparisons:
+        tools, votes = c["tools"], c["votes"]
+        assert [v["text"] for v in votes] == [f"Vote {t['name']}" for t in tools]
+        if width == 600:  # one row of tools, and one row of buttons, each under its tool
+            assert {round(t["y"]) for t in tools} == {round(tools[0]["y"])}, tools
+            assert max(abs(v["y"] - votes[0]["y"]) for v in votes) < 1, votes
+            for tool, vote in zip(tools, votes, strict=True):
+                assert abs(tool["x"] + 8 - vote["x"]) < 2, (tool, vote)  # the column's padding
+                assert vote["y"] >= max(t["y"] + t["h"] for t in tools) - 1
+        else:  # a phone stacks them: one column of full-width buttons, in the tools' order
+            assert {(round(v["x"]), round(v["w"])) for v in votes} == {
+                (round(votes[0]["x"]), round(votes[0]["w"]))
+            }
+            for upper, lower in itertools.pairwise(votes):
+                assert lower["y"] >= upper["y"] + upper["h"], (upper, lower)
+        text = c["text"]
+        assert text.count("Community vote: no votes yet") == len(tools)
+        assert not re.search(r"^\s*—", text, re.M), "a dash where a figure should be"
+        split = _panel_split(text)
+        assert [split.count(name) for name in REVIEWER_NAMES] == [1, 1, 1, 1], split
+        assert "nobody favours" not in split
+    overflow = page.evaluate(
+        "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    assert overflow <= 0
+    _shot(page, f"email-every-comparison-{width}")
+    page.close()
+
+
+@pytest.mark.parametrize("width", [375, 1280])
+def test_the_site_shows_three_tools_in_one_row_and_reads_as_a_page(
+    browser: Any, every_comparison: str, engine: Engine, settings: Settings, width: int
+) -> None:
+    with serve(create_app(settings, engine)) as port:
+        base = f"http://127.0.0.1:{port}"
+        page = browser.new_page(viewport={"width": width, "height": 900})
+        page.goto(f"{base}/comparisons/{THREE_TOOLS}")
+        cards = page.eval_on_selector_all(
+            ".tools > *",
+            "els => els.map(e => { const r = e.getBoundingClientRect();"
+            " return {x: r.x, y: r.y, w: r.width, h: r.height}; })",
+        )
+        assert len(cards) == 3
+        if width == 1280:  # one row, not two-plus-one
+            assert max(abs(c["y"] - cards[0]["y"]) for c in cards) < 1, cards
+            assert max(abs(c["w"] - cards[0]["w"]) for c in cards) < 1, cards
+        else:
+            for upper, lower in itertools.pairwise(cards):
+                assert lower["y"] >= upper["y"] + upper["h"], cards
+        assert page.evaluate("() => document.documentElement.scrollWidth") <= width
+        text = page.inner_text("main")
+        assert text.count("Community vote: no votes yet") == 3
+        panel = text.split("The panel", 1)[1]
+        assert [panel.count(name) for name in REVIEWER_NAMES] == [1, 1, 1, 1]
+        _shot(page, f"site-comparison-three-tools-{width}")
+
+        page.goto(f"{base}/issues/1")
+        assert page.locator("header.site nav").inner_text().split() == [
+            "Past",
+            "issues",
+            "Subscribe",
+        ]
+        body = page.inner_text("body")
+        assert "View in your browser" not in body
+        assert "You get this email because" not in body
+        assert page.locator("article.comparison").count() == 8
+        _shot(page, f"site-issue-{width}")
+
+        page.goto(f"{base}/issues/not-a-number")
+        assert "Page not found" in page.inner_text("main")
+        assert page.locator("header.site nav").count() == 1
+        _shot(page, f"site-not-found-{width}")
+        page.close()

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime, timedelta
+from html import unescape
+from zoneinfo import ZoneInfo
 
 import httpx
+import pytest
 from sqlalchemy import Engine
 
 from newsletter.core.database import session_scope
 from newsletter.core.settings import Settings
+from newsletter.links.tokens import Signer
 from subscribers.models import Source
 from subscribers.service import add_subscriber, find_subscriber
 from tests.newsletter.web.helpers import (
@@ -56,3 +61,47 @@ def test_repeated_posts_send_one_confirmation(http: httpx.Client, settings: Sett
         assert http.post("/subscribe", data={"email": "eager@example.com"}).status_code == 200
     time.sleep(0.5)  # had another email been due, the outbox would have rewritten the file
     assert first.stat().st_mtime_ns == written
+
+
+def _confirm(http: httpx.Client, engine: Engine, settings: Settings, address: str) -> str:
+    with session_scope(engine) as session:
+        pending = add_subscriber(session, address, source=Source.FORM, confirmed=False)
+        session.flush()
+        token = Signer(settings.secret()).confirm_token(pending.id or 0)
+    answer = http.get(f"/confirm/{token}")
+    assert answer.status_code == 200
+    active = subscriber_of(engine, address)
+    assert active is not None
+    assert active.status == "active"
+    return unescape(answer.text)
+
+
+def _next_thursday_0630(zone: str) -> datetime:
+    """Worked out by hand, not through the scheduler's cron trigger."""
+    now = datetime.now(ZoneInfo(zone))
+    day = now + timedelta(days=(3 - now.weekday()) % 7)
+    fires = day.replace(hour=6, minute=30, second=0, microsecond=0)
+    return fires if fires > now else fires + timedelta(days=7)
+
+
+def test_the_welcome_page_names_the_next_send_day_from_the_schedule(
+    http: httpx.Client, engine: Engine, settings: Settings
+) -> None:
+    settings.schedule, settings.timezone = "30 6 * * thu", "Pacific/Auckland"
+    before = _next_thursday_0630(settings.timezone)
+    page = _confirm(http, engine, settings, "welcome@example.com")
+    after = _next_thursday_0630(settings.timezone)  # the same, unless the test ran across 6:30
+    assert "You're subscribed" in page
+    assert any(f"is due on Thursday {day.day} {day:%B}." in page for day in {before, after}), page
+    assert "Monday" not in page
+
+
+@pytest.mark.parametrize("broken", [{"schedule": "every monday"}, {"timezone": "Mars/Olympus"}])
+def test_an_unreadable_schedule_still_confirms_and_says_less(
+    http: httpx.Client, engine: Engine, settings: Settings, broken: dict[str, str]
+) -> None:
+    for name, value in broken.items():
+        setattr(settings, name, value)
+    page = _confirm(http, engine, settings, "patient@example.com")
+    assert "You're subscribed" in page
+    assert "is on its way." in page

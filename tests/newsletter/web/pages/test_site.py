@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
+from html import unescape
 from pathlib import Path
 
 import httpx
+import pytest
 from sqlalchemy import Engine
 from sqlmodel import select
 
 from newsletter.core.database import session_scope
 from newsletter.core.settings import Settings
-from newsletter.publishing.models import Comparison, Issue
+from newsletter.publishing.models import Comparison, Issue, Tool
+from newsletter.publishing.votes import record_vote
 from newsletter.publishing.withdrawal import load_and_withdraw
-from tests.factories import comparison, write_comparison
-from tests.newsletter.web.helpers import issue_for
+from subscribers.models import Source
+from subscribers.service import add_subscriber
+from tests.factories import REVIEWERS, comparison, write_comparison
+from tests.newsletter.web.helpers import ADMIN, issue_for
 
 
 def test_past_issues_web_version_and_feed(
@@ -65,3 +71,99 @@ def test_a_withdrawn_comparison_stays_public_only_where_it_went_out(
     assert kept.status_code == 200
     assert "What sent-a does" in kept.text
     assert "Sent A vs Sent B" in http.get(f"/issues/{issue.number}").text
+
+
+SITE_NAVIGATION = '<nav aria-label="Site">'
+
+
+def _text(html: str) -> str:
+    """What a reader sees of a page: the words, without tags or line breaks."""
+    return " ".join(re.sub(r"<[^>]+>", " ", html).split())
+
+
+def _vote(engine: Engine, issue: Issue, comparison_slug: str, tool_slug: str) -> None:
+    with session_scope(engine) as session:
+        reader = add_subscriber(session, "reader@example.com", source=Source.CLI, confirmed=True)
+        session.flush()
+        comparison = session.exec(select(Comparison).where(Comparison.slug == comparison_slug))
+        tool = session.exec(select(Tool).where(Tool.slug == tool_slug)).one()
+        record_vote(session, reader.id or 0, issue.id or 0, comparison.one().id or 0, tool.id or 0)
+
+
+def test_the_web_version_reads_as_a_page_of_the_site(
+    http: httpx.Client, engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    issue = issue_for(engine, settings, tmp_path, "2026-W48", ["one", "two"], "2026-11-24")
+    _vote(engine, issue, "one", "one-a")
+    answer = http.get(f"/issues/{issue.number}")
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("text/html")
+    page = unescape(answer.text)
+    assert SITE_NAVIGATION in page
+    assert f"<title>{issue.subject} · {settings.from_name}</title>" in page
+    assert "Issue #1 · week of 23 November 2026" in page
+    for email_only in (
+        "View in your browser",
+        "You get this email because",
+        "Unsubscribe",
+        "%%",
+        "/vote/",
+        "Vote One A",
+        "<!--[if mso",
+    ):
+        assert email_only not in page, email_only
+    assert 'href="/comparisons/one"' in page
+    assert 'href="/comparisons/two"' in page
+    # The shares as they stand, not the "no votes yet" the email went out with.
+    assert "<strong>100%</strong> community vote" in page
+    assert "<strong>0%</strong> community vote" in page
+    assert _text(page).count("Community vote: no votes yet") == 2  # comparison two's tools
+
+
+@pytest.mark.parametrize(
+    ("path", "title"),
+    [
+        ("/no/such/page", "Page not found"),
+        ("/issues/", "Page not found"),
+        ("/issues/abc", "Page not found"),
+        ("/issues/99", "No such issue"),
+        ("/comparisons/nope", "No such comparison"),
+    ],
+)
+def test_a_missing_page_is_a_404_in_the_site_look(
+    http: httpx.Client, path: str, title: str
+) -> None:
+    answer = http.get(path)
+    assert answer.status_code == 404
+    assert answer.headers["content-type"].startswith("text/html")
+    assert SITE_NAVIGATION in answer.text
+    assert f"<h1>{title}</h1>" in answer.text
+    assert '<a class="button" href="/">Past issues</a>' in answer.text
+
+
+def test_the_admin_api_keeps_its_json_errors(http: httpx.Client) -> None:
+    missing = http.get("/api/no-such-thing", headers=ADMIN)
+    assert (missing.status_code, missing.json()) == (404, {"detail": "Not Found"})
+    malformed = http.get("/api/subscribers/abc", headers=ADMIN)
+    assert malformed.status_code == 422
+    assert malformed.json()["detail"][0]["loc"] == ["path", "subscriber_id"]
+    wrong_method = http.post("/")  # a page's other answers are pages too
+    assert wrong_method.status_code == 405
+    assert "GET" in wrong_method.headers["allow"]
+    assert SITE_NAVIGATION in wrong_method.text
+
+
+def test_the_comparison_page_names_each_reviewer_once_and_says_no_votes_yet(
+    http: httpx.Client, engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    issue_for(engine, settings, tmp_path, "2026-W48", ["one"], "2026-11-24")
+    page = unescape(http.get("/comparisons/one").text)
+    panel = page.split('id="panel"', 1)[1]
+    for reviewer in REVIEWERS:  # each with a verdict on both tools, under their own name
+        assert panel.count(reviewer["name"]) == 1, reviewer["name"]
+        for tool in ("one-a", "one-b"):
+            assert f"{reviewer['slug']} on {tool}: " in panel
+    assert 'Dana Dev</strong> <span class="soft">· developer experience</span>:' in panel
+    assert "favours <strong>One A</strong>" in panel  # Dana Dev: ship against wait
+    assert _text(page).count("Community vote: no votes yet") == 2
+    assert "—" not in page

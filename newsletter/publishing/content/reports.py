@@ -21,10 +21,13 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
+        """`file:line: field: reason` on one line, whatever the file held: a key or a value
+        quoted in a message may carry a line break or a control character."""
         where = f"{self.path}:{self.line}"
-        return (
+        text = (
             f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
         )
+        return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 class ContentError(InvalidInput):

@@ -3,13 +3,19 @@ line, and a bad file loads nothing."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from newsletter.cli.main import app
 from newsletter.core.settings import Settings
 from tests.factories import comparison, write_content
+from tests.newsletter.publishing.content.test_check import write_broken_folder
 
 runner = CliRunner()
 
@@ -24,7 +30,7 @@ def test_content_check_reports_every_problem_and_exits_1(env: Settings, tmp_path
     bad = runner.invoke(app, ["content", "check", str(root)])
     assert bad.exit_code == 1
     assert "content/comparisons/two.yaml:3: YAML:" in bad.output
-    assert "content/comparisons/three.yaml:1: question: required field is missing" in bad.output
+    assert "content/comparisons/three.yaml:1: question: is required" in bad.output
     assert "Traceback" not in bad.output
 
 
@@ -32,7 +38,10 @@ def test_content_load_refuses_bad_files_and_writes_nothing(env: Settings, tmp_pa
     root = write_content(tmp_path / "content", [comparison("one"), comparison("two", "2026-02-30")])
     result = runner.invoke(app, ["content", "load", str(root)])
     assert result.exit_code == 1
-    assert "content/comparisons/two.yaml:4: published: '2026-02-30' is not a date" in result.output
+    assert (
+        "content/comparisons/two.yaml:4: published: '2026-02-30' is not a date (write YYYY-MM-DD)"
+        in result.output
+    )
     assert "nothing was loaded" in result.output
     build = runner.invoke(app, ["issue", "build", "--week", "2026-W48"])
     assert build.exit_code == 1
@@ -63,3 +72,62 @@ def test_content_load_withdraws_a_deleted_file_and_names_the_frozen_issue(
         "warning: issue #1 (2026-W48) is approved and still holds withdrawn one: "
         "`newsletter issue unapprove 1`, then `newsletter content load` takes it out"
     ) in " ".join(frozen.output.split())
+
+
+def test_one_content_check_reports_field_reference_and_cross_file_problems(
+    env: Settings, tmp_path: Path
+) -> None:
+    """Several broken files, one run: every problem of every file, each on one line with
+    file, line and field, then the count."""
+    root = write_content(tmp_path / "content", [])
+    expected = write_broken_folder(root)
+    result = runner.invoke(app, ["content", "check", str(root)])
+    assert result.exit_code == 1
+    assert result.output.splitlines() == [
+        *expected,
+        f"error: {len(expected)} problem(s) in {root}",
+    ]
+
+
+def _bomb(levels: int) -> str:
+    """A file of nested aliases: each level repeats the one before nine times."""
+    lines = ["slug: laughs", 'a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    for level in range(1, levels):
+        lines.append(f"a{level}: &a{level} [{', '.join([f'*a{level - 1}'] * 9)}]")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["content", "check"], ["content", "load"], ["scheduler", "--once"]],
+    ids=["content-check", "content-load", "weekly-job"],
+)
+def test_a_yaml_bomb_is_refused_at_once_by_every_reader(
+    settings: Settings, tmp_path: Path, command: list[str]
+) -> None:
+    """750 bytes standing for 2.7 billion strings: the check, the load (which the preview
+    also runs) and the weekly job each refuse it within seconds, in a real process."""
+    root = write_content(tmp_path / "content", [comparison("one")])
+    (root / "comparisons" / "laughs.yaml").write_text(_bomb(11))
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("NEWSLETTER_")}
+    environ.update(
+        NEWSLETTER_DATABASE_URL=settings.database_url,
+        NEWSLETTER_SECRET_KEY=settings.secret_key,
+        NEWSLETTER_CONTENT_DIR=str(root),
+    )
+    started = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, "-c", "from newsletter.cli.main import main; main()", *command],
+        env=environ,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
+    assert time.monotonic() - started < 60
+    output = result.stdout + result.stderr
+    assert (
+        "content/comparisons/laughs.yaml:3: YAML: alias '*a0' is not allowed in content files"
+        in output
+    ), output
+    assert "Traceback" not in output

@@ -28,6 +28,21 @@ def _pg_base_url() -> str:
     return url.render_as_string(hide_password=False)
 
 
+@pytest.fixture(scope="session")
+def _empty_env_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("env") / "empty.env"
+    path.write_text("")
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _no_developer_env_file(monkeypatch: pytest.MonkeyPatch, _empty_env_file: Path) -> None:
+    """The developer's own `.env` (a real SendGrid key, a production database) must never
+    reach a test, nor a command a test starts: settings read an empty file instead. The
+    tests of the `.env` rules set or remove the variable themselves."""
+    monkeypatch.setenv("NEWSLETTER_ENV_FILE", str(_empty_env_file))
+
+
 @pytest.fixture(autouse=True)
 def _loopback_without_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
     """Proxy variables apply to urllib (so to the sendgrid client) and to httpx: every

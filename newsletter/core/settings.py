@@ -8,6 +8,7 @@ approved issues to the outbox instead of SendGrid).
 
 from __future__ import annotations
 
+import io
 import os
 import secrets
 from datetime import timedelta
@@ -15,8 +16,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
+from dotenv.parser import parse_stream
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from newsletter.core.errors import InvalidInput
 
@@ -96,6 +100,28 @@ class Settings(BaseSettings):
     def _strip_slash(cls, value: str) -> str:
         return value.rstrip("/")
 
+    @field_validator("content_dir", "templates_dir", "outbox_dir", "preview_dir")
+    @classmethod
+    def _from_project_root(cls, value: Path) -> Path:
+        """A relative folder is the project's, wherever the command runs (a cron job)."""
+        value = value.expanduser()
+        return value if value.is_absolute() else PROJECT_ROOT / value
+
+    @field_validator("database_url")
+    @classmethod
+    def _sqlite_file_from_project_root(cls, value: str) -> str:
+        """`sqlite:///var/x.db` is the project's `var/x.db`, wherever the command runs."""
+        try:
+            url = make_url(value)
+        except ArgumentError:
+            raise ValueError("not a database URL such as sqlite:///var/newsletter.db") from None
+        database = url.database or ""
+        if url.get_backend_name() != "sqlite" or database in ("", ":memory:"):
+            return value
+        if database.startswith("file:") or Path(database).is_absolute():
+            return value
+        return url.set(database=str(PROJECT_ROOT / database)).render_as_string(hide_password=False)
+
     def secret(self) -> bytes:
         """The signing key; development generates one once and keeps it under var/."""
         if self.secret_key:
@@ -112,25 +138,55 @@ class Settings(BaseSettings):
 
 def env_file() -> Path | None:
     """The `.env` to read: `NEWSLETTER_ENV_FILE` (which must exist), else the project
-    root's when there is one."""
+    root's when there is one. Either is checked whole first (`check_env_file`)."""
     named = os.environ.get(ENV_FILE_VARIABLE, "").strip()
     if named:
         path = Path(named).expanduser()
         if not path.is_file():
             raise SettingsError(f"{ENV_FILE_VARIABLE}: no such file {str(path)!r}")
-        return path
-    return ENV_FILE if ENV_FILE.is_file() else None
+    elif ENV_FILE.is_file():
+        path = ENV_FILE
+    else:
+        return None
+    check_env_file(path)
+    return path
+
+
+def check_env_file(path: Path) -> None:
+    """Refuse a file that would be read only in part: python-dotenv skips a line it cannot
+    parse with a warning, and the setting on it quietly falls back to its default (the
+    outbox instead of SendGrid, say). One line naming the file and the line instead."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise SettingsError(f"{path}: cannot be read ({exc.strerror})") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise SettingsError(f"{path}:{line}: not UTF-8 text") from None
+    for binding in parse_stream(io.StringIO(text)):
+        if binding.error:
+            raise SettingsError(
+                f"{path}:{binding.original.line}: not a NAME=value line "
+                "(a value with spaces needs quotes, and every quote its closing one)"
+            )
+
+
+def _variable(loc: tuple[int | str, ...]) -> str:
+    name = "NEWSLETTER_" + "_".join(str(p) for p in loc).upper()
+    return "SENDGRID_API_KEY" if name == "NEWSLETTER_SENDGRID_API_KEY" else name
 
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     """The settings from the environment and `.env` (the environment wins); a bad value is
     one line naming it."""
+    path = env_file()
     try:
-        return Settings(_env_file=env_file())
+        return Settings(_env_file=path)
     except ValidationError as exc:
         first = exc.errors()[0]
-        name = "NEWSLETTER_" + "_".join(str(p) for p in first["loc"]).upper()
-        if name == "NEWSLETTER_SENDGRID_API_KEY":
-            name = "SENDGRID_API_KEY"
-        raise SettingsError(f"{name}: {first['msg']} (got {first.get('input')!r})") from None
+        name = _variable(first["loc"])
+        where = f" in {path}" if path is not None and name not in os.environ else ""
+        raise SettingsError(f"{name}{where}: {first['msg']} (got {first.get('input')!r})") from None

@@ -27,7 +27,7 @@ from newsletter.core.sql import row_id
 from newsletter.publishing.models import Issue
 from newsletter.sending.ledger import SendRecipient
 from subscribers.models import Source, Subscriber
-from subscribers.service import add_subscriber
+from subscribers.service import add_subscriber, forget
 
 runner = CliRunner()
 
@@ -186,3 +186,40 @@ def test_a_configured_api_key_is_not_echoed_but_still_used(tmp_path: Path) -> No
     assert seen["SENDGRID_API_KEY"] == secret
     assert seen["NEWSLETTER_BACKEND"] == "sendgrid"
     assert seen["NO_PROXY"] == "127.0.0.1"
+
+
+def test_demo_never_sends_an_issue_an_editor_built(env: Settings) -> None:
+    """An editor's approved issue for the very week the demo builds: the demo would send
+    it to its five addresses and mark it sent, so the real send would never happen."""
+    assert runner.invoke(app, ["content", "load"]).exit_code == 0
+    assert runner.invoke(app, ["issue", "build", "--week", "2026-W48"]).exit_code == 0
+    assert runner.invoke(app, ["issue", "approve", "1"]).exit_code == 0
+
+    result = runner.invoke(app, ["demo"])
+
+    assert result.exit_code != 0
+    assert "holds 1 issue(s) that it did not send" in result.output
+    with session_scope(get_engine()) as session:
+        assert session.exec(select(Issue)).one().status == "approved"
+        assert session.exec(select(func.count()).select_from(Subscriber)).one() == 0
+    assert not env.outbox_dir.exists()
+
+
+def test_demo_runs_again_after_one_of_its_subscribers_was_forgotten(env: Settings) -> None:
+    assert runner.invoke(app, ["demo"]).exit_code == 0
+    assert runner.invoke(app, ["subscribers", "forget", "ada@example.com", "--yes"]).exit_code == 0
+
+    again = runner.invoke(app, ["demo"])
+
+    assert again.exit_code == 0, again.output
+    assert "0 demo subscriber(s) added" in again.output  # a forgotten address stays gone
+
+
+def test_demo_refuses_a_database_where_someone_else_was_forgotten(env: Settings) -> None:
+    with session_scope(get_engine(), immediate=True) as session:
+        forget(session, "reader@example.com")
+
+    result = runner.invoke(app, ["demo"])
+
+    assert result.exit_code != 0
+    assert "1 forgotten address(es) that were not its own" in result.output

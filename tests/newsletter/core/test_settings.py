@@ -4,6 +4,7 @@ refuses to run without a secret."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -117,3 +118,58 @@ def test_a_command_started_from_another_folder_uses_the_named_env_file(tmp_path:
 
     assert done.returncode == 0, done.stderr
     assert database.is_file()
+
+
+def test_relative_paths_are_the_projects_wherever_the_command_runs(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    named = tmp_path / "cron.env"
+    named.write_text(
+        "NEWSLETTER_CONTENT_DIR=content\nNEWSLETTER_OUTBOX_DIR=var/outbox\n"
+        "NEWSLETTER_DATABASE_URL=sqlite:///var/cron.db\n"
+    )
+    monkeypatch.setenv("NEWSLETTER_ENV_FILE", str(named))
+    for name in ("NEWSLETTER_CONTENT_DIR", "NEWSLETTER_OUTBOX_DIR", "NEWSLETTER_DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+
+    settings = get_settings()
+
+    assert settings.content_dir == settings_module.PROJECT_ROOT / "content"
+    assert settings.outbox_dir == settings_module.PROJECT_ROOT / "var" / "outbox"
+    assert settings.database_url == f"sqlite:///{settings_module.PROJECT_ROOT / 'var/cron.db'}"
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        (b"NEWSLETTER_FROM_NAME=x\nNEWSLETTER_BACKEND sendgrid\n", r":2: not a NAME=value line"),
+        (b'NEWSLETTER_FROM_NAME="Weekly\nNEWSLETTER_BACKEND=sendgrid\n', r":1: not a NAME=value"),
+        (b"# ok\nNEWSLETTER_FROM_NAME=caf\xe9\n", r":2: not UTF-8 text"),
+    ],
+)
+def test_an_env_file_read_only_in_part_is_refused_at_its_line(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, content: bytes, says: str
+) -> None:
+    """python-dotenv skips a line it cannot parse and its setting falls back to the
+    default: the outbox instead of SendGrid. Refused instead, naming the file and line."""
+    named = tmp_path / "broken.env"
+    named.write_bytes(content)
+    monkeypatch.setenv("NEWSLETTER_ENV_FILE", str(named))
+
+    with pytest.raises(SettingsError, match=re.escape(str(named)) + says) as raised:
+        get_settings()
+
+    assert "\n" not in str(raised.value)
+
+
+def test_a_bad_value_from_the_env_file_says_it_came_from_there(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    named = tmp_path / "cron.env"
+    named.write_text("NEWSLETTER_BATCH_SIZE=lots\n")
+    monkeypatch.setenv("NEWSLETTER_ENV_FILE", str(named))
+    monkeypatch.delenv("NEWSLETTER_BATCH_SIZE", raising=False)
+
+    with pytest.raises(SettingsError, match=f"^NEWSLETTER_BATCH_SIZE in {re.escape(str(named))}: "):
+        get_settings()

@@ -57,8 +57,12 @@ def dev_sendgrid(
     def ready(url: str) -> None:
         shown = None if api_key == configured else api_key
         console.print(f"SendGrid stand-in at {url} (Ctrl-C stops it).")
-        if shown is None:
-            console.print("It takes the SENDGRID_API_KEY already configured.")
+        if shown is None:  # never echoed: it may well be a real SendGrid key
+            console.print(
+                "It takes the SENDGRID_API_KEY already configured, which is not shown. The "
+                "other terminal must have SENDGRID_API_KEY too. The project's .env gives it "
+                "to every terminal; a key exported only in this shell must be exported there."
+            )
         console.print("To send through it, paste these lines into another terminal:")
         lines = paste_lines(url, shown)
         # soft_wrap: Rich must not break a line at the terminal's width, or the pasted
@@ -73,7 +77,12 @@ def paste_lines(url: str, api_key: str | None) -> list[str]:
     per variable, then the command. Each line stands alone, so a terminal that folds a
     long one on screen, a paste of only some lines, or one run line by line all work, and
     a later `newsletter issue send` in the same shell keeps going to the stand-in. An API
-    key that is already configured (SENDGRID_API_KEY) is not echoed to the screen."""
+    key that is already configured (SENDGRID_API_KEY) is not echoed to the screen.
+
+    Loopback goes past any proxy in both spellings of the variable: urllib (under the
+    sendgrid client) reads `no_proxy` over `NO_PROXY` when both exist. The lowercase line
+    comes first and keeps the hosts of both, so a shell that only had `NO_PROXY` keeps them
+    for urllib too."""
     variables = {
         "NEWSLETTER_BACKEND": "sendgrid",
         "NEWSLETTER_SENDGRID_HOST": url,
@@ -81,6 +90,7 @@ def paste_lines(url: str, api_key: str | None) -> list[str]:
     }
     exports = [f"export {name}={shlex.quote(v)}" for name, v in variables.items() if v]
     # Loopback past any proxy, keeping the hosts the shell already lists (POSIX expansion).
+    exports.append("export no_proxy=127.0.0.1${NO_PROXY:+,$NO_PROXY}${no_proxy:+,$no_proxy}")
     exports.append("export NO_PROXY=127.0.0.1${NO_PROXY:+,$NO_PROXY}")
     return [*exports, "newsletter issue send"]
 

@@ -6,7 +6,7 @@ hold any snapshot to them, so both read the numbers from here.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Final, Protocol
 
 SUBJECT_MAX: Final = 80
@@ -28,21 +28,49 @@ class Headed(Protocol):
     def verdict(self) -> str: ...
 
 
-_TRAILING: Final = " \t,;:-–—·/&("
-"""What a cut must not end on: a dangling separator reads as if a word went missing."""
+SEPARATORS: Final = ",;:.!?…-–—·/&("
+"""What a cut drops from the end of what it keeps (besides spaces): a dangling separator
+reads as if a word went missing, and a word's own trailing comma or full stop is not part
+of the word."""
+
+
+def _dangles(char: str) -> bool:
+    return char.isspace() or char in SEPARATORS
+
+
+def _trimmed(text: str) -> str:
+    """`text` without the spaces and separators at its end."""
+    end = len(text)
+    while end and _dangles(text[end - 1]):
+        end -= 1
+    return text[:end]
+
+
+def _word_ends(text: str) -> Iterator[int]:
+    """Where each word (a run of non-space characters) of `text` ends."""
+    for i, char in enumerate(text):
+        if not char.isspace() and (i + 1 == len(text) or text[i + 1].isspace()):
+            yield i + 1
 
 
 def shorten(text: str, limit: int) -> str:
     """`text` cut with an ellipsis to at most `limit` characters, at a word boundary: an
     inbox line that stops at "Mistral Lar…" reads as a typo, one that stops at "Mistral…"
-    reads as cut. A single word longer than the whole room is cut where it must be."""
+    reads as cut. The cut keeps as many whole words as fit, a word followed by a comma or
+    a colon included ("Alpha vs Beta, and…" keeps "Alpha vs Beta"), and drops what would
+    dangle. A first word longer than the whole room is cut where it must be."""
+    if limit < 1:
+        raise ValueError(f"no room to shorten into: limit {limit}")
     if len(text) <= limit:
         return text
-    room = text[: limit - 1]
-    if not text[limit - 1].isspace():  # the cut falls inside a word: drop that word
-        head, space, _ = room.rpartition(" ")
-        room = head if space and head.strip() else room
-    return room.rstrip(_TRAILING) + "…"
+    room = limit - 1  # the ellipsis takes one
+    kept = ""
+    for end in _word_ends(text):  # each trimmed head is at least as long as the one before
+        head = _trimmed(text[:end])
+        if len(head) > room:
+            break
+        kept = head
+    return (kept or _trimmed(text[:room])) + "…"
 
 
 def subject_line(number: int, comparisons: Sequence[Headed]) -> str:

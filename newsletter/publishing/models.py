@@ -7,12 +7,18 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
+from typing import Final
 
 from sqlalchemy import Column, ForeignKey, Index, Integer, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from newsletter.core.clock import utcnow
 from newsletter.publishing.lifecycle import REASON_MAX, IssueStatus
+
+ISSUE_NUMBER_MAX: Final = 2**31 - 1
+"""The largest issue number the `issue.number` column holds (a 32-bit INTEGER on
+PostgreSQL). Public addresses are bounded by it: a longer number is no issue, and SQLite
+could not even compare it (its integers stop at 64 bits)."""
 
 
 class Lens(StrEnum):
@@ -125,6 +131,10 @@ class Issue(SQLModel, table=True):
     mjml: str = Field(default="", sa_column=Column(Text, nullable=False))
     content_hash: str = Field(default="", max_length=64)
     approved_hash: str | None = Field(default=None, max_length=64)  # content_hash when approved
+    # The view the snapshot was rendered from (JSON), so the web version shows what went out;
+    # None for an issue rendered before 0007. Not part of the content hash: it only feeds
+    # the site, and its live figures (the community vote) are refreshed there anyway.
+    page: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     rendered_at: datetime | None = None
 
 

@@ -4,9 +4,10 @@ and a separate plain-text template. The result is a frozen snapshot stored on th
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import Final
@@ -20,6 +21,7 @@ from jinja2 import (
     TemplateSyntaxError,
     select_autoescape,
 )
+from pydantic import TypeAdapter, ValidationError
 from sqlmodel import Session, col, select
 
 from newsletter.core.clock import utcnow
@@ -54,6 +56,9 @@ EMAIL_TEMPLATES: Final = "email"
 """The folder under NEWSLETTER_TEMPLATES_DIR that holds the email templates."""
 
 
+log = logging.getLogger(__name__)
+
+
 class RenderError(InvalidInput):
     """A template or the MJML compiler failed; the message says where."""
 
@@ -64,6 +69,13 @@ class TakeView:
     lens: str
     verdict: str
     take: str
+    reviewer_slug: str = ""
+
+    @property
+    def key(self) -> str:
+        """Who wrote the take, as the panel tells reviewers apart: by slug, since two
+        reviewers may share a name (the name stands in only for a view built by hand)."""
+        return self.reviewer_slug or self.reviewer
 
 
 @dataclass(frozen=True)
@@ -79,29 +91,34 @@ class ToolView:
     url: str
     ship_share: str
     community_share: str
-    favoured_by: list[str]
+    favoured_by: list[str]  # the `TakeView.key` of each reviewer who favours this tool
     takes: list[TakeView]
     vote_url: str
+    id: int = 0  # the tool's row: what the votes count against
 
 
 @dataclass(frozen=True)
 class PanelTake:
-    """One reviewer's verdict on one tool of the comparison, and why."""
+    """One reviewer's verdict on one tool of the comparison, and why. `place` is the tool's
+    place in the comparison: two tools may share a display name, never a place."""
 
     tool: str
     verdict: str
     take: str
+    place: int = 0
 
 
 @dataclass(frozen=True)
 class PanelistView:
     """One reviewer, once per comparison: a verdict on every tool, the tool they favour
-    (ranked strictly above all others) if any, and the one take the email quotes."""
+    (ranked strictly above all others) if any, and the one take the email quotes.
+    `favours` is the favourite's name, to show; `favourite` its place, to match on."""
 
     name: str
     lens: str
     takes: list[PanelTake]
     favours: str | None
+    favourite: int | None = None
 
     @property
     def quote(self) -> PanelTake | None:
@@ -109,7 +126,7 @@ class PanelistView:
         reviewer rates best. So the quote always agrees with the line it sits under."""
         if not self.takes:
             return None
-        favoured = [t for t in self.takes if t.tool == self.favours]
+        favoured = [t for t in self.takes if t.place == self.favourite]
         return favoured[0] if favoured else max(self.takes, key=lambda t: rank(t.verdict))
 
 
@@ -125,24 +142,49 @@ class ComparisonView:
     tools: list[ToolView]
     undecided: list[str]
     votes: int
+    id: int = 0  # the comparison's row: what the votes count against
 
     @property
     def panel(self) -> list[PanelistView]:
         """The reviewer split, by reviewer in review order: each reviewer appears once,
         whatever the number of tools, so no line can say "nobody favours it" next to a
-        quote that does."""
-        lenses: dict[str, str] = {}
+        quote that does. Reviewers are told apart by slug and tools by their place, never
+        by name: two reviewers or two tools of one name stay two."""
+        first: dict[str, TakeView] = {}
         takes: dict[str, list[PanelTake]] = {}
-        favours: dict[str, str] = {}
-        for tool in self.tools:
+        favourite: dict[str, int] = {}
+        for place, tool in enumerate(self.tools):
             for take in tool.takes:
-                lenses.setdefault(take.reviewer, take.lens)
-                takes.setdefault(take.reviewer, []).append(
-                    PanelTake(tool.name, take.verdict, take.take)
+                first.setdefault(take.key, take)
+                takes.setdefault(take.key, []).append(
+                    PanelTake(tool.name, take.verdict, take.take, place)
                 )
             for reviewer in tool.favoured_by:
-                favours[reviewer] = tool.name
-        return [PanelistView(name, lenses[name], takes[name], favours.get(name)) for name in takes]
+                favourite[reviewer] = place
+        return [
+            PanelistView(
+                first[key].reviewer,
+                first[key].lens,
+                takes[key],
+                self.tools[favourite[key]].name if key in favourite else None,
+                favourite.get(key),
+            )
+            for key in takes
+        ]
+
+    def with_votes(self, tally: Mapping[int, int]) -> ComparisonView:
+        """This comparison with the community figures of `tally` (tool id -> votes): the
+        one figure of a comparison that moves after it went out."""
+        shares = community_shares(
+            {str(k): v for k, v in tally.items()}, [str(t.id) for t in self.tools]
+        )
+        return replace(
+            self,
+            votes=sum(tally.get(t.id, 0) for t in self.tools),
+            tools=[
+                replace(t, community_share=community_percent(shares[str(t.id)])) for t in self.tools
+            ],
+        )
 
 
 @dataclass(frozen=True)
@@ -224,43 +266,41 @@ def comparison_views(
         assert cid is not None
         tools = tools_of[cid]
         tool_keys = [str(t.id) for t in tools]
-        split = reviewer_split(verdicts_of[cid], tool_keys)
-        tally = {str(k): v for k, v in votes.get(cid, {}).items()}
-        shares = community_shares(tally, tool_keys)
-        views.append(
-            ComparisonView(
-                position=position,
-                slug=comparison.slug,
-                title=comparison.title,
-                question=comparison.question,
-                published=comparison.published,
-                verdict=comparison.verdict,
-                url=urls.comparison(comparison.slug),
-                undecided=split.undecided,
-                votes=sum(tally.values()),
-                tools=[
-                    ToolView(
-                        slug=tool.slug,
-                        name=tool.name,
-                        vendor=tool.vendor,
-                        category=tool.category,
-                        tagline=tool.tagline,
-                        description=tool.description,
-                        pricing_entry=tool.pricing_entry,
-                        pricing_note=tool.pricing_note,
-                        url=tool.url,
-                        ship_share=percent(
-                            ship_share(t.verdict for t in takes_of[cid][tool.id or 0])
-                        ),
-                        community_share=community_percent(shares[key]),
-                        favoured_by=split.favour[key],
-                        takes=takes_of[cid][tool.id or 0],
-                        vote_url=(placeholders.vote(cid, tool.id or 0) if with_vote_links else ""),
-                    )
-                    for tool, key in zip(tools, tool_keys, strict=True)
-                ],
-            )
+        split = reviewer_split(verdicts_of[cid], tool_keys)  # reviewers by slug, tools by id
+        name_of = {t.key: t.reviewer for by_tool in takes_of[cid].values() for t in by_tool}
+        view = ComparisonView(
+            id=cid,
+            position=position,
+            slug=comparison.slug,
+            title=comparison.title,
+            question=comparison.question,
+            published=comparison.published,
+            verdict=comparison.verdict,
+            url=urls.comparison(comparison.slug),
+            undecided=[name_of[key] for key in split.undecided],
+            votes=0,
+            tools=[
+                ToolView(
+                    id=tool.id or 0,
+                    slug=tool.slug,
+                    name=tool.name,
+                    vendor=tool.vendor,
+                    category=tool.category,
+                    tagline=tool.tagline,
+                    description=tool.description,
+                    pricing_entry=tool.pricing_entry,
+                    pricing_note=tool.pricing_note,
+                    url=tool.url,
+                    ship_share=percent(ship_share(t.verdict for t in takes_of[cid][tool.id or 0])),
+                    community_share=community_percent(None),
+                    favoured_by=split.favour[key],
+                    takes=takes_of[cid][tool.id or 0],
+                    vote_url=(placeholders.vote(cid, tool.id or 0) if with_vote_links else ""),
+                )
+                for tool, key in zip(tools, tool_keys, strict=True)
+            ],
         )
+        views.append(view.with_votes(votes.get(cid, {})))
     return views
 
 
@@ -281,7 +321,7 @@ def _tools_by_comparison(session: Session, ids: Sequence[int]) -> dict[int, list
 Takes = dict[int, dict[int, list[TakeView]]]
 """comparison id -> tool id -> the panel's takes, in review order."""
 Verdicts = dict[int, dict[str, dict[str, str]]]
-"""comparison id -> reviewer name -> tool key -> verdict, what `reviewer_split` reads."""
+"""comparison id -> reviewer slug -> tool key -> verdict, what `reviewer_split` reads."""
 
 
 def _takes_by_comparison(session: Session, ids: Sequence[int]) -> tuple[Takes, Verdicts]:
@@ -300,9 +340,10 @@ def _takes_by_comparison(session: Session, ids: Sequence[int]) -> tuple[Takes, V
                 LENS_LABELS.get(reviewer.lens, reviewer.lens),
                 review.verdict,
                 review.take,
+                reviewer.slug,
             )
         )
-        verdicts_of[review.comparison_id][reviewer.name][str(review.tool_id)] = review.verdict
+        verdicts_of[review.comparison_id][reviewer.slug][str(review.tool_id)] = review.verdict
     return takes_of, verdicts_of
 
 
@@ -384,16 +425,39 @@ def _comparisons_in(session: Session, issue: Issue) -> list[Comparison]:
 def render_issue(
     session: Session, issue: Issue, settings: Settings, count_votes: VoteCounter = count_votes
 ) -> Snapshot:
-    """Render and store the snapshot on the issue (the caller commits)."""
-    snapshot = render_view(
-        issue_view(session, issue, settings, count_votes), settings.templates_dir
-    )
+    """Render and store the snapshot on the issue (the caller commits), and with it the
+    view it was rendered from: the web version is built from that view, so it shows what
+    went out, not what the content files say today."""
+    view = issue_view(session, issue, settings, count_votes)
+    snapshot = render_view(view, settings.templates_dir)
     issue.subject = snapshot.subject
     issue.preheader = snapshot.preheader
     issue.mjml = snapshot.mjml
     issue.html = snapshot.html
     issue.text = snapshot.text
     issue.content_hash = snapshot.content_hash
+    issue.page = page_json(view)
     issue.rendered_at = utcnow()
     session.add(issue)
     return snapshot
+
+
+_PAGE: Final = TypeAdapter(IssueView)
+
+
+def page_json(view: IssueView) -> str:
+    """`view` as the JSON stored in `issue.page`."""
+    return _PAGE.dump_json(view).decode()
+
+
+def stored_page(issue: Issue) -> IssueView | None:
+    """The view `issue` was last rendered from; None for an issue rendered before views
+    were kept (migration 0007), or one whose stored view no longer reads as a view: the
+    caller then builds the page from the live tables, as before."""
+    if not issue.page:
+        return None
+    try:
+        return _PAGE.validate_json(issue.page)
+    except ValidationError as exc:
+        log.warning("issue #%s: its stored page does not read (%s)", issue.number, exc)
+        return None

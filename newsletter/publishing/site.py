@@ -12,8 +12,14 @@ from newsletter.core.errors import NotFound
 from newsletter.core.settings import Settings
 from newsletter.links.urls import SiteUrls
 from newsletter.publishing.lifecycle import PUBLISHED
-from newsletter.publishing.models import Comparison, Issue, IssueComparison
-from newsletter.publishing.render import ComparisonView, IssueView, comparison_views, issue_view
+from newsletter.publishing.models import ISSUE_NUMBER_MAX, Comparison, Issue, IssueComparison
+from newsletter.publishing.render import (
+    ComparisonView,
+    IssueView,
+    comparison_views,
+    issue_view,
+    stored_page,
+)
 from newsletter.publishing.schedule import ScheduleError, next_fire
 from newsletter.publishing.votes import count_votes
 
@@ -29,10 +35,13 @@ class PublishedIssue:
 
 
 def published_issues(session: Session, settings: Settings, limit: int = 50) -> list[PublishedIssue]:
+    """The archive and the feed: newest week first. By week, not by number: an issue
+    rebuilt for an earlier week after a cancel gets a higher number than a later week's
+    issue, and still belongs where its week is. ISO weeks ('2026-W48') sort as text."""
     rows = session.exec(
         select(Issue)
         .where(col(Issue.status).in_(PUBLISHED))
-        .order_by(col(Issue.number).desc())
+        .order_by(col(Issue.week).desc(), col(Issue.number).desc())
         .limit(limit)
     ).all()
     urls = SiteUrls(settings.site_url)
@@ -58,23 +67,43 @@ class NoSuchComparison(NotFound):
 
 
 def published_issue(session: Session, number: int) -> Issue:
-    """A published issue; NoSuchIssue for a draft or a number that never existed."""
-    issue = session.exec(select(Issue).where(Issue.number == number)).first()
+    """A published issue; NoSuchIssue for a draft or a number that never existed (or that
+    no issue can have: past what the column holds, SQLite could not even compare it)."""
+    issue = None
+    if 1 <= number <= ISSUE_NUMBER_MAX:
+        issue = session.exec(select(Issue).where(Issue.number == number)).first()
     if issue is None or issue.status not in PUBLISHED:
         raise NoSuchIssue(f"no published issue #{number}")
     return issue
 
 
 def issue_page(session: Session, number: int, settings: Settings) -> IssueView:
-    """The web version of a published issue (NoSuchIssue otherwise), built from the same
-    view as the email, but laid out as a page of the site by its own template: no "view
-    in your browser" link to itself, no "you get this email because" footer, no vote
-    buttons (they are a subscriber's own), and the community shares as they stand now, not
-    the "no votes yet" frozen into the email the day it went out. The inbox lines stay the
-    ones the issue was sent with."""
+    """The web version of a published issue (NoSuchIssue otherwise): the view the sent
+    snapshot was rendered from, so the page says what the email said, whatever the content
+    files say now, laid out as a page of the site by its own template: no "view in your
+    browser" link to itself, no "you get this email because" footer, no vote buttons (they
+    are a subscriber's own). Only the community figures are today's: the shares as they
+    stand now, not the "no votes yet" frozen into the email the day it went out. An issue
+    rendered before views were kept is built from the live tables, as it used to be."""
     issue = published_issue(session, number)
-    view = issue_view(session, issue, settings, count_votes)
+    stored = stored_page(issue)
+    if stored is None:
+        view = issue_view(session, issue, settings, count_votes)
+    else:
+        view = with_live_votes(session, stored)
     return replace(view, subject=issue.subject, preheader=issue.preheader)
+
+
+def with_live_votes(session: Session, view: IssueView) -> IssueView:
+    """`view` with every comparison's community figures counted now, its own comparisons
+    and the last issue's results alike."""
+    ids = [c.id for c in (*view.comparisons, *view.previous)]
+    votes = count_votes(session, ids)
+    return replace(
+        view,
+        comparisons=[c.with_votes(votes.get(c.id, {})) for c in view.comparisons],
+        previous=[c.with_votes(votes.get(c.id, {})) for c in view.previous],
+    )
 
 
 def comparison_page(session: Session, slug: str, settings: Settings) -> ComparisonView:

@@ -1,10 +1,12 @@
 """One error mapping for the whole app: a `NewsletterError` raised anywhere under a route
 becomes one answer, chosen by its kind, never by its message.
 
-Under /api/ the answer is JSON `{"detail": message}`; elsewhere it is the site's message
-page. The same split holds for what the framework raises before a route runs: an unknown
+Under /api/ (the admin API) and /preview (the editor's local preview, when it is on) the
+answer is JSON `{"detail": message}`; elsewhere it is the site's message page, for a
+reader. The same split holds for what the framework raises before a route runs: an unknown
 address, or a path parameter that cannot be what the route expects (`/issues/abc`), is a
-404 page in the site's look for a reader, and FastAPI's own JSON for the admin API.
+404 page in the site's look for a reader, and FastAPI's own JSON, naming the parameter and
+the reason, for the admin API and the preview.
 
 The status comes from the first class in the error's MRO found in, in order, the route's
 own table (`answers`), `STATUS` (a few classes with a code of their own, such as
@@ -31,6 +33,7 @@ from newsletter.links.tokens import ExpiredToken, TokenError
 from newsletter.publishing.site import NoSuchComparison, NoSuchIssue
 from newsletter.sending.optout import AddressGone
 from newsletter.sending.signup import CONFIRM_VALID_DAYS
+from newsletter.web import preview as preview_routes
 from newsletter.web.deps import get_services
 from newsletter.web.presenter import SITE_RELATIVE, Pages
 
@@ -109,9 +112,22 @@ def _page_text(error: NewsletterError) -> tuple[str, str, tuple[str, str] | None
     raise AssertionError("NewsletterError is in PAGES")  # pragma: no cover
 
 
-def is_api(request: Request) -> bool:
+API_PREFIX: Final = "/api"
+
+
+def _under(path: str, prefix: str) -> bool:
+    return path == prefix or path.startswith(prefix + "/")
+
+
+def answers_json(request: Request) -> bool:
+    """Whether `request` gets FastAPI's JSON answers rather than the site's pages: the admin
+    API (its published contract) and the editor's preview, whose detail says which
+    parameter was wrong (`scheme`, `number`) or why the issue cannot be shown. On the public
+    server, where the preview is off, /preview is a reader's missing page like any other."""
     path = request.url.path
-    return path == "/api" or path.startswith("/api/")
+    if _under(path, API_PREFIX):
+        return True
+    return _under(path, preview_routes.PREFIX) and get_services(request).preview is not None
 
 
 async def newsletter_error(request: Request, error: Exception) -> Response:
@@ -119,7 +135,7 @@ async def newsletter_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, NewsletterError)
     endpoint = request.scope.get("endpoint")
     code = status_for(error, _ROUTE_STATUSES.get(endpoint) if endpoint else None)
-    if is_api(request):
+    if answers_json(request):
         return JSONResponse({"detail": str(error)}, status_code=code)
     title, body, action = _page_text(error)
     return _message(request, title, body, action, code)
@@ -157,9 +173,10 @@ NOT_UNDERSTOOD: Final = (
 
 async def http_error(request: Request, error: Exception) -> Response:
     """A status the framework (or a route) raised as an HTTPException: an unknown address,
-    a method the page does not take. A page for readers, JSON for the admin API."""
+    a method the page does not take. A page for readers, JSON for the admin API and the
+    preview."""
     assert isinstance(error, HTTPException)
-    if is_api(request):
+    if answers_json(request):
         return await http_exception_handler(request, error)
     if error.status_code == status.HTTP_404_NOT_FOUND:
         title, body, action = MISSING
@@ -173,9 +190,10 @@ async def http_error(request: Request, error: Exception) -> Response:
 async def invalid_request(request: Request, error: Exception) -> Response:
     """A request FastAPI could not match to the route's parameters. A path parameter of the
     wrong shape means no such page (`/issues/abc` is as missing as `/issues/999`); a bad
-    form or query is a 422 page. The admin API keeps FastAPI's JSON list of errors."""
+    form or query is a 422 page. The admin API and the preview keep FastAPI's JSON list of
+    errors, each naming its parameter."""
     assert isinstance(error, RequestValidationError)
-    if is_api(request):
+    if answers_json(request):
         return await request_validation_exception_handler(request, error)
     in_path = any(e.get("loc", ())[:1] == ("path",) for e in error.errors())
     title, body, action = MISSING if in_path else NOT_UNDERSTOOD

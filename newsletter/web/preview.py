@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from html import escape
-from typing import Annotated, Literal
+from typing import Annotated, Final, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse
 
 from newsletter.core.errors import NotFound
+from newsletter.publishing.models import ISSUE_NUMBER_MAX
 from newsletter.publishing.preview import (
     Preview,
     PreviewCache,
@@ -18,10 +19,13 @@ from newsletter.publishing.preview import (
 )
 from newsletter.web.deps import ServicesDep
 
-router = APIRouter(prefix="/preview", include_in_schema=False)
+PREFIX: Final = "/preview"
+"""Where the preview lives; its errors are answered in JSON with their detail (`errors`)."""
+
+router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
 Week = Annotated[str | None, Query(max_length=10)]
-Number = Annotated[int | None, Query(ge=1)]
+Number = Annotated[int | None, Query(ge=1, le=ISSUE_NUMBER_MAX)]
 Scheme = Annotated[Literal["light", "dark"], Query()]
 View = Annotated[Literal["both", "desktop", "phone"], Query()]
 

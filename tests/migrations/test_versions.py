@@ -119,3 +119,28 @@ def test_0006_keeps_approvals_and_lets_a_cancelled_issue_free_its_week(database_
             _insert_issue(conn, 6, "2026-W02", "draft")  # the old rule is back
     finally:
         engine.dispose()
+
+
+def test_0007_leaves_older_issues_without_a_stored_page_and_goes_back(database_url: str) -> None:
+    """An issue rendered before 0007 has no stored view: its web version is built from the
+    tables, as it was. The downgrade drops the column and keeps the issues."""
+    engine = make_engine(database_url)
+    try:
+        cfg = alembic_config(engine)
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "0006")
+        with engine.begin() as conn:
+            _insert_issue(conn, 1, "2026-W01", "sent")
+        assert upgrade(engine) is True
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT number, page FROM issue")).all() == [(1, None)]
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "0006")
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT number, content_hash FROM issue")).all() == [
+                (1, "hash-1")
+            ]
+    finally:
+        engine.dispose()

@@ -3,18 +3,25 @@ page, the Atom feed, and the health check."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Path
 from fastapi.responses import HTMLResponse, Response
 from sqlmodel import select
 
 from newsletter.links import urls
 from newsletter.links.urls import SiteUrls
 from newsletter.publishing import site as published
+from newsletter.publishing.models import ISSUE_NUMBER_MAX
 from newsletter.web.deps import PagesDep, ServicesDep, SessionDep
 
 router = APIRouter(default_response_class=HTMLResponse)
 
 FEED_LENGTH = 20
+
+IssueNumber = Annotated[int, Path(ge=1, le=ISSUE_NUMBER_MAX)]
+"""A number no issue can have (0, or past what the column holds) is no page: the styled
+404, as for `/issues/abc`, never a database error."""
 
 
 @router.get(urls.HOME)
@@ -25,7 +32,7 @@ def home(services: ServicesDep, session: SessionDep, pages: PagesDep) -> HTMLRes
 
 @router.get(urls.ISSUE)
 def issue_page(
-    services: ServicesDep, session: SessionDep, pages: PagesDep, number: int
+    services: ServicesDep, session: SessionDep, pages: PagesDep, number: IssueNumber
 ) -> HTMLResponse:
     view = published.issue_page(session, number, services.settings)
     return pages.render("issue.html", issue=view)
@@ -47,7 +54,7 @@ def feed(services: ServicesDep, session: SessionDep) -> Response:
         issues=issues,
         urls=SiteUrls(services.settings.site_url),
         title=services.settings.from_name,
-        updated=issues[0].published_at if issues else None,
+        updated=max((i.published_at for i in issues), default=None),
     )
     return Response(body, media_type="application/atom+xml")
 

@@ -139,14 +139,29 @@ def _stand_in_says(extra_env: dict[str, str], cwd: Path) -> str:
 
 def _paste(printed: str, tmp_path: Path, env: dict[str, str]) -> dict[str, str]:
     """Paste what follows the instructions into a real shell, as a person would, with a
-    `newsletter` that reports the environment it was started with."""
+    `newsletter` that reports the environment it was started with, and whether urllib (what
+    the sendgrid client sends with) would go past the proxy to the stand-in (`DIRECT`)."""
     pasted = printed.split(":\n", 1)[1]  # everything after the line that ends in a colon
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir(exist_ok=True)
     spy = bin_dir / "newsletter"
-    names = ("NEWSLETTER_BACKEND", "NEWSLETTER_SENDGRID_HOST", "SENDGRID_API_KEY", "NO_PROXY")
+    names = (
+        "NEWSLETTER_BACKEND",
+        "NEWSLETTER_SENDGRID_HOST",
+        "SENDGRID_API_KEY",
+        "NO_PROXY",
+        "no_proxy",
+    )
+    direct = (
+        "import os, urllib.request as u; "
+        "print(bool(u.proxy_bypass_environment("
+        "os.environ['NEWSLETTER_SENDGRID_HOST'].split('//', 1)[1])))"
+    )
     spy.write_text(
-        "#!/bin/sh\n" + "".join(f'echo "{name}=${name}"\n' for name in names) + 'echo "ARGS=$*"\n'
+        "#!/bin/sh\n"
+        + "".join(f'echo "{name}=${name}"\n' for name in names)
+        + f'echo "DIRECT=$({sys.executable} -c "{direct}")"\n'
+        + 'echo "ARGS=$*"\n'
     )
     spy.chmod(0o755)
     shell = subprocess.run(
@@ -173,6 +188,8 @@ def test_the_stand_ins_command_survives_a_paste_from_an_80_column_terminal(
         "NEWSLETTER_SENDGRID_HOST": url[1],
         "SENDGRID_API_KEY": "dev-key",
         "NO_PROXY": "127.0.0.1,proxy.corp.example",  # added to, not replaced
+        "no_proxy": "127.0.0.1,proxy.corp.example",  # what urllib reads, with the same hosts
+        "DIRECT": "True",
         "ARGS": "issue send",
     }
 
@@ -182,10 +199,15 @@ def test_a_configured_api_key_is_not_echoed_but_still_used(tmp_path: Path) -> No
     printed = _stand_in_says({"SENDGRID_API_KEY": secret}, tmp_path)
     assert secret not in printed
     assert "SENDGRID_API_KEY already configured" in printed
+    # The key was only in this shell: the other terminal is told plainly it needs it.
+    said = " ".join(printed.split())
+    assert "The other terminal must have SENDGRID_API_KEY too." in said
+    assert "a key exported only in this shell must be exported there" in said
     seen = _paste(printed, tmp_path, {"SENDGRID_API_KEY": secret})
     assert seen["SENDGRID_API_KEY"] == secret
     assert seen["NEWSLETTER_BACKEND"] == "sendgrid"
     assert seen["NO_PROXY"] == "127.0.0.1"
+    assert seen["no_proxy"] == "127.0.0.1"
 
 
 def test_demo_never_sends_an_issue_an_editor_built(env: Settings) -> None:
@@ -223,3 +245,19 @@ def test_demo_refuses_a_database_where_someone_else_was_forgotten(env: Settings)
 
     assert result.exit_code != 0
     assert "1 forgotten address(es) that were not its own" in result.output
+
+
+def test_the_pasted_lines_reach_the_stand_in_past_a_lowercase_proxy(tmp_path: Path) -> None:
+    """urllib reads `no_proxy` over `NO_PROXY`: a shell with a lowercase `http_proxy` and
+    `no_proxy` sent the stand-in's requests to the proxy, since only NO_PROXY named it."""
+    shell = {
+        "http_proxy": "http://proxy.invalid:3128",
+        "https_proxy": "http://proxy.invalid:3128",
+        "no_proxy": "lower.corp.example",
+        "NO_PROXY": "upper.corp.example",
+    }
+    printed = _stand_in_says(shell, tmp_path)
+    seen = _paste(printed, tmp_path, shell)
+    assert seen["DIRECT"] == "True"
+    assert seen["no_proxy"] == "127.0.0.1,upper.corp.example,lower.corp.example"
+    assert seen["NO_PROXY"] == "127.0.0.1,upper.corp.example"

@@ -210,6 +210,72 @@ def test_panel_of_three_tools_lists_each_reviewer_once_with_every_verdict() -> N
     assert [t.tool for t in bob.takes] == ["A", "B", "C"]
 
 
+def test_namesakes_in_the_panel_stay_apart_tools_and_reviewers_alike() -> None:
+    """Two tools called "Copilot", two reviewers called "Sam Lee": by name, they were one
+    panelist, whose quote could sit under a favourite it contradicts."""
+
+    def take(slug: str, verdict: str) -> TakeView:
+        return TakeView("Sam Lee", "Lens", verdict, f"{slug} says {verdict}.", slug)
+
+    def copilot(tool_id: int, takes: list[TakeView], favoured_by: list[str]) -> ToolView:
+        return ToolView(
+            f"copilot-{tool_id}", "Copilot", "V", "C", "T", "D", "Free", None,
+            "https://x.example/", "50%", NO_VOTES_YET, favoured_by, takes, "", tool_id,
+        )  # fmt: skip
+
+    view = ComparisonView(
+        1, "copilots", "Copilot vs Copilot", "Q?", date(2026, 11, 23), "V.", "u",
+        [
+            copilot(7, [take("sam-1", "skip"), take("sam-2", "ship")], ["sam-2"]),
+            copilot(9, [take("sam-1", "ship"), take("sam-2", "wait")], ["sam-1"]),
+        ],
+        [], 0, 3,
+    )  # fmt: skip
+    first, second = view.panel
+    for panelist, favourite in ((first, 1), (second, 0)):
+        assert (panelist.name, panelist.favours, panelist.favourite) == (
+            "Sam Lee",
+            "Copilot",
+            favourite,
+        )
+        assert len(panelist.takes) == 2
+        assert panelist.quote is not None
+        assert panelist.quote.place == favourite
+        assert panelist.quote.verdict == "ship"  # the take on the tool they favour
+
+
+def test_namesakes_read_right_in_the_rendered_email(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    reviewers = [
+        {"slug": "sam-1", "name": "Sam Lee", "lens": "thesis"},
+        {"slug": "sam-2", "name": "Sam Lee", "lens": "business"},
+    ]
+    item = comparison(
+        "copilots",
+        "2026-11-24",
+        tools=[tool("copilot-gh", name="Copilot"), tool("copilot-ms", name="Copilot")],
+        verdicts={"sam-1": ["skip", "ship"], "sam-2": ["ship", "skip"]},
+    )
+    write_content(tmp_path / "content", [item], reviewers=reviewers)
+    with session_scope(engine) as session:
+        load_content(session, tmp_path / "content")
+    with session_scope(engine) as session:
+        issue = build_issue(session, "2026-W48", settings).issue
+    blocks = re.split(r"\n- ", _panel_split(issue.text))[1:]
+    assert [b.split("\n")[0] for b in blocks] == [
+        "Sam Lee (long-term thesis): favours Copilot",
+        "Sam Lee (buyer and business model): favours Copilot",
+    ]
+    # Each quote is the ship take on the Copilot that reviewer favours, not the skip.
+    assert '"sam-1 on copilot-ms: ship." (on Copilot)' in blocks[0]
+    assert '"sam-2 on copilot-gh: ship." (on Copilot)' in blocks[1]
+    html = _visible(issue.html)
+    assert "sam-1 on copilot-ms: ship." in html
+    assert "sam-2 on copilot-gh: ship." in html
+    assert "on copilot-gh: skip." not in html
+
+
 def test_subject_preheader_and_hash(issue: Issue) -> None:
     assert issue.subject == "Verdicts #1: Alpha <Pro> vs Beta"
     assert issue.preheader.startswith("Alpha if you pay")

@@ -7,6 +7,7 @@ import logging
 import os
 import signal
 import threading
+import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -90,11 +91,11 @@ def test_dispatch_sends_what_was_approved_and_resumes_stopped_sends(
 
 
 def build_approved(engine: Engine, settings: Settings, week: str = "2026-W48") -> int:
-    """What the weekly job commits with auto-send on: the week's issue, approved."""
+    """The week's issue, built and approved (what the weekly job commits with auto-send)."""
     with session_scope(engine) as session:
         load_content(session, settings.content_dir)
         number = build_issue(session, week, settings).issue.number
-        approve_issue(session, number, settings, jobs.AUTO_APPROVED)
+        approve_issue(session, number, settings, "approved")
     return number
 
 
@@ -277,16 +278,19 @@ def test_a_refused_issue_stops_neither_the_tick_nor_the_scheduler(
         return send(bind, number, *args, **kwargs)
 
     monkeypatch.setattr("scheduler.jobs.send_issue", held_meanwhile)
-    started = threading.Event()
+    started, ended = threading.Event(), threading.Event()
 
     class Started(logging.Handler):
         def emit(self, record: logging.LogRecord) -> None:
             if record.getMessage().startswith("scheduler started"):
                 started.set()
 
-    def stop_once_started() -> None:
-        if started.wait(timeout=60):
-            os.kill(os.getpid(), signal.SIGTERM)
+    def stop_once_started() -> None:  # SIGTERM, as an operator would, once it is up
+        deadline = time.monotonic() + 60
+        while not started.wait(timeout=0.05):
+            if ended.is_set() or time.monotonic() > deadline:
+                return
+        os.kill(os.getpid(), signal.SIGTERM)
 
     handler = Started()
     logging.getLogger("scheduler").addHandler(handler)
@@ -299,7 +303,7 @@ def test_a_refused_issue_stops_neither_the_tick_nor_the_scheduler(
         logging.getLogger("scheduler").removeHandler(handler)
         for sig, old in previous.items():
             signal.signal(sig, old)
-        started.set()
+        ended.set()
         stopper.join(timeout=10)
         jobs.stopping.clear()
 

@@ -19,7 +19,7 @@ from newsletter.core.database import session_scope
 from newsletter.core.errors import InvalidInput, NotFound
 from newsletter.core.settings import PROJECT_ROOT, Settings
 from newsletter.publishing.composition import links_of, remove_comparison
-from newsletter.publishing.content import load_content
+from newsletter.publishing.content import check_content, load_content
 from newsletter.publishing.gate import snapshot_hash
 from newsletter.publishing.issues import approve_issue, build_issue, get_issue, move_issue
 from newsletter.publishing.models import Comparison
@@ -33,8 +33,6 @@ from newsletter.publishing.render import Snapshot
 from newsletter.web.app import create_app
 from subscribers.models import Subscriber
 from tests.conftest import serve
-from tests.factories import comparison as factory_comparison
-from tests.factories import write_comparison
 from tests.newsletter.publishing.helpers import stored
 
 
@@ -316,7 +314,11 @@ def test_a_frozen_issue_is_previewed_without_loading_the_files(
     with session_scope(engine) as session:
         approve_issue(session, number, settings)
         loaded = session.exec(select(func.count()).select_from(Comparison)).one()
-    write_comparison(root, factory_comparison("brand-new", "2026-11-24"))
+    source = root / "comparisons" / "code-llama-4-vs-mistral-large-3.yaml"
+    (root / "comparisons" / "brand-new.yaml").write_text(  # a valid file, not loaded yet
+        source.read_text().replace("slug: code-llama-4-vs-mistral-large-3", "slug: brand-new")
+    )
+    assert not check_content(root).problems
 
     shown = build_preview(engine, settings, number=number)
 

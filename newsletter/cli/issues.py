@@ -19,6 +19,7 @@ from newsletter.publishing.files import write_issue_files
 from newsletter.publishing.issues import (
     approve_issue,
     build_issue,
+    cancelled_for_week,
     get_issue,
     issue_for_week,
     move_issue,
@@ -136,6 +137,13 @@ def issue_next() -> None:
         if existing is not None:
             console.print(f"issue #{existing.number} for {week} exists ({existing.status})")
             return
+        cancelled = cancelled_for_week(session, week)
+        if cancelled:
+            console.print(
+                f"{week} was cancelled (issue #{cancelled[-1].number}): that run builds "
+                f"nothing; `newsletter issue build --week {week}` builds it again"
+            )
+            return
         picked = pick_comparisons(session, week, settings.comparisons_per_issue)
     if not picked:
         console.print(f"nothing to pick for {week}: that run will send nothing")
@@ -143,7 +151,11 @@ def issue_next() -> None:
     console.print(f"it would pick {len(picked)} comparison(s):")
     for comparison in picked:
         console.print(f"  {comparison.published}  {comparison.title}", markup=False)
-    mode = "sends it at once" if settings.auto_send else "leaves it for `issue approve`"
+    mode = (
+        "approves it (if the checks pass) and sends it at once"
+        if settings.auto_send
+        else "leaves it for `issue approve`"
+    )
     console.print(f"then builds the issue and {mode}")
 
 

@@ -22,12 +22,14 @@ from newsletter.core.clock import utcnow
 from newsletter.core.database import get_engine, session_scope
 from newsletter.core.settings import get_settings
 from newsletter.delivery.registry import make_backend
-from newsletter.publishing.issues import newest_issue, week_issue
+from newsletter.publishing.issues import week_issue
 from newsletter.publishing.lifecycle import IssueStatus
+from newsletter.publishing.preview import default_issue
 from newsletter.publishing.weeks import parse_week, week_of
 from newsletter.sending import (
     BatchNote,
     BatchState,
+    Confirmed,
     LedgerCounts,
     RecipientState,
     SendProgress,
@@ -56,13 +58,14 @@ is_terminal: Callable[[], bool] = _stdin_is_a_terminal
 """Whether a person can answer a question; tests set it to drive the question."""
 
 
-def _resolve(number: int | None, week: str | None, *, newest: bool = False) -> int:
-    """The issue number the user meant: given, by week, or this week's (or the newest)."""
+def _resolve(number: int | None, week: str | None, *, upcoming: bool = False) -> int:
+    """The issue number the user meant: given, by week, or this week's (or, with
+    `upcoming`, the one the preview and `issue check` show by default)."""
     if number is not None:
         return number
     with session_scope(get_engine()) as session:
-        if week is None and newest:
-            return newest_issue(session).number
+        if week is None and upcoming:
+            return default_issue(session, utcnow().date()).number
         return week_issue(session, parse_week(week) if week else week_of(utcnow().date())).number
 
 
@@ -169,13 +172,14 @@ def _summary(report: SendReport, how: str) -> None:
         )
 
 
-def _decide(number: int) -> None:
+def _decide(number: int) -> Confirmed:
     """Sending a draft nobody approved is the editor's explicit decision: asked on a
-    terminal (with the subject and how many it goes to), refused without one."""
+    terminal (with the subject and how many it goes to), refused without one. Returns what
+    the decision was made on; the send starts only if the issue is still that."""
     with session_scope(get_engine()) as session:
         decision = send_decision(session, number)
     if not decision.unapproved:
-        return
+        return decision.confirmed
     if not is_terminal():
         fail(
             f"issue #{number} is a {decision.status} nobody approved; approve it "
@@ -189,6 +193,7 @@ def _decide(number: int) -> None:
     )
     if not typer.confirm("Send it now?", default=False):
         fail(f"issue #{number} was not sent")
+    return decision.confirmed
 
 
 def issue_send(
@@ -212,19 +217,25 @@ def issue_send(
     """Send an issue to every active subscriber, or resume its interrupted send.
 
     A draft nobody approved is sent only after a yes (asked on a terminal, or --yes); a
-    held issue is refused. Exits 1 when recipients ended failed or unknown.
+    held issue is refused, and so is one that changed while the question waited. Exits 1
+    when recipients ended failed or unknown.
     Safe to run again, or on two machines at once: nobody gets the issue twice.
     Example: [bold]newsletter issue send --week 2026-W48[/]
     """
     settings = get_settings()
     chosen = _resolve(number, week)
-    if not (dry_run or yes):
-        _decide(chosen)
+    expected = None if dry_run or yes else _decide(chosen)
     bar = _Bar(f"issue #{chosen}" + (" (dry run)" if dry_run else ""))
     with make_backend(settings) as backend:
         try:
             report = send_issue(
-                get_engine(), chosen, settings, backend, dry_run=dry_run, on_progress=bar
+                get_engine(),
+                chosen,
+                settings,
+                backend,
+                dry_run=dry_run,
+                on_progress=bar,
+                expected=expected,
             )
         finally:
             bar.close()
@@ -280,7 +291,11 @@ def issue_status_command(
 def issue_test_send(
     email: Annotated[str, typer.Argument(help="Where to send the test.")],
     number: Annotated[
-        int | None, typer.Argument(help="Issue number (default: the newest issue).")
+        int | None,
+        typer.Argument(
+            help="Issue number (default: the issue `issue check` checks: the newest one that "
+            "has not gone out and is not cancelled)."
+        ),
     ] = None,
 ) -> None:
     """Send the rendered issue to one address, marked as a test; the ledger is untouched.
@@ -288,7 +303,7 @@ def issue_test_send(
     Example: [bold]newsletter issue test-send editor@example.com 3[/]
     """
     settings = get_settings()
-    chosen = _resolve(number, None, newest=True)
+    chosen = _resolve(number, None, upcoming=True)
     with make_backend(settings) as backend, session_scope(get_engine()) as session:
         message_id = test_send(session, chosen, email, settings, backend)
     console.print(

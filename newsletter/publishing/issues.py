@@ -101,14 +101,6 @@ def cancelled_for_week(session: Session, week: str) -> list[Issue]:
     )
 
 
-def newest_issue(session: Session) -> Issue:
-    """The issue with the highest number (IssueNotFound when there is none yet)."""
-    issue = session.exec(select(Issue).order_by(col(Issue.number).desc())).first()
-    if issue is None:
-        raise IssueNotFound("there is no issue yet; build one first")
-    return issue
-
-
 def week_issue(session: Session, week: str) -> Issue:
     """The live issue of an ISO week (IssueNotFound when it was not built, or cancelled)."""
     issue = issue_for_week(session, week)

@@ -95,10 +95,9 @@ PUBLISHED = frozenset({IssueStatus.SENDING, IssueStatus.PAUSED, IssueStatus.SENT
 """Shown on the public site: it has reached (some of) its readers."""
 WENT_OUT = frozenset({IssueStatus.SENDING, IssueStatus.SENT})
 """Its week is done for the editor's preview: the next issue is next week's."""
-DISPATCHED = frozenset(
-    {IssueStatus.APPROVED, IssueStatus.SENDING, IssueStatus.PAUSED, IssueStatus.DRAFT}
-)
-"""What the scheduler looks at each tick (it decides per status and cause)."""
+DISPATCHED = frozenset({IssueStatus.APPROVED, IssueStatus.SENDING, IssueStatus.PAUSED})
+"""What the scheduler looks at each tick (it decides per status and cause): never a draft,
+which nobody approved (auto-send approves the issue it builds)."""
 
 TRANSITIONS: Mapping[IssueStatus, frozenset[IssueStatus]] = {
     IssueStatus.DRAFT: frozenset(

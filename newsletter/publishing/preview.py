@@ -1,13 +1,21 @@
 """The editor's preview: the next issue exactly as a subscriber will get it, and its checks.
 
-Previewing reads the files under content/ (loading them, as the scheduler would) and
-re-renders a draft issue, so the stored snapshot is what was previewed. An approved or held
-issue is frozen: it is shown as it stands, never re-rendered. A week that has no issue yet
-is rendered provisionally inside a transaction that is rolled back.
+Previewing a draft reads the files under content/ (loading them, as the scheduler would)
+and re-renders it, so the stored snapshot is what was previewed. An approved, held or sent
+issue is frozen: it is shown and checked as it stands, and the files are not even read (a
+typo in an unrelated file must not fail the check of what was approved). A week that has
+no issue yet is loaded and rendered provisionally inside a transaction that is rolled back.
 
-Without a number or a week, the preview (and `newsletter issue check`) shows the issue the
-editor is working on: the newest one that has not gone out and is not cancelled, whatever
-its week; when there is none, the week the scheduler sends next, provisionally.
+Without a number or a week, the preview (and `newsletter issue check`, and
+`issue test-send`) shows the issue the editor is working on: the newest one that has not
+gone out and is not cancelled, whatever its week; when there is none, the week the
+scheduler sends next (provisionally, where a preview is concerned).
+
+What writes (the load, a re-render, a provisional build) runs in one write transaction
+taken at its start (SQLite's BEGIN IMMEDIATE, `session_scope(immediate=True)`): a
+transaction that read first and wrote later would fail at once with "database is locked"
+whenever another process writes, instead of waiting its turn. The checks then read the
+stored snapshot outside it.
 """
 
 from __future__ import annotations
@@ -22,15 +30,18 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from newsletter.core.clock import utcnow
+from newsletter.core.database import session_scope
 from newsletter.core.errors import NewsletterError, NotFound
 from newsletter.core.settings import Settings
 from newsletter.delivery import placeholders
 from newsletter.publishing.checks import Finding, Level
+from newsletter.publishing.composition import lock_draft
 from newsletter.publishing.content import ContentError
 from newsletter.publishing.gate import check_issue
 from newsletter.publishing.gate import sample_recipient as sample_recipient
 from newsletter.publishing.inbox import preheader_line
 from newsletter.publishing.issues import (
+    IssueNotFound,
     build_issue,
     get_issue,
     issue_for_week,
@@ -128,6 +139,35 @@ def upcoming_issue(session: Session) -> Issue | None:
     ).first()
 
 
+def _target(
+    session: Session, week: str | None, number: int | None, today: date
+) -> tuple[Issue | None, str | None]:
+    """The issue to show, by number, by week, or by default (see the module docstring);
+    with no issue, None and the week to render provisionally."""
+    if number is not None:
+        return get_issue(session, number), None
+    if week:
+        week = parse_week(week)
+        return issue_for_week(session, week), week
+    issue = upcoming_issue(session)
+    if issue is not None:
+        return issue, None
+    week = next_week(session, today)
+    return issue_for_week(session, week), week
+
+
+def default_issue(session: Session, today: date) -> Issue:
+    """The issue the preview shows without a number or a week, when it exists (what
+    `issue test-send` sends by default); IssueNotFound when there is none to show."""
+    issue, week = _target(session, None, None, today)
+    if issue is None:
+        raise IssueNotFound(
+            f"no issue is in the works (none is a draft, held or approved, and {week} has "
+            "none); build one, or give an issue number"
+        )
+    return issue
+
+
 def _preview_of(
     session: Session, issue: Issue, settings: Settings, *, provisional: bool, links: bool
 ) -> Preview:
@@ -147,6 +187,14 @@ def _preview_of(
     )
 
 
+def _as_stored(engine: Engine, settings: Settings, number: int, links: bool) -> Preview:
+    """An issue shown and checked as its stored snapshot stands, in a read-only session
+    (the checks may take a while: `links` asks every URL)."""
+    with Session(engine, expire_on_commit=False) as session:
+        issue = get_issue(session, number)
+        return _preview_of(session, issue, settings, provisional=False, links=links)
+
+
 def build_preview(
     engine: Engine,
     settings: Settings,
@@ -157,35 +205,31 @@ def build_preview(
     links: bool = False,
 ) -> Preview | PreviewFailure:
     """The issue to preview: by number, by week, or the one the editor is working on (see
-    the module docstring)."""
+    the module docstring). A frozen issue is checked as stored, without reading the files;
+    a draft, or a week without an issue, is loaded from the files first."""
+    today = today or utcnow().date()
     try:
-        with Session(engine, expire_on_commit=False) as session:
+        with Session(engine) as session:
+            found, _ = _target(session, week, number, today)
+            frozen = found.number if found is not None and found.status not in EDITABLE else None
+        if frozen is not None:
+            return _as_stored(engine, settings, frozen, links)
+        with session_scope(engine, immediate=True) as session:
             load_and_withdraw(session, settings.content_dir, settings)
-            issue: Issue | None
-            if number is not None:
-                issue = get_issue(session, number)
-            elif week:
-                week = parse_week(week)
-                issue = issue_for_week(session, week)
-            else:
-                issue = upcoming_issue(session)
-                if issue is None:
-                    week = next_week(session, today or utcnow().date())
-                    issue = issue_for_week(session, week)
-            if issue is not None:
-                if issue.status in EDITABLE:
-                    rerender_issue(session, issue, settings)
-                session.commit()
-                return _preview_of(session, issue, settings, provisional=False, links=links)
-            session.commit()
-            assert week is not None
-            nested = session.begin_nested()
-            try:
-                built = build_issue(session, week, settings).issue
-                return _preview_of(session, built, settings, provisional=True, links=links)
-            finally:
-                nested.rollback()
-                session.rollback()
+            # Found again: the load may have withdrawn (or cancelled) what was found.
+            issue, provisional = _target(session, week, number, today)
+            if issue is None:
+                assert provisional is not None
+                nested = session.begin_nested()
+                try:
+                    built = build_issue(session, provisional, settings).issue
+                    return _preview_of(session, built, settings, provisional=True, links=links)
+                finally:
+                    nested.rollback()
+            if lock_draft(session, issue):  # else frozen since it was found: as it stands
+                rerender_issue(session, issue, settings)
+            shown = issue.number
+        return _as_stored(engine, settings, shown, links)
     except NewsletterError as exc:
         return _failure(exc)
 
@@ -193,9 +237,9 @@ def build_preview(
 def comparison_preview(engine: Engine, settings: Settings, slug: str) -> Snapshot | PreviewFailure:
     """One comparison block alone, in the issue's template, for the editor writing it."""
     try:
-        with Session(engine, expire_on_commit=False) as session:
+        with session_scope(engine, immediate=True) as session:
             load_and_withdraw(session, settings.content_dir, settings)
-            session.commit()
+        with Session(engine, expire_on_commit=False) as session:
             comparison = _comparison(session, slug)
             views = comparison_views(session, [comparison], settings)
             view = IssueView(
@@ -228,15 +272,30 @@ def force_dark(html: str) -> str:
     return _DARK.sub("@media all", html)
 
 
+def issues_state(session: Session) -> str:
+    """Changes whenever any issue is built, re-rendered or changes status: a digest of every
+    issue's number, status and content hash (one small query; a year is 52 rows). An
+    `issue remove` or `issue approve` from the command line changes what the preview must
+    show without touching a file."""
+    digest = hashlib.sha256()
+    rows = session.exec(
+        select(Issue.number, Issue.status, Issue.content_hash).order_by(col(Issue.number))
+    )
+    for number, status, content_hash in rows:
+        digest.update(f"{number}:{status}:{content_hash}\n".encode())
+    return digest.hexdigest()[:16]
+
+
 _Key = tuple[str, str | None, int | None, int | str | None]
-"""(the files' fingerprint, the week asked for, the number asked for, what the default page
-resolved to)"""
+"""(the version: files and issues, the week asked for, the number asked for, what the
+default page resolved to)"""
 
 
 class PreviewCache:
-    """Renders once per change of the files; the page polls the fingerprint. The default
-    page (no number, no week) is keyed by the issue it resolves to now, so an issue built
-    from the command line while the server runs is the one shown at the next reload."""
+    """Renders once per change of the files or of the issues; the page polls `version`
+    and reloads itself when it changes. The default page (no number, no week) is keyed by
+    the issue it resolves to now, so an issue built from the command line while the server
+    runs is the one shown at the next reload."""
 
     def __init__(self, engine: Engine, settings: Settings) -> None:
         self.engine = engine
@@ -245,13 +304,16 @@ class PreviewCache:
         self._cached: dict[_Key, Preview | PreviewFailure] = {}
 
     def version(self) -> str:
-        return fingerprint(self.settings)
+        """The files' fingerprint and the issues' state: what a shown preview depends on.
+        Which issue a page shows is not told to the poll, so every issue's state counts."""
+        with Session(self.engine) as session:
+            return f"{fingerprint(self.settings)}-{issues_state(session)}"
 
     def get(
         self, *, week: str | None = None, number: int | None = None
     ) -> Preview | PreviewFailure:
         default = self._default() if week is None and number is None else None
-        key = (fingerprint(self.settings), week, number, default)
+        key = (self.version(), week, number, default)
         with self._lock:
             if key not in self._cached:
                 self._cached.clear()

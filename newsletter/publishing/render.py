@@ -377,13 +377,15 @@ def issue_view(
 ) -> IssueView:
     """What the templates see for `issue`: its comparisons and, to close the loop with
     readers, the community results of the comparisons that got votes in the last issue
-    that went out before it."""
+    that went out for an earlier week."""
     views = comparison_views(session, _comparisons_in(session, issue), settings, count_votes)
-    previous_issue = session.exec(  # the last one readers got: not a cancelled one
+    # The last one readers got (not a cancelled one), by week: a week cancelled and built
+    # again takes a new number, higher than those of the weeks after it.
+    previous_issue = session.exec(
         select(Issue)
-        .where(Issue.number < issue.number)
+        .where(Issue.week < issue.week)
         .where(col(Issue.status).in_([status.value for status in PUBLISHED]))
-        .order_by(col(Issue.number).desc())
+        .order_by(col(Issue.week).desc(), col(Issue.number).desc())
     ).first()
     previous: list[ComparisonView] = []
     if previous_issue is not None:

@@ -111,7 +111,10 @@ class ContentLoad:
 
 def load_and_withdraw(session: Session, root: Path, settings: Settings) -> ContentLoad:
     """Check and load the files under `root` (all or nothing, as `load_content`), then apply
-    the withdrawn comparisons to the issues; one transaction, the caller's."""
+    the withdrawn comparisons to the issues; one transaction, the caller's.
+
+    Takes the content load's lock (a PostgreSQL advisory lock) before any issue's row: a
+    caller that also locks an issue (a re-render, `refresh_issue`) does so after this."""
     result = ContentLoad(load_content(session, root))
     for issue, withdrawn in _withdrawn_in_issues(session):
         if issue.status in EDITABLE and lock_draft(session, issue):
@@ -178,15 +181,19 @@ class Refreshed:
 def refresh_issue(session: Session, week: str, settings: Settings) -> Refreshed:
     """`issue build --refresh`: load the files under content/ as they are now, then build
     the week's issue from them or re-render its draft. A content problem raises
-    `ContentError` (with every problem) and a frozen issue `IssueConflict`, both before
-    anything is written; the caller's transaction holds the load and the render together."""
+    `ContentError` (with every problem) and a frozen issue `IssueConflict`; the caller's
+    transaction holds the load and the render together, so either leaves nothing written.
+
+    Locks in the one order every path takes (the preview, `content load`, the weekly job):
+    the content load's lock first, then the issue's row (taken by the load's withdrawal or
+    by the re-render). Taking the row first, as a refresh once did, deadlocks on PostgreSQL
+    against a preview that holds the load's lock and waits for the row."""
     week = parse_week(week)
     existing = issue_for_week(session, week)
-    if existing is not None and not lifecycle.lock_while(session, row_id(existing.id), EDITABLE):
-        session.refresh(existing)
-        raise frozen_error(existing)
+    if existing is not None and existing.status not in EDITABLE:
+        raise frozen_error(existing)  # said before the files are read; nothing is locked
     loaded = load_and_withdraw(session, settings.content_dir, settings)
     built = build_issue(session, week, settings)
     if not built.created:
-        rerender_issue(session, built.issue, settings)
+        rerender_issue(session, built.issue, settings)  # locks the row; frozen since: refused
     return Refreshed(built, loaded)

@@ -11,7 +11,7 @@ claim, deliver, record), `settle` (the issue's status when the workers stop), `r
 
 from __future__ import annotations
 
-from newsletter.sending.decision import SendDecision, audience_size, send_decision
+from newsletter.sending.decision import Confirmed, SendDecision, audience_size, send_decision
 from newsletter.sending.errors import SendConflict, SendError, SendInputError, SendRefused
 from newsletter.sending.ledger import BatchNote, BatchState, LedgerCounts, RecipientState
 from newsletter.sending.message import issue_message
@@ -22,6 +22,7 @@ from newsletter.sending.tally import ProgressCallback, SendProgress, SendReport,
 __all__ = [
     "BatchNote",
     "BatchState",
+    "Confirmed",
     "LedgerCounts",
     "ProgressCallback",
     "RecipientState",

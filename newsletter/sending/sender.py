@@ -36,7 +36,7 @@ from newsletter.publishing.issues import get_issue
 from newsletter.publishing.lifecycle import RUNNABLE
 from newsletter.publishing.models import Issue
 from newsletter.sending import dryrun, ledger
-from newsletter.sending.decision import audience_size
+from newsletter.sending.decision import Confirmed, audience_size
 from newsletter.sending.errors import SendConflict, SendInputError, SendRefused
 from newsletter.sending.ledger import issue_status
 from newsletter.sending.message import issue_message
@@ -96,9 +96,14 @@ def send_issue(
     dry_run: bool = False,
     on_progress: ProgressCallback | None = None,
     stop: threading.Event | None = None,
+    expected: Confirmed | None = None,
 ) -> SendReport:
     """Send (or resume, or join) issue `issue_number` to its audience; see the module
     docstring for how a send ends.
+
+    `expected` is what a person confirmed (`send_decision(...).confirmed`): a send it would
+    start is refused if the issue's status or snapshot differs from it by then, so a yes
+    never sends text its giver did not see. Joining or resuming ignores it.
 
     A dry run sends every batch in the provider's sandbox mode (validated, nothing delivered;
     the outbox only builds them), touches neither the ledger nor the issue's status.
@@ -113,7 +118,7 @@ def send_issue(
         return dryrun.dry_run(engine, sendable, settings, backend, on_progress)
     if sendable.issue.status in RUNNABLE:
         backend.prepare(_active_count(engine))  # e.g. start build processes during the snapshot
-    begun = begin(engine, sendable.issue, settings)
+    begun = begin(engine, sendable.issue, settings, expected)
     if begun == "already sent":
         return _report(engine, sendable.issue, begun, started, Counter(Tally(), None))
     # Read the snapshot again now that the issue is `sending`: a re-render committed

@@ -11,6 +11,11 @@ it, or find it already sent. Which statuses may be sent:
 - `sent` and `failed` finish any batches never sent (there should be none) and otherwise
   report "already sent".
 - `held` and `cancelled` are refused: an editor decided the issue must not go out.
+
+A send started by a person's decision carries what they were shown (`decision.Confirmed`):
+it starts only if the issue still has that status and that snapshot when its row is locked,
+else it is refused with "changed since you confirmed" and nothing is sent. Joining or
+resuming is not a new decision and ignores it.
 """
 
 from __future__ import annotations
@@ -33,16 +38,20 @@ from newsletter.publishing.lifecycle import (
 )
 from newsletter.publishing.models import Issue
 from newsletter.sending import ledger
+from newsletter.sending.decision import Confirmed
 from newsletter.sending.errors import SendConflict, SendRefused
 
 Begun = Literal["started", "joined", "resumed", "already sent"]
 
 
-def begin(engine: Engine, issue: Issue, settings: Settings) -> Begun:
+def begin(
+    engine: Engine, issue: Issue, settings: Settings, expected: Confirmed | None = None
+) -> Begun:
     """Move the issue into `sending` (snapshotting the audience) or join/resume its send.
 
     Starting checks the snapshot with the row locked (`lock_while`), so no approval or
-    re-render can slip in between the gate and the move: what passed is what is sent.
+    re-render can slip in between the gate and the move: what passed is what is sent. With
+    `expected`, a start also needs the issue to be what the person confirmed.
     """
     issue_id = issue.id
     assert issue_id is not None
@@ -56,6 +65,10 @@ def begin(engine: Engine, issue: Issue, settings: Settings) -> Begun:
             if lifecycle.lock_while(session, issue_id, STARTABLE):
                 row = session.get(Issue, issue_id)
                 assert row is not None
+                if expected is not None and not expected.matches(row):
+                    raise SendConflict(
+                        f"issue #{issue.number} changed since you confirmed; run the command again"
+                    )
                 ensure_fit_to_send(session, row, settings)
                 if not lifecycle.move(session, issue_id, STARTABLE, IssueStatus.SENDING):
                     raise SendConflict(f"issue #{issue.number} changed as it started; try again")

@@ -96,7 +96,8 @@ def preview_text(services: ServicesDep, week: Week = None, number: Number = None
 
 @router.get("/version", response_class=PlainTextResponse)
 def preview_version(services: ServicesDep) -> str:
-    """What the page polls: it reloads itself when the files change."""
+    """What the page polls: it reloads itself when the files change, or an issue does (an
+    `issue remove` or `issue approve` from the command line changes no file)."""
     return _cache(services).version()
 
 

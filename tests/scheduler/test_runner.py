@@ -113,7 +113,7 @@ def test_two_schedulers_racing_for_one_week_send_it_once(
     [issue] = issues_in(engine)
     assert issue.status == IssueStatus.SENT
     joined = "\n".join(logs)
-    assert joined.count("built (draft)") == 1
+    assert joined.count("built and approved automatically") == 1
     assert "already taken" in joined
 
 

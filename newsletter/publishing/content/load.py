@@ -8,6 +8,11 @@ A comparison whose file is gone is not deleted (an issue may have sent it, votes
 it): it is marked withdrawn (`withdrawn_at`), and the mark is cleared if the file comes
 back. What that means for the issues is decided above this package
 (`publishing.withdrawal`).
+
+A folder with no comparison file at all, while comparisons are loaded, is refused as a
+content problem: that is a checkout caught half-way (a `git stash`, a branch switch), not
+an editor deleting every comparison, and loading it would withdraw them all and cancel
+every draft for good.
 """
 
 from __future__ import annotations
@@ -16,13 +21,14 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlalchemy import func
+from sqlmodel import Session, col, select
 
 from newsletter.core.clock import utcnow
 from newsletter.core.database import serialize
 from newsletter.core.sql import row_id
-from newsletter.publishing.content.check import check_content
-from newsletter.publishing.content.reports import ContentError, LoadReport
+from newsletter.publishing.content.check import COMPARISONS_FOLDER, check_content
+from newsletter.publishing.content.reports import ContentError, LoadReport, Problem
 from newsletter.publishing.content.schema import ComparisonIn, ReviewerIn, ToolIn
 from newsletter.publishing.models import Comparison, ComparisonTool, Review, Reviewer, Tool
 
@@ -49,6 +55,8 @@ def load_content(session: Session, root: Path) -> LoadReport:
         raise ContentError(checked.problems)
     report = LoadReport()
     serialize(session, "content-load")  # two loaders at once would both insert new slugs
+    if not checked.comparisons:
+        _refuse_withdrawing_everything(session, root)
     reviewer_ids = _load_reviewers(session, checked.reviewers, report)
     tool_ids = _load_tools(session, [t for _, c in checked.comparisons for t in c.tools])
     existing = {c.slug: c for c in session.exec(select(Comparison))}
@@ -60,6 +68,29 @@ def load_content(session: Session, root: Path) -> LoadReport:
     _mark_withdrawn(existing, {item.slug for _, item in checked.comparisons}, report)
     session.flush()
     return report
+
+
+def _refuse_withdrawing_everything(session: Session, root: Path) -> None:
+    """Raise ContentError when comparisons are loaded (and not withdrawn): a folder without
+    a single comparison file would withdraw every one of them (see the module docstring)."""
+    loaded = session.exec(
+        select(func.count()).select_from(Comparison).where(col(Comparison.withdrawn_at).is_(None))
+    ).one()
+    if not loaded:
+        return
+    shown = (root / COMPARISONS_FOLDER).relative_to(root.parent)  # 'content/comparisons'
+    raise ContentError(
+        [
+            Problem(
+                str(shown),
+                1,
+                "",
+                f"holds no comparison file while {loaded} comparison(s) are loaded; loading "
+                "it would withdraw them all, so nothing was loaded (a git stash or a branch "
+                "switch?): bring the files back and load again",
+            )
+        ]
+    )
 
 
 def _mark_withdrawn(existing: dict[str, Comparison], present: set[str], report: LoadReport) -> None:

@@ -53,7 +53,11 @@ def test_content_load_withdraws_a_deleted_file_and_names_the_frozen_issue(
 ) -> None:
     root = write_content(
         tmp_path / "content",
-        [comparison("one", "2026-11-25"), comparison("two", "2026-11-24")],
+        [
+            comparison("one", "2026-11-25"),
+            comparison("two", "2026-11-24"),
+            comparison("later", "2026-12-21"),  # for another week; its file stays
+        ],
     )
     assert runner.invoke(app, ["content", "load", str(root)]).exit_code == 0
     assert runner.invoke(app, ["issue", "build", "--week", "2026-W48"]).exit_code == 0

@@ -191,3 +191,49 @@ def test_check_without_a_number_checks_the_issue_just_built(
         assert "issue #2 (2026-W49): all checks pass" in checked()
         assert runner.invoke(app, ["issue", "cancel", "2"]).exit_code == 0
         assert "issue #1 (2026-W48): all checks pass" in checked()
+
+
+def test_check_of_a_frozen_issue_reads_no_file(
+    env: Settings, engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An approved issue is checked as it was approved: a half-written file for a later
+    week does not fail its check (approve and send would pass it too). A draft is loaded
+    from the files first, so the same file fails the draft's check."""
+    root = write_content(tmp_path / "content", [comparison("one", "2026-11-24")])
+    monkeypatch.setenv("NEWSLETTER_CONTENT_DIR", str(root))
+    get_settings.cache_clear()
+    assert runner.invoke(app, ["issue", "build", "--refresh", "--week", "2026-W48"]).exit_code == 0
+    assert runner.invoke(app, ["issue", "approve", "1"]).exit_code == 0
+    (root / "comparisons" / "next-one.yaml").write_text("slug: next-one\ntitle: [unfinished\n")
+
+    frozen = runner.invoke(app, ["issue", "check", "1"])
+
+    assert frozen.exit_code == 0, frozen.output
+    assert "issue #1 (2026-W48): all checks pass" in frozen.output
+    assert runner.invoke(app, ["issue", "unapprove", "1"]).exit_code == 0
+    draft = runner.invoke(app, ["issue", "check", "1"])
+    assert draft.exit_code == 1
+    assert "content/comparisons/next-one.yaml:3: YAML:" in draft.output
+
+
+def test_next_says_a_cancelled_week_is_left_alone(
+    env: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The scheduler never builds a cancelled week again; `issue next` says so, instead of
+    listing what the run would pick."""
+    root = write_content(tmp_path / "content", [comparison("one", "2026-11-23")])
+    monkeypatch.setenv("NEWSLETTER_CONTENT_DIR", str(root))
+    get_settings.cache_clear()
+    with time_machine.travel(datetime(2026, 11, 22, 12, tzinfo=UTC), tick=False):
+        assert runner.invoke(app, ["content", "load"]).exit_code == 0
+        assert runner.invoke(app, ["issue", "build", "--week", "2026-W48"]).exit_code == 0
+        assert runner.invoke(app, ["issue", "cancel", "1"]).exit_code == 0
+
+        nxt = runner.invoke(app, ["issue", "next"])
+
+    assert nxt.exit_code == 0, nxt.output
+    assert (
+        "2026-W48 was cancelled (issue #1): that run builds nothing; `newsletter issue build "
+        "--week 2026-W48` builds it again" in " ".join(nxt.output.split())
+    )
+    assert "would pick" not in nxt.output

@@ -5,15 +5,24 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import typer
 from sqlalchemy import Engine
+from sqlmodel import Session
 from typer.testing import CliRunner
 
 from newsletter.cli import send
 from newsletter.cli.main import app
+from newsletter.core.database import session_scope
 from newsletter.core.settings import Settings, get_settings
 from newsletter.devtools.standin import StandIn
+from newsletter.publishing.composition import remove_comparison
+from newsletter.publishing.issues import move_issue
+from newsletter.publishing.lifecycle import IssueStatus
+from newsletter.sending import SendDecision, send_decision
+from tests.newsletter.publishing.helpers import stored
 from tests.newsletter.sending.test_sender import (
     KEY,
     add_subscribers,
@@ -109,7 +118,8 @@ def test_errors_are_one_line(engine: Engine, env: Settings) -> None:
     no_week = runner.invoke(app, ["issue", "send", "--week", "2026-W01"])
     assert "error: there is no issue for 2026-W01; build it first" in no_week.output
     no_issue = runner.invoke(app, ["issue", "test-send", "ed@example.com"])
-    assert "error: there is no issue yet" in no_issue.output
+    assert no_issue.exit_code == 1
+    assert "error: no issue is in the works (none is a draft, held or approved" in (no_issue.output)
 
 
 def test_a_draft_goes_out_only_on_an_explicit_yes(
@@ -165,3 +175,106 @@ def test_an_approved_issue_is_sent_without_a_question_and_failures_exit_1(
     assert "issue #1: sent — 20 accepted, 0 skipped, 10 failed, 0 unknown" in summary
     assert "error: issue #1 did not reach everyone: 10 recipient(s) failed, 0 unknown" in summary
     assert len(through_standin.recipients()) == 20
+
+
+def test_a_yes_holds_only_for_the_draft_it_was_given_for(
+    engine: Engine,
+    env: Settings,
+    through_standin: StandIn,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """While the question waits, an editor takes a comparison out in another shell: the yes
+    was given to the text shown, so the changed text does not go out on it."""
+    issue = build(engine, env, tmp_path / "content")
+    add_subscribers(engine, 12)
+    monkeypatch.setattr(send, "is_terminal", lambda: True)
+
+    def yes_after_an_edit_elsewhere(*_: Any, **__: Any) -> bool:
+        with session_scope(engine, immediate=True) as session:  # `issue remove` meanwhile
+            remove_comparison(session, issue.number, "c1", env)
+        return True
+
+    monkeypatch.setattr(typer, "confirm", yes_after_an_edit_elsewhere)
+
+    stale = runner.invoke(app, ["issue", "send", "1"])
+
+    assert stale.exit_code == 1, stale.output
+    assert f"subject: {issue.subject}" in stale.output
+    assert "error: issue #1 changed since you confirmed; run the command again" in stale.output
+    assert "Traceback" not in stale.output
+    assert through_standin.recipients() == []
+    assert stored(engine, 1).status == IssueStatus.DRAFT
+    monkeypatch.setattr(typer, "confirm", lambda *_, **__: True)
+
+    again = runner.invoke(app, ["issue", "send", "1"])  # asked again, on the new text
+
+    assert again.exit_code == 0, again.output
+    assert f"subject: {stored(engine, 1).subject}" in again.output
+    assert len(through_standin.recipients()) == 12
+
+
+def test_an_approved_issue_changed_elsewhere_is_not_sent_as_a_draft(
+    engine: Engine,
+    env: Settings,
+    through_standin: StandIn,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The send read an approved issue (so asked nothing); before it started, someone
+    unapproved and changed it: it is refused, not sent as a draft nobody said yes to."""
+    build(engine, env, tmp_path / "content")
+    add_subscribers(engine, 12)
+    assert runner.invoke(app, ["issue", "approve", "1"]).exit_code == 0
+    read = send_decision
+
+    def read_then_changed_elsewhere(session: Session, number: int) -> SendDecision:
+        decision = read(session, number)
+        with session_scope(engine, immediate=True) as other:
+            move_issue(other, number, "unapprove")
+            remove_comparison(other, number, "c2", env)
+        return decision
+
+    monkeypatch.setattr("newsletter.cli.send.send_decision", read_then_changed_elsewhere)
+
+    refused = runner.invoke(app, ["issue", "send", "1"])
+
+    assert refused.exit_code == 1, refused.output
+    assert "error: issue #1 changed since you confirmed; run the command again" in (refused.output)
+    assert through_standin.recipients() == []
+    assert stored(engine, 1).status == IssueStatus.DRAFT
+
+
+def test_recipients_left_unknown_alone_exit_1(
+    engine: Engine, env: Settings, through_standin: StandIn, tmp_path: Path
+) -> None:
+    """No recipient failed, but a batch's answer was lost (the connection dropped after
+    SendGrid took it): nobody knows whether those readers got it, so the send exits 1."""
+    build(engine, env, tmp_path / "content")
+    add_subscribers(engine, 30)
+    assert runner.invoke(app, ["issue", "approve", "1"]).exit_code == 0
+    through_standin.inject("drop")
+
+    sent = runner.invoke(app, ["issue", "send", "1"])
+
+    assert sent.exit_code == 1, sent.output
+    summary = " ".join(sent.output.split())
+    assert "issue #1: sent — 20 accepted, 0 skipped, 0 failed, 10 unknown" in summary
+    assert "error: issue #1 did not reach everyone: 0 recipient(s) failed, 10 unknown" in summary
+
+
+def test_a_test_send_without_a_number_sends_the_issue_being_worked_on(
+    engine: Engine, env: Settings, through_standin: StandIn, tmp_path: Path
+) -> None:
+    """The newest issue was cancelled: the test goes out for the issue `issue check` and the
+    preview show, the one still being worked on, not for the cancelled one."""
+    build(engine, env, tmp_path / "content")  # issue #1, 2026-W48
+    assert runner.invoke(app, ["issue", "remove", "1", "c2"]).exit_code == 0
+    assert runner.invoke(app, ["issue", "build", "--week", "2026-W49"]).exit_code == 0
+    assert runner.invoke(app, ["issue", "cancel", "2"]).exit_code == 0
+
+    test = runner.invoke(app, ["issue", "test-send", "editor@example.com"])
+
+    assert test.exit_code == 0, test.output
+    assert "test of issue #1 sent to editor@example.com" in test.output
+    assert through_standin.recipients() == ["editor@example.com"]

@@ -4,26 +4,34 @@ comparison alone."""
 from __future__ import annotations
 
 import shutil
+import threading
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import time_machine
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func
+from sqlmodel import select
 
 from newsletter.core.database import session_scope
 from newsletter.core.errors import InvalidInput, NotFound
 from newsletter.core.settings import PROJECT_ROOT, Settings
-from newsletter.publishing.content import load_content
+from newsletter.publishing.composition import links_of, remove_comparison
+from newsletter.publishing.content import check_content, load_content
 from newsletter.publishing.gate import snapshot_hash
 from newsletter.publishing.issues import approve_issue, build_issue, get_issue, move_issue
+from newsletter.publishing.models import Comparison
 from newsletter.publishing.preview import (
     Preview,
     PreviewFailure,
     build_preview,
     comparison_preview,
 )
+from newsletter.publishing.render import Snapshot
 from newsletter.web.app import create_app
+from subscribers.models import Subscriber
 from tests.conftest import serve
 from tests.newsletter.publishing.helpers import stored
 
@@ -217,3 +225,104 @@ def test_the_default_preview_shows_the_issue_the_editor_just_built(
         with session_scope(engine) as session:
             move_issue(session, 2, "cancel")
         assert "Issue #1 · 2026-W48 · draft<" in http.get("/preview").text
+
+
+def test_the_preview_waits_for_another_writer_instead_of_failing(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    """Another process is writing (a send recording its batches, an import) while the
+    editor previews: the preview waits its turn and shows the issue; it never fails with
+    "database is locked" (which `issue check` printed and the page answered with a 500)."""
+    root = _copy_content(settings, tmp_path)
+    number = _build(engine, settings, "2026-W48")
+    target = root / "comparisons" / "code-llama-4-vs-mistral-large-3.yaml"
+
+    def while_another_writes(preview: Callable[[], object]) -> object:
+        holding, done = threading.Event(), threading.Event()
+
+        def write() -> None:
+            with session_scope(engine, immediate=True) as session:
+                session.add(Subscriber(email=f"writer{time.monotonic_ns()}@example.com"))
+                session.flush()
+                holding.set()
+                done.wait(timeout=0.8)  # holds the write lock, then commits
+
+        writer = threading.Thread(target=write)
+        writer.start()
+        try:
+            assert holding.wait(timeout=10)
+            return preview()
+        finally:
+            done.set()
+            writer.join(timeout=10)
+
+    target.write_text(target.read_text().replace("verdict: Open weights", "verdict: NEW Open"))
+    shown = while_another_writes(lambda: build_preview(engine, settings, number=number))
+    assert isinstance(shown, Preview), shown
+    assert "NEW Open" in shown.html
+    target.write_text(target.read_text().replace("verdict: NEW Open", "verdict: NEWER Open"))
+    alone = while_another_writes(
+        lambda: comparison_preview(engine, settings, "code-llama-4-vs-mistral-large-3")
+    )
+    assert isinstance(alone, Snapshot), alone
+    assert "NEWER Open" in alone.html
+
+
+def test_the_preview_follows_issue_changes_made_from_the_command_line(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    """`issue remove` and `issue approve` change no file, yet what the preview shows: the
+    version the page polls changes with them (so the page reloads), and the page shows the
+    issue as it is now; with nothing changed, the version stays put."""
+    _copy_content(settings, tmp_path)
+    number = _build(engine, settings, "2026-W48")
+    with session_scope(engine) as session:
+        first, *_ = (c for _, c in links_of(session, get_issue(session, number)))
+    with (
+        serve(create_app(settings, engine, preview=True)) as port,
+        httpx.Client(base_url=f"http://127.0.0.1:{port}", trust_env=False, timeout=20) as http,
+    ):
+        page = http.get("/preview", params={"number": number})
+        assert f"Issue #{number} · 2026-W48 · draft<" in page.text
+        assert first.title in http.get("/preview/email", params={"number": number}).text
+        version = http.get("/preview/version").text
+        assert f'data-version="{version}"' in page.text
+        assert http.get("/preview/version").text == version
+
+        with session_scope(engine, immediate=True) as session:  # `issue remove`
+            remove_comparison(session, number, first.slug, settings)
+
+        removed = http.get("/preview/version").text
+        assert removed != version
+        assert first.title not in http.get("/preview/email", params={"number": number}).text
+        with session_scope(engine, immediate=True) as session:  # `issue approve`
+            approve_issue(session, number, settings)
+
+        assert http.get("/preview/version").text != removed
+        approved = http.get("/preview", params={"number": number})
+        assert f"Issue #{number} · 2026-W48 · approved<" in approved.text
+        assert http.get("/preview/version").text == http.get("/preview/version").text
+
+
+def test_a_frozen_issue_is_previewed_without_loading_the_files(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    """Previewing an approved issue neither reads nor loads content/: a new comparison
+    file stays unloaded until something that loads (a draft's preview, `content load`)."""
+    root = _copy_content(settings, tmp_path)
+    number = _build(engine, settings, "2026-W48")
+    with session_scope(engine) as session:
+        approve_issue(session, number, settings)
+        loaded = session.exec(select(func.count()).select_from(Comparison)).one()
+    source = root / "comparisons" / "code-llama-4-vs-mistral-large-3.yaml"
+    (root / "comparisons" / "brand-new.yaml").write_text(  # a valid file, not loaded yet
+        source.read_text().replace("slug: code-llama-4-vs-mistral-large-3", "slug: brand-new")
+    )
+    assert not check_content(root).problems
+
+    shown = build_preview(engine, settings, number=number)
+
+    assert isinstance(shown, Preview), shown
+    assert (shown.status, shown.errors) == ("approved", [])
+    with session_scope(engine) as session:
+        assert session.exec(select(func.count()).select_from(Comparison)).one() == loaded

@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -13,15 +16,14 @@ from newsletter.core.database import session_scope
 from newsletter.core.settings import Settings
 from newsletter.publishing.content import ContentError
 from newsletter.publishing.issues import (
-    NothingToPick,
     build_issue,
     get_issue,
-    issue_for_week,
     pick_comparisons,
 )
 from newsletter.publishing.lifecycle import IssueStatus
 from newsletter.publishing.models import Comparison, Issue, IssueComparison
-from newsletter.publishing.withdrawal import ContentLoad, load_and_withdraw
+from newsletter.publishing.preview import Preview, build_preview
+from newsletter.publishing.withdrawal import ContentLoad, load_and_withdraw, refresh_issue
 from tests.factories import comparison, write_comparison, write_content
 from tests.newsletter.publishing.helpers import decide
 
@@ -204,14 +206,69 @@ def test_a_bad_file_withdraws_nothing(engine: Engine, settings: Settings, root: 
         )
 
 
-def test_every_file_deleted_leaves_nothing_to_pick(
+def test_a_load_that_would_withdraw_everything_changes_nothing(
     engine: Engine, settings: Settings, root: Path
 ) -> None:
+    """Every comparison file gone at once is a checkout caught half-way, not an editor's
+    decision: the load is refused, and the drafts keep what they hold (no draft is
+    cancelled, no comparison withdrawn)."""
     _load(engine, root, settings)
+    with session_scope(engine) as session:
+        number = build_issue(session, "2026-W48", settings).issue.number
     for path in (root / "comparisons").iterdir():
         path.unlink()
-    assert len(_load(engine, root, settings).report.withdrawn) == 6
+    with pytest.raises(ContentError, match="1 problem"):
+        _load(engine, root, settings)
+    assert _issue(engine, number).status == IssueStatus.DRAFT
+    assert _slugs(engine, number) == ["a", "b", "c"]
     with session_scope(engine) as session:
-        assert issue_for_week(session, "2026-W48") is None
-        with pytest.raises(NothingToPick):
-            build_issue(session, "2026-W48", settings)
+        assert (
+            session.exec(select(Comparison).where(col(Comparison.withdrawn_at).is_not(None))).all()
+            == []
+        )
+
+
+def test_a_refresh_and_a_preview_at_once_never_deadlock(
+    engine: Engine, settings: Settings, root: Path
+) -> None:
+    """`issue build --refresh` and the preview both load the files and re-render the same
+    draft, over and over from two threads: both take the content load's lock before the
+    issue's row, so neither waits for the other in a circle (PostgreSQL would abort one
+    with a deadlock)."""
+    settings.content_dir = root
+    _load(engine, root, settings)
+    with session_scope(engine) as session:
+        number = build_issue(session, "2026-W48", settings).issue.number
+    errors: list[BaseException] = []
+    rounds = {"refresh": 0, "preview": 0}
+    until = time.monotonic() + 4
+
+    def refresh() -> None:
+        while time.monotonic() < until and not errors:
+            with session_scope(engine, immediate=True) as session:
+                refresh_issue(session, "2026-W48", settings)
+            rounds["refresh"] += 1
+
+    def preview() -> None:
+        while time.monotonic() < until and not errors:
+            shown = build_preview(engine, settings, number=number)
+            assert isinstance(shown, Preview), shown
+            rounds["preview"] += 1
+
+    def guarded(work: Callable[[], None]) -> Callable[[], None]:
+        def run() -> None:
+            try:
+                work()
+            except BaseException as exc:
+                errors.append(exc)
+
+        return run
+
+    threads = [threading.Thread(target=guarded(work)) for work in (refresh, preview)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    assert all(rounds.values()), rounds  # both got through (SQLite makes them take turns)
+    assert _issue(engine, number).status == IssueStatus.DRAFT

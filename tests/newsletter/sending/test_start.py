@@ -15,7 +15,7 @@ from newsletter.publishing.gate import ChecksFailed, SnapshotChanged, ensure_fit
 from newsletter.publishing.issues import approve_issue, get_issue, move_issue
 from newsletter.publishing.lifecycle import IssueStatus
 from newsletter.publishing.models import Issue
-from newsletter.sending import SendError, send_issue
+from newsletter.sending import SendConflict, SendError, send_decision, send_issue
 from newsletter.sending.ledger import IssueSend
 from tests.newsletter.publishing.helpers import ERRORS, broken, stored, tamper
 from tests.newsletter.sending.test_sender import (
@@ -114,3 +114,30 @@ def test_a_send_that_started_is_resumed_without_the_gate(
 
     assert (resumed.outcome, resumed.status) == ("resumed", "sent")
     assert sorted(standin.recipients()) == people.active_emails
+
+
+def test_a_start_needs_the_issue_a_person_confirmed(
+    engine: Engine, send_settings: Settings, standin: StandIn, issue: Issue
+) -> None:
+    """What a person was shown (status and snapshot hash) goes with the send: a start on
+    any other status or snapshot is refused and nothing is written; the same issue starts."""
+    add_subscribers(engine, 5)
+    with session_scope(engine) as session:
+        shown = send_decision(session, issue.number).confirmed
+        approve_issue(session, issue.number, send_settings)  # same text, another status
+    with pytest.raises(SendConflict, match=r"^issue #1 changed since you confirmed; run the"):
+        send_issue(engine, issue.number, send_settings, sendgrid(standin), expected=shown)
+    with session_scope(engine) as session:
+        move_issue(session, issue.number, "unapprove")
+    tamper(engine, issue.number, subject="Verdicts #1: another subject")
+    with pytest.raises(SendConflict, match="changed since you confirmed"):
+        send_issue(engine, issue.number, send_settings, sendgrid(standin), expected=shown)
+    assert standin.stats().requests == 0
+    assert stored(engine, issue.number).status == IssueStatus.DRAFT
+    with session_scope(engine) as session:
+        assert session.get(IssueSend, issue.id) is None
+        shown = send_decision(session, issue.number).confirmed
+
+    report = send_issue(engine, issue.number, send_settings, sendgrid(standin), expected=shown)
+
+    assert (report.outcome, report.status) == ("started", "sent")

@@ -99,3 +99,28 @@ def test_a_deleted_file_withdraws_its_comparison_and_a_restored_one_comes_back(
             session.exec(select(Comparison).where(Comparison.slug == "two")).one().withdrawn_at
             is None
         )
+
+
+def test_a_folder_without_any_comparison_file_withdraws_nothing(engine: Engine, root: Path) -> None:
+    """comparisons/ emptied by a git stash or a branch switch: the load is refused in one
+    line and nothing is withdrawn (it would withdraw every comparison at once)."""
+    files = [write_comparison(root, comparison(slug)) for slug in ("one", "two")]
+    with session_scope(engine) as session:
+        load_content(session, root)
+    for path in files:
+        path.unlink()
+
+    with pytest.raises(ContentError) as refused, session_scope(engine) as session:
+        load_content(session, root)
+
+    [problem] = refused.value.problems
+    assert str(problem) == (
+        "content/comparisons:1: holds no comparison file while 2 comparison(s) are loaded; "
+        "loading it would withdraw them all, so nothing was loaded (a git stash or a branch "
+        "switch?): bring the files back and load again"
+    )
+    with session_scope(engine) as session:
+        assert [c.withdrawn_at for c in session.exec(select(Comparison))] == [None, None]
+    write_comparison(root, comparison("one"))  # one file back: "two" alone is withdrawn
+    with session_scope(engine) as session:
+        assert load_content(session, root).withdrawn == ["two"]

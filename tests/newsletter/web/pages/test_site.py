@@ -62,6 +62,7 @@ def test_a_withdrawn_comparison_stays_public_only_where_it_went_out(
     issue = issue_for(engine, settings, tmp_path, "2026-W48", ["sent"], "2026-11-24")
     root = tmp_path / "content"
     write_comparison(root, comparison("unsent", "2026-06-01"))
+    write_comparison(root, comparison("stays", "2026-06-02"))  # a load never empties it all
     with session_scope(engine) as session:
         load_and_withdraw(session, root, settings)
     assert http.get("/comparisons/unsent").status_code == 200  # its date has come

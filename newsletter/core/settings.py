@@ -142,6 +142,8 @@ def env_file() -> Path | None:
     named = os.environ.get(ENV_FILE_VARIABLE, "").strip()
     if named:
         path = Path(named).expanduser()
+        if path == Path(os.devnull):
+            return None  # read no file at all, not even the project's
         if not path.is_file():
             raise SettingsError(f"{ENV_FILE_VARIABLE}: no such file {str(path)!r}")
     elif ENV_FILE.is_file():

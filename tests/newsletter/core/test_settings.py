@@ -173,3 +173,15 @@ def test_a_bad_value_from_the_env_file_says_it_came_from_there(
 
     with pytest.raises(SettingsError, match=f"^NEWSLETTER_BATCH_SIZE in {re.escape(str(named))}: "):
         get_settings()
+
+
+def test_the_null_device_means_no_env_file_at_all(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    root_env = tmp_path / ".env"
+    root_env.write_text("NEWSLETTER_BACKEND=sendgrid\n")
+    monkeypatch.setattr(settings_module, "ENV_FILE", root_env)
+    monkeypatch.setenv("NEWSLETTER_ENV_FILE", os.devnull)
+    monkeypatch.delenv("NEWSLETTER_BACKEND", raising=False)
+
+    assert get_settings().backend == "outbox"

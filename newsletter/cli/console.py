@@ -1,4 +1,10 @@
-"""Where the CLI writes: results to stdout, problems to stderr as one line each."""
+"""Where the CLI writes: results to stdout, problems to stderr as one line each.
+
+Neither console turns `:name:` into an emoji (Rich's default): a problem at line 100 reads
+`file.yaml:100:`, and text an editor quoted (`:fire:`) is shown as written. Lines that
+carry the user's text (a problem, a report line) go out without markup and without soft
+wrapping, so a cron log or a pipe gets one whole line per problem, whatever its length.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +14,8 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-console = Console(highlight=False)
-errors = Console(stderr=True, highlight=False)
+console = Console(highlight=False, emoji=False)
+errors = Console(stderr=True, highlight=False, emoji=False)
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
@@ -22,3 +28,8 @@ def fail(message: str, code: int = 1) -> NoReturn:
 def problem(line: str) -> None:
     """One line of a report of problems (no markup: the text is the user's)."""
     errors.print(line, soft_wrap=True, markup=False, highlight=False)
+
+
+def say(line: str) -> None:
+    """One line of a result on stdout, as it is: no markup, never wrapped."""
+    console.print(line, soft_wrap=True, markup=False, highlight=False)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from newsletter.cli.console import console, fail, problem
+from newsletter.cli.console import fail, problem, say
 from newsletter.core.database import session_scope
 from newsletter.core.settings import get_settings
 from newsletter.publishing.content import ContentError, check_content
@@ -33,7 +33,7 @@ def content_check(directory: ContentDir = None) -> None:
         problem(str(item))
     if checked.problems:
         fail(f"{len(checked.problems)} problem(s) in {root}")
-    console.print(
+    say(
         f"{root}: {len(checked.reviewers)} reviewers and "
         f"{len(checked.comparisons)} comparisons, no problems"
     )
@@ -64,13 +64,12 @@ def content_load(directory: ContentDir = None) -> None:
 def present_load(root: Path, loaded: ContentLoad) -> None:
     """What a load did, for `content load` and `issue build --refresh` alike."""
     report = loaded.report
-    console.print(
+    say(
         f"loaded {root}: {len(report.created)} new, {len(report.updated)} updated, "
-        f"{len(report.unchanged)} unchanged comparisons; {report.reviewers} reviewer change(s)",
-        markup=False,
+        f"{len(report.unchanged)} unchanged comparisons; {report.reviewers} reviewer change(s)"
     )
     for line in loaded.notes():
-        console.print(line, markup=False)
+        say(line)
     for line in loaded.warnings():
         problem(f"warning: {line}")
 

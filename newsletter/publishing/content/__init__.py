@@ -4,10 +4,10 @@
 everything by slug in one transaction, so a bad file loads nothing and a second
 load of the same files changes nothing.
 
-One module per concern: `lines` reads YAML keeping line numbers, `schema` holds the
-shapes editors write, `wording` says pydantic's errors in the editors' words, `rules` the
-checks a schema cannot express, `check` walks a content folder, `load` writes it, and
-`reports` the types callers receive.
+One module per concern: `lines` reads YAML keeping line numbers, `syntax` says YAML's
+syntax errors and `wording` pydantic's errors in the editors' words, `schema` holds the
+shapes editors write, `rules` the checks a schema cannot express, `check` walks a content
+folder, `load` writes it, and `reports` the types callers receive.
 """
 
 from newsletter.publishing.content.check import ContentSet, check_content

@@ -95,15 +95,27 @@ def comparison_problems(written: Written, path: Path, reviewers: set[str] | None
         if not reviews:
             out.append(written.problem(("reviews",), "a comparison needs at least one review"))
         seen: set[str] = set()
-        # A take is matched against every slug written, valid or not, so that a broken
-        # tool slug is reported once, as itself, and not again in every review.
-        any_slugs = {t.get("slug") for t in tools if isinstance(t, dict)} if tool_slugs else set()
+        written_slugs = _written_slugs(tools) if tool_slugs is not None else None
         for index in range(len(reviews)):
             reviewer = written.valid("reviews", index, "reviewer")
             if reviewer is not None:
                 out += _reviewer_problems(written, index, reviewer, reviewers, seen)
             if tool_slugs is not None:
-                out += _take_problems(written, index, any_slugs, tool_slugs)
+                out += _take_problems(written, index, written_slugs, tool_slugs)
+    return out
+
+
+def _written_slugs(tools: list[Any]) -> set[str] | None:
+    """Every tool slug as written, valid or not, so that a broken tool slug is reported
+    once, as itself, and not again as a stray take in every review. None when a tool has
+    no slug that reads as text (none, a list, a mapping): which takes it would claim is
+    unknown, so no take is called stray."""
+    out: set[str] = set()
+    for tool in tools:
+        slug = tool.get("slug") if isinstance(tool, dict) else None
+        if isinstance(slug, bool) or not isinstance(slug, str | int | float):
+            return None
+        out.add(str(slug))
     return out
 
 
@@ -142,7 +154,7 @@ def _reviewer_problems(
 
 
 def _take_problems(
-    written: Written, index: int, any_slugs: set[Any], tool_slugs: list[str]
+    written: Written, index: int, written_slugs: set[str] | None, tool_slugs: list[str]
 ) -> list[Problem]:
     """A review's takes cover exactly the comparison's tools. The tools without a take
     are named in one problem per review, so the report grows with the file, not with
@@ -152,10 +164,12 @@ def _take_problems(
         return []
     out: list[Problem] = []
     here = ("reviews", index, "takes")
-    for tool_slug in takes:
-        if tool_slug not in any_slugs:
-            message = f"take for '{tool_slug}', which is not a tool of this comparison"
-            out.append(written.problem((*here, tool_slug), message))
+    stray = (
+        [slug for slug in takes if slug not in written_slugs] if written_slugs is not None else []
+    )
+    for tool_slug in stray:
+        message = f"take for '{tool_slug}', which is not a tool of this comparison"
+        out.append(written.problem((*here, tool_slug), message))
     missing = [f"'{slug}'" for slug in tool_slugs if slug not in takes]
     if len(missing) == 1:
         out.append(written.problem(here, f"no take for tool {missing[0]}"))

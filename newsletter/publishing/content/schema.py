@@ -73,7 +73,7 @@ def _absolute_http(value: str) -> str:
 def _written_date(value: Any) -> Any:
     """YYYY-MM-DD only: pydantic alone would also take a number of seconds since 1970."""
     if isinstance(value, date) and not isinstance(value, datetime):
-        return value  # an explicit `!!timestamp` tag
+        return value  # a date object, from Python (a file has no tags: `lines` refuses them)
     if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
         try:
             return date.fromisoformat(value.strip())

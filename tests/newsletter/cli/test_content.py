@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from newsletter.cli.main import app
 from newsletter.core.settings import Settings
-from tests.factories import comparison, write_content
+from tests.factories import COMPARISON_FILE, comparison, write_content
 from tests.newsletter.publishing.content.test_check import write_broken_folder
 
 runner = CliRunner()
@@ -29,7 +29,7 @@ def test_content_check_reports_every_problem_and_exits_1(env: Settings, tmp_path
     (root / "comparisons" / "three.yaml").write_text("slug: three\ntitle: Three\n")
     bad = runner.invoke(app, ["content", "check", str(root)])
     assert bad.exit_code == 1
-    assert "content/comparisons/two.yaml:3: YAML:" in bad.output
+    assert "content/comparisons/two.yaml:2: YAML: unclosed '['" in bad.output
     assert "content/comparisons/three.yaml:1: question: is required" in bad.output
     assert "Traceback" not in bad.output
 
@@ -113,6 +113,17 @@ def test_a_yaml_bomb_is_refused_at_once_by_every_reader(
     also runs) and the weekly job each refuse it within seconds, in a real process."""
     root = write_content(tmp_path / "content", [comparison("one")])
     (root / "comparisons" / "laughs.yaml").write_text(_bomb(11))
+    output = _run_in_a_process(settings, root, command)
+    assert (
+        "content/comparisons/laughs.yaml:3: YAML: alias '*a0' is not allowed in content files"
+        in output
+    ), output
+    assert "Traceback" not in output
+
+
+def _run_in_a_process(settings: Settings, root: Path, command: list[str]) -> str:
+    """`newsletter COMMAND` on the content folder `root` in a real process, which must end
+    within a minute; its stdout and stderr together."""
     environ = {k: v for k, v in os.environ.items() if not k.startswith("NEWSLETTER_")}
     environ.update(
         NEWSLETTER_DATABASE_URL=settings.database_url,
@@ -123,15 +134,71 @@ def test_a_yaml_bomb_is_refused_at_once_by_every_reader(
     result = subprocess.run(
         [sys.executable, "-c", "from newsletter.cli.main import main; main()", *command],
         env=environ,
-        cwd=tmp_path,
+        cwd=root.parent,
         capture_output=True,
         text=True,
         timeout=90,
     )
     assert time.monotonic() - started < 60
-    output = result.stdout + result.stderr
-    assert (
-        "content/comparisons/laughs.yaml:3: YAML: alias '*a0' is not allowed in content files"
-        in output
-    ), output
+    return result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["content", "check"], ["scheduler", "--once"]],
+    ids=["content-check", "weekly-job"],
+)
+def test_a_fifo_in_the_folder_is_reported_by_every_reader_without_hanging(
+    settings: Settings, tmp_path: Path, command: list[str]
+) -> None:
+    """`mkfifo content/comparisons/x.yaml` blocked every reader in open(), for good."""
+    root = write_content(tmp_path / "content", [comparison("one")])
+    os.mkfifo(root / "comparisons" / "x.yaml")
+    output = _run_in_a_process(settings, root, command)
+    assert "content/comparisons/x.yaml:1: is a FIFO, not a file; not read" in output, output
     assert "Traceback" not in output
+
+
+def test_line_numbers_and_quoted_text_are_not_turned_into_emoji(
+    env: Settings, tmp_path: Path
+) -> None:
+    """Rich reads `:100:` and `:1234:` as emoji codes, and would read `:fire:` too."""
+    root = write_content(tmp_path / "content", [])
+    text = COMPARISON_FILE.replace("  - reviewer: risk", "  - reviewer: ':fire:'")
+    text += "# notes\n" * (99 - text.count("\n")) + "extra: 1\n"
+    text += "# notes\n" * (1233 - 100) + "again: 2\n"
+    (root / "comparisons" / "alpha-vs-beta.yaml").write_text(text)
+    assert text.splitlines()[99] == "extra: 1"
+    assert text.splitlines()[1233] == "again: 2"
+    result = runner.invoke(app, ["content", "check", str(root)])
+    known = "a comparison has: slug, title, question, published, verdict, tools, reviews"
+    shown = "content/comparisons/alpha-vs-beta.yaml"
+    assert result.output.splitlines()[:3] == [
+        f"{shown}:28: reviews[1].reviewer: must be lowercase letters, digits and single hyphens "
+        "(a slug)",
+        f"{shown}:100: extra: unknown field (a typo?); {known}",
+        f"{shown}:1234: again: unknown field (a typo?); {known}",
+    ]
+
+
+def test_output_lines_are_never_wrapped(env: Settings, tmp_path: Path) -> None:
+    """Without a terminal (cron, a pipe) Rich wraps at 80 columns; a problem or a report
+    line must stay one line, however long, for a log to be read or grepped."""
+    root = write_content(tmp_path / ("a-content-folder-with-a-long-name-" * 3) / "content", [])
+    long_key = "a_field_name_nobody_would_write_" * 4
+    (root / "comparisons" / "alpha-vs-beta.yaml").write_text(
+        COMPARISON_FILE.replace("title: Alpha vs Beta", f"title: Alpha vs Beta\n{long_key}: x")
+    )
+    bad = runner.invoke(app, ["content", "check", str(root)])
+    assert bad.output.splitlines() == [
+        f"content/comparisons/alpha-vs-beta.yaml:3: {long_key}: unknown field (a typo?); "
+        "a comparison has: slug, title, question, published, verdict, tools, reviews",
+        f"error: 1 problem(s) in {root}",
+    ]
+    (root / "comparisons" / "alpha-vs-beta.yaml").write_text(COMPARISON_FILE)
+    good = runner.invoke(app, ["content", "check", str(root)])
+    assert good.output.splitlines() == [f"{root}: 4 reviewers and 1 comparisons, no problems"]
+    loaded = runner.invoke(app, ["content", "load", str(root)])
+    assert loaded.output.splitlines() == [
+        f"loaded {root}: 1 new, 0 updated, 0 unchanged comparisons; 4 reviewer change(s)"
+    ]

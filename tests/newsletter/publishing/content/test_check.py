@@ -105,7 +105,9 @@ def test_an_unreadable_panel_does_not_make_every_reviewer_unknown(root: Path) ->
     (root / "reviewers.yaml").write_text("- slug: dx\n  name: [Dana\n")
     problems = problems_in(root, COMPARISON_FILE)
     assert len(problems) == 1, problems
-    assert problems[0].startswith("content/reviewers.yaml:3: YAML:")
+    assert problems == [
+        "content/reviewers.yaml:2: YAML: unclosed '[': the one that opens on this line has no ']'"
+    ]
 
 
 def test_an_empty_comparison_file_is_reported(root: Path) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -50,15 +52,21 @@ def content_load(directory: ContentDir = None) -> None:
     """
     settings = get_settings()
     root = directory or settings.content_dir
+    with listing_problems(), session_scope(immediate=True) as session:
+        loaded = load_and_withdraw(session, root, settings)
+    present_load(root, loaded)
+
+
+@contextmanager
+def listing_problems() -> Iterator[None]:
+    """Print every problem of a refused load, one per line, before the one error line that
+    says nothing was written: the editor needs every place, not the first."""
     try:
-        with session_scope(immediate=True) as session:
-            loaded = load_and_withdraw(session, root, settings)
+        yield
     except ContentError as exc:
-        # The one error line says nothing was loaded; the editor needs every place first.
         for item in exc.problems:
             problem(str(item))
         raise
-    present_load(root, loaded)
 
 
 def present_load(root: Path, loaded: ContentLoad) -> None:

@@ -10,11 +10,10 @@ import typer
 from rich.table import Table
 
 from newsletter.cli.console import console, fail, problem
-from newsletter.cli.content import present_load
+from newsletter.cli.content import listing_problems, present_load
 from newsletter.core.clock import utcnow
 from newsletter.core.database import get_engine, session_scope
 from newsletter.core.settings import get_settings
-from newsletter.publishing.content import ContentError
 from newsletter.publishing.files import write_issue_files
 from newsletter.publishing.issues import (
     approve_issue,
@@ -56,14 +55,8 @@ def issue_build(
     settings = get_settings()
     chosen = parse_week(week) if week else week_of(utcnow().date())
     if refresh:
-        try:
-            with session_scope(immediate=True) as session:
-                refreshed = refresh_issue(session, chosen, settings)
-        except ContentError as exc:
-            # The one error line says nothing changed; the editor needs every place first.
-            for item in exc.problems:
-                problem(str(item))
-            raise
+        with listing_problems(), session_scope(immediate=True) as session:
+            refreshed = refresh_issue(session, chosen, settings)
         built = refreshed.built
         present_load(settings.content_dir, refreshed.loaded)
     else:

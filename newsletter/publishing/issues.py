@@ -23,7 +23,7 @@ from newsletter.core.settings import Settings
 from newsletter.core.sql import row_id
 from newsletter.publishing import lifecycle
 from newsletter.publishing.gate import ensure_fit_to_send, snapshot_hash
-from newsletter.publishing.lifecycle import EDITABLE, UNAPPROVABLE, IssueStatus
+from newsletter.publishing.lifecycle import EDITABLE, UNAPPROVABLE, UPCOMING, IssueStatus
 from newsletter.publishing.models import Comparison, Issue, IssueComparison
 from newsletter.publishing.render import Snapshot, VoteCounter, render_issue
 from newsletter.publishing.votes import count_votes
@@ -209,10 +209,7 @@ APPROVABLE = frozenset({IssueStatus.DRAFT, IssueStatus.HELD})
 
 ACTIONS: dict[str, tuple[IssueStatus, frozenset[IssueStatus]]] = {
     "hold": (IssueStatus.HELD, frozenset({IssueStatus.DRAFT, IssueStatus.APPROVED})),
-    "cancel": (
-        IssueStatus.CANCELLED,
-        frozenset({IssueStatus.DRAFT, IssueStatus.HELD, IssueStatus.APPROVED}),
-    ),
+    "cancel": (IssueStatus.CANCELLED, UPCOMING),
     "unapprove": (IssueStatus.DRAFT, UNAPPROVABLE),
 }
 

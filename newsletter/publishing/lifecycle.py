@@ -33,6 +33,7 @@ __all__ = [
     "STARTABLE",
     "TRANSITIONS",
     "UNAPPROVABLE",
+    "UPCOMING",
     "WENT_OUT",
     "IllegalTransition",
     "IssueStatus",
@@ -80,6 +81,8 @@ FROZEN = frozenset(IssueStatus) - EDITABLE
 """Nothing re-renders these: the snapshot is what the editor approved (or what went out)."""
 UNAPPROVABLE = frozenset({IssueStatus.APPROVED, IssueStatus.HELD})
 """Frozen, but not yet sending: `unapprove` brings these back to a draft."""
+UPCOMING = EDITABLE | UNAPPROVABLE
+"""Not gone out, not cancelled: an issue an editor may still work on, hold or cancel."""
 STARTABLE = frozenset({IssueStatus.DRAFT, IssueStatus.APPROVED})
 """A send may start from here (the move to `sending` snapshots the audience)."""
 SENDING = frozenset({IssueStatus.SENDING})

@@ -47,7 +47,7 @@ from newsletter.publishing.issues import (
     issue_for_week,
     rerender_issue,
 )
-from newsletter.publishing.lifecycle import EDITABLE, WENT_OUT, IssueStatus
+from newsletter.publishing.lifecycle import EDITABLE, UPCOMING, WENT_OUT
 from newsletter.publishing.models import Comparison, Issue
 from newsletter.publishing.render import (
     EMAIL_TEMPLATES,
@@ -123,10 +123,6 @@ def next_week(session: Session, today: date) -> str:
         monday, _ = week_bounds(week)
         return week_of(monday + timedelta(days=7))
     return week
-
-
-UPCOMING = frozenset({IssueStatus.DRAFT, IssueStatus.HELD, IssueStatus.APPROVED})
-"""Not gone out, not cancelled: an issue an editor may still be working on."""
 
 
 def upcoming_issue(session: Session) -> Issue | None:

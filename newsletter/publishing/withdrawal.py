@@ -40,7 +40,7 @@ from newsletter.publishing.issues import (
     issue_for_week,
     rerender_issue,
 )
-from newsletter.publishing.lifecycle import EDITABLE, UNAPPROVABLE, IssueStatus
+from newsletter.publishing.lifecycle import EDITABLE, UNAPPROVABLE, UPCOMING, IssueStatus
 from newsletter.publishing.models import Comparison, Issue, IssueComparison
 from newsletter.publishing.weeks import parse_week
 
@@ -135,7 +135,7 @@ def _withdrawn_in_issues(session: Session) -> list[tuple[Issue, dict[int, str]]]
         .join(IssueComparison, col(IssueComparison.issue_id) == Issue.id)
         .join(Comparison, col(Comparison.id) == IssueComparison.comparison_id)
         .where(col(Comparison.withdrawn_at).is_not(None))
-        .where(col(Issue.status).in_([s.value for s in EDITABLE | UNAPPROVABLE]))
+        .where(col(Issue.status).in_([s.value for s in UPCOMING]))
         .order_by(col(Issue.number), col(Comparison.slug))
     ).all()
     issues: dict[int, Issue] = {}

@@ -17,8 +17,8 @@ from sqlmodel import Session, col, select
 
 from newsletter.core.sql import insert_ignoring_conflicts, table_of
 from subscribers.addresses import (
-    NAME_MAX,
     InvalidAddress,
+    form_name,
     normalize_email,
     normalize_name,
     normalized_hash,
@@ -230,7 +230,7 @@ def request_subscription(
     when they confirm.
     """
     address = normalize_email(email)
-    clean_name = _form_name(name)
+    clean_name = form_name(name)
     consent_ip = (ip.strip()[:CONSENT_IP_MAX] or None) if ip else None
     at = resolve_now(now)
     subscriber = _find(session, address, lock=True)
@@ -269,14 +269,6 @@ def request_subscription(
         subscriber.confirmation_sent_at = at
     session.add(subscriber)
     return SignupOutcome(subscriber.id, send_confirmation=send)
-
-
-def _form_name(name: str | None) -> str | None:
-    """The form's name, cut to the column: a visitor's over-long name is not worth an error
-    page (operators' tools refuse it instead, through normalize_name)."""
-    if name is None:
-        return None
-    return " ".join(name.split())[:NAME_MAX].strip() or None
 
 
 def confirm_subscription(

@@ -1,5 +1,5 @@
-"""The public form's side of the list: sign-up with double opt-in, the confirmation email,
-and the confirmation link that turns a pending address active."""
+"""The public form's side of the list: sign-up with double opt-in and the confirmation
+email (the link it carries is `newsletter.sending.confirm`)."""
 
 from __future__ import annotations
 
@@ -10,17 +10,14 @@ from sqlmodel import Session
 
 from newsletter.core.settings import Settings
 from newsletter.delivery import Backend, Message, Recipient
-from newsletter.links.tokens import Purpose, Signer, TokenError
+from newsletter.links.tokens import Signer
 from newsletter.links.urls import SiteUrls
 from newsletter.publishing.render import EMAIL_TEMPLATES, compile_mjml, environment
+from newsletter.sending.confirm import CONFIRM_VALID_DAYS
 from subscribers.addresses import normalize_email
-from subscribers.models import Status
-from subscribers.service import confirm_subscription, request_subscription
+from subscribers.service import request_subscription
 
 log = logging.getLogger(__name__)
-
-CONFIRM_VALID_DAYS = 7
-CONFIRM_MAX_AGE = CONFIRM_VALID_DAYS * 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -88,16 +85,3 @@ def send_confirmation(confirmation: Confirmation, settings: Settings, backend: B
         log.exception("confirmation email to subscriber %s failed", confirmation.subscriber_id)
         return False
     return True
-
-
-def confirm_by_link(session: Session, signer: Signer, token: str) -> bool:
-    """Follow a confirmation link: pending -> active. True when the address is active now
-    (a second click included); False when it is not waiting for confirmation (unsubscribed
-    or bounced since), which an old link must not revive. TokenError for a bad link,
-    ExpiredToken for one older than CONFIRM_VALID_DAYS, and TokenError too for an address
-    erased since: the link no longer leads anywhere."""
-    subscriber_id, _issued = signer.verify(Purpose.CONFIRM, token, max_age=CONFIRM_MAX_AGE)
-    subscriber = confirm_subscription(session, subscriber_id)
-    if subscriber is None:
-        raise TokenError("invalid token")
-    return subscriber.status == Status.ACTIVE

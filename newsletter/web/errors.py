@@ -31,8 +31,8 @@ from starlette.exceptions import HTTPException
 from newsletter.core.errors import Conflict, InvalidInput, NewsletterError, NotFound, Refused
 from newsletter.links.tokens import ExpiredToken, TokenError
 from newsletter.publishing.site import NoSuchComparison, NoSuchIssue
+from newsletter.sending.confirm import CONFIRM_VALID_DAYS
 from newsletter.sending.optout import AddressGone
-from newsletter.sending.signup import CONFIRM_VALID_DAYS
 from newsletter.web import preview as preview_routes
 from newsletter.web.deps import get_services
 from newsletter.web.presenter import SITE_RELATIVE, Pages

@@ -7,8 +7,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 
-from newsletter.web.pages import optout, signup, site, vote
+from newsletter.web.pages import confirm, optout, signup, site, vote
 
 router = APIRouter(default_response_class=HTMLResponse)
-for module in (site, signup, optout, vote):
+for module in (site, signup, confirm, optout, vote):
     router.include_router(module.router)

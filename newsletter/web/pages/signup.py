@@ -1,4 +1,4 @@
-"""The sign-up form and the confirmation link (double opt-in)."""
+"""The sign-up form (double opt-in; the confirmation link is `confirm`)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, BackgroundTasks, Form, Request
 from fastapi.responses import HTMLResponse
 
-from newsletter.core.clock import utcnow
 from newsletter.links import urls
-from newsletter.publishing.site import next_issue_day
-from newsletter.sending.signup import confirm_by_link, send_confirmation, sign_up
+from newsletter.sending.signup import send_confirmation, sign_up
 from newsletter.web.deps import PagesDep, ServicesDep, WriteSessionDep
 from subscribers.addresses import EMAIL_MAX, NAME_MAX, InvalidAddress
 
@@ -47,21 +45,3 @@ def subscribe(
     if confirmation is not None:
         background.add_task(send_confirmation, confirmation, services.settings, services.backend)
     return pages.render("subscribed.html", email=email)
-
-
-@router.get(urls.CONFIRM)
-def confirm(
-    services: ServicesDep, session: WriteSessionDep, pages: PagesDep, token: str
-) -> HTMLResponse:
-    if not confirm_by_link(session, services.signer, token):
-        return pages.message(
-            "Nothing to confirm",
-            "This address is not waiting for confirmation. Nothing was changed.",
-        )
-    day = next_issue_day(services.settings, utcnow())
-    when = f"is due on {day:%A} {day.day} {day:%B}" if day else "is on its way"
-    return pages.message(
-        "You're subscribed",
-        f"Thanks. The next issue of {services.settings.from_name} {when}.",
-        ("Read past issues", pages.urls.home()),
-    )

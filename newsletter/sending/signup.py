@@ -26,7 +26,7 @@ class Confirmation:
 
     subscriber_id: int
     email: str
-    name: str | None
+    name: str | None = None
 
 
 def confirmation_message(settings: Settings, name: str | None, confirm_url: str) -> Message:

@@ -2,7 +2,8 @@
 
 `create_app` builds everything the routes use from settings (see `deps.Services`),
 registers the one error mapping (`errors`) and the routers, and owns the delivery backend
-for the app's lifetime: the lifespan closes it when the server stops.
+for the app's lifetime: the lifespan closes it when the server stops. Every answer carries
+the security headers, and the preview answers only for loopback names (`security`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from newsletter.delivery.registry import make_backend
 from newsletter.links.tokens import Signer
 from newsletter.publishing.preview import PreviewCache
 from newsletter.publishing.render import long_date
-from newsletter.web import api, errors, pages
+from newsletter.web import api, docs, errors, pages, security, static
 from newsletter.web import preview as preview_routes
 from newsletter.web.deps import Services, services_of
 
@@ -50,6 +51,8 @@ def create_app(
         summary="Public pages for subscribers and the admin API for operators.",
         version="1",
         lifespan=lifespan,
+        docs_url=None,  # served by `docs`, under a policy of its own
+        redoc_url=None,
     )
     engine = engine or get_engine(settings.database_url)
     templates = Jinja2Templates(directory=settings.templates_dir / "web")
@@ -63,6 +66,9 @@ def create_app(
         preview=PreviewCache(engine, settings) if preview else None,
     )
     errors.install(app)
+    security.install(app, settings, preview=preview)
+    static.install(app, templates, settings)
+    app.include_router(docs.router)
     app.include_router(pages.router)
     app.include_router(api.router)
     if preview:

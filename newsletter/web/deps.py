@@ -1,5 +1,5 @@
 """What routes get injected, as typed dependencies: the app's services, a read session, a
-write session, the page presenter, and the admin check.
+write session, the page presenter, the admin check, and the bounds of a row id.
 
 A route names what it needs in its signature (`session: SessionDep`) and nothing else:
 the app is built from settings (`create_app`), never from globals, so tests build as many
@@ -11,9 +11,9 @@ from __future__ import annotations
 import hmac
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Final
 
-from fastapi import Depends, FastAPI, HTTPException, Request, status
+from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine
@@ -103,3 +103,17 @@ def require_admin(
 
 AdminDep = Depends(require_admin)
 """For a router's `dependencies=[AdminDep]`: every route under it needs the token."""
+
+ROW_ID_MAX: Final = 2**31 - 1
+"""The largest id an INTEGER primary key holds on PostgreSQL (SQLite's go to 2**63 - 1).
+A number past it, or below 1, names no row on either database, but reaching the database it
+is an error (PostgreSQL: "integer out of range"; SQLite: an OverflowError past 2**63 - 1)
+rather than a miss, so every integer a route takes is bounded at the edge: a clear 422 that
+names the parameter, never a 500. (`tests/newsletter/web/test_numbers.py` checks every
+route's integers.)"""
+
+RowId = Annotated[int, Path(ge=1, le=ROW_ID_MAX)]
+"""A row's id in a path (`/api/subscribers/{subscriber_id}`)."""
+
+AfterId = Annotated[int, Query(ge=0, le=ROW_ID_MAX)]
+"""A keyset cursor: the last id of the page before (0 for the first page)."""

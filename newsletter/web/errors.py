@@ -8,6 +8,12 @@ address, or a path parameter that cannot be what the route expects (`/issues/abc
 404 page in the site's look for a reader, and FastAPI's own JSON, naming the parameter and
 the reason, for the admin API and the preview.
 
+Every JSON error answer is `EscapedJSON`: what a request sent and an error repeats (an
+address, a week, a slug, the input FastAPI echoes) never comes back as markup, whatever
+reads the answer. Anything else a route lets escape is the site's 500 page (JSON under
+/api/ and /preview), with the security headers: Starlette sends that answer outside every
+middleware, so `unexpected` adds them.
+
 The status comes from the first class in the error's MRO found in, in order, the route's
 own table (`answers`), `STATUS` (a few classes with a code of their own, such as
 an expired link's 410) and `KIND_STATUS`; any other `NewsletterError` is a 400.
@@ -17,15 +23,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from http import HTTPStatus
-from typing import Final, TypeVar
+from typing import Any, Final, TypeVar
 
 from fastapi import FastAPI, Request, status
-from fastapi.exception_handlers import (
-    http_exception_handler,
-    request_validation_exception_handler,
-)
+from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from fastapi.utils import is_body_allowed_for_status_code
 from starlette.exceptions import HTTPException
 
 from newsletter.core.errors import Conflict, InvalidInput, NewsletterError, NotFound, Refused
@@ -36,6 +40,7 @@ from newsletter.sending.optout import AddressGone
 from newsletter.web import preview as preview_routes
 from newsletter.web.deps import get_services
 from newsletter.web.presenter import SITE_RELATIVE, Pages
+from newsletter.web.security import add_missing, site_headers
 
 ErrorStatuses = Mapping[type[NewsletterError], int]
 
@@ -114,6 +119,18 @@ def _page_text(error: NewsletterError) -> tuple[str, str, tuple[str, str] | None
 
 API_PREFIX: Final = "/api"
 
+_HTML_SIGNIFICANT: Final = {ord("<"): "\\u003c", ord(">"): "\\u003e", ord("&"): "\\u0026"}
+
+
+class EscapedJSON(JSONResponse):
+    """JSON with `<`, `>` and `&` written as `\\u` escapes, as Go's encoder writes them:
+    every JSON parser reads the same strings, and nothing that takes the answer for HTML
+    (an old browser sniffing, a log viewer) finds markup in it. Those three characters
+    only ever stand inside JSON strings, so replacing them keeps the document valid."""
+
+    def render(self, content: Any) -> bytes:
+        return super().render(content).decode().translate(_HTML_SIGNIFICANT).encode()
+
 
 def _under(path: str, prefix: str) -> bool:
     return path == prefix or path.startswith(prefix + "/")
@@ -136,7 +153,7 @@ async def newsletter_error(request: Request, error: Exception) -> Response:
     endpoint = request.scope.get("endpoint")
     code = status_for(error, _ROUTE_STATUSES.get(endpoint) if endpoint else None)
     if answers_json(request):
-        return JSONResponse({"detail": str(error)}, status_code=code)
+        return EscapedJSON({"detail": str(error)}, status_code=code)
     title, body, action = _page_text(error)
     return _message(request, title, body, action, code)
 
@@ -177,7 +194,11 @@ async def http_error(request: Request, error: Exception) -> Response:
     preview."""
     assert isinstance(error, HTTPException)
     if answers_json(request):
-        return await http_exception_handler(request, error)
+        if not is_body_allowed_for_status_code(error.status_code):
+            return Response(status_code=error.status_code, headers=error.headers)
+        return EscapedJSON(
+            {"detail": error.detail}, status_code=error.status_code, headers=error.headers
+        )
     if error.status_code == status.HTTP_404_NOT_FOUND:
         title, body, action = MISSING
     else:
@@ -194,14 +215,40 @@ async def invalid_request(request: Request, error: Exception) -> Response:
     errors, each naming its parameter."""
     assert isinstance(error, RequestValidationError)
     if answers_json(request):
-        return await request_validation_exception_handler(request, error)
+        return EscapedJSON(
+            {"detail": jsonable_encoder(error.errors())},
+            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+        )
     in_path = any(e.get("loc", ())[:1] == ("path",) for e in error.errors())
     title, body, action = MISSING if in_path else NOT_UNDERSTOOD
     code = status.HTTP_404_NOT_FOUND if in_path else status.HTTP_422_UNPROCESSABLE_CONTENT
     return _message(request, title, body, action, code)
 
 
+BROKEN: Final = (
+    "Something went wrong",
+    "The fault is ours, not yours, and it has been logged. Please try again in a while.",
+    _PAST_ISSUES,
+)
+
+
+async def unexpected(request: Request, error: Exception) -> Response:
+    """Anything else a route let through: a 500 that says nothing of the fault (uvicorn
+    logs the traceback), with the headers every answer carries (see `security`)."""
+    code = status.HTTP_500_INTERNAL_SERVER_ERROR
+    services = get_services(request)
+    if answers_json(request):
+        answer: Response = EscapedJSON({"detail": "Internal Server Error"}, status_code=code)
+    else:
+        answer = _message(request, *BROKEN, code)
+    add_missing(
+        answer.headers, site_headers(services.settings, preview=services.preview is not None)
+    )
+    return answer
+
+
 def install(app: FastAPI) -> None:
+    app.add_exception_handler(Exception, unexpected)
     app.add_exception_handler(NewsletterError, newsletter_error)
     app.add_exception_handler(HTTPException, http_error)
     app.add_exception_handler(RequestValidationError, invalid_request)

@@ -1,9 +1,15 @@
-"""The editor's local preview (`newsletter preview`); mounted only when asked for."""
+"""The editor's local preview (`newsletter preview`); mounted only when asked for.
+
+What a request sent (a week, a slug) and what went wrong (a file's problems, which may quote
+it) reach a page only through autoescaped templates, and a link only through `urlencode`.
+The email itself is shown in the page's frames under a policy of its own
+(`security.FRAME_HEADERS`). The server answers only for loopback names (`security`).
+"""
 
 from __future__ import annotations
 
-from html import escape
 from typing import Annotated, Final, Literal
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse
@@ -17,7 +23,8 @@ from newsletter.publishing.preview import (
     comparison_preview,
     force_dark,
 )
-from newsletter.web.deps import ServicesDep
+from newsletter.web.deps import Services, ServicesDep
+from newsletter.web.security import FRAME_HEADERS
 
 PREFIX: Final = "/preview"
 """Where the preview lives; its errors are answered in JSON with their detail (`errors`)."""
@@ -37,8 +44,28 @@ def _cache(services: ServicesDep) -> PreviewCache:
 
 
 def _query(week: str | None, number: int | None, **extra: str) -> str:
+    """The query string of a link that keeps showing the same issue: every value encoded,
+    so a week such as `x&number=5` stays one value and cannot add a parameter."""
     parts = {"week": week, "number": str(number) if number else None, **extra}
-    return "&".join(f"{k}={v}" for k, v in parts.items() if v)
+    return urlencode({k: v for k, v in parts.items() if v})
+
+
+def _problems(
+    services: Services, request: Request, failure: PreviewFailure, code: int, heading: str = ""
+) -> HTMLResponse:
+    """A failure shown where the email would be (in a frame, or alone), escaped by the
+    template like every page."""
+    return services.templates.TemplateResponse(
+        request,
+        "preview_problems.html",
+        {"problems": failure.problems, "heading": heading},
+        status_code=code,
+        headers=FRAME_HEADERS,
+    )
+
+
+def _email(html: str, scheme: str) -> HTMLResponse:
+    return HTMLResponse(force_dark(html) if scheme == "dark" else html, headers=FRAME_HEADERS)
 
 
 @router.get("", response_class=HTMLResponse)
@@ -62,7 +89,8 @@ def preview_page(
             "view": view,
             "week": week,
             "number": number,
-            "frame_query": _query(week, number, scheme=scheme),
+            "frame_url": f"{PREFIX}/email?{_query(week, number, scheme=scheme)}",
+            "version_url": f"{PREFIX}/version",
             "query": lambda **extra: _query(
                 week, number, **({"scheme": scheme, "view": view} | extra)
             ),
@@ -76,14 +104,16 @@ def preview_page(
 
 @router.get("/email", response_class=HTMLResponse)
 def preview_email(
-    services: ServicesDep, week: Week = None, number: Number = None, scheme: Scheme = "light"
+    services: ServicesDep,
+    request: Request,
+    week: Week = None,
+    number: Number = None,
+    scheme: Scheme = "light",
 ) -> HTMLResponse:
     result = _cache(services).get(week=week, number=number)
     if isinstance(result, PreviewFailure):
-        return HTMLResponse(
-            "<pre>" + escape("\n".join(result.problems), quote=False) + "</pre>", status_code=422
-        )
-    return HTMLResponse(force_dark(result.html) if scheme == "dark" else result.html)
+        return _problems(services, request, result, 422)
+    return _email(result.html, scheme)
 
 
 @router.get("/text", response_class=PlainTextResponse)
@@ -102,14 +132,11 @@ def preview_version(services: ServicesDep) -> str:
 
 
 @router.get("/comparisons/{slug}", response_class=HTMLResponse)
-def preview_comparison(services: ServicesDep, slug: str, scheme: Scheme = "light") -> HTMLResponse:
+def preview_comparison(
+    services: ServicesDep, request: Request, slug: str, scheme: Scheme = "light"
+) -> HTMLResponse:
     result = comparison_preview(services.engine, services.settings, slug)
     if isinstance(result, PreviewFailure):
-        body = (
-            "<h1>Cannot preview</h1><pre>"
-            + escape("\n".join(result.problems), quote=False)
-            + "</pre>"
-        )
         missing = isinstance(result.error, NotFound)  # no such slug, as against a broken file
-        return HTMLResponse(body, status_code=404 if missing else 422)
-    return HTMLResponse(force_dark(result.html) if scheme == "dark" else result.html)
+        return _problems(services, request, result, 404 if missing else 422, "Cannot preview")
+    return _email(result.html, scheme)

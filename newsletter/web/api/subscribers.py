@@ -23,7 +23,7 @@ from newsletter.web.api.schemas import (
     SubscriberOut,
     SubscriberPage,
 )
-from newsletter.web.deps import ServicesDep, SessionDep, WriteSessionDep
+from newsletter.web.deps import AfterId, RowId, ServicesDep, SessionDep, WriteSessionDep
 from newsletter.web.errors import answers
 from subscribers.errors import SubscriberNotFound
 from subscribers.importer import import_csv
@@ -52,7 +52,7 @@ def subscribers_list(
     session: SessionDep,
     status_filter: Annotated[Status | None, Query(alias="status")] = None,
     search: Annotated[str | None, Query(max_length=200)] = None,
-    after_id: Annotated[int, Query(ge=0)] = 0,
+    after_id: AfterId = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> SubscriberPage:
     """Subscribers by id, in keyset pages (pass `next_after_id` back as `after_id`)."""
@@ -78,14 +78,14 @@ def subscribers_create(session: WriteSessionDep, body: SubscriberCreate) -> Subs
 
 
 @router.get("/{subscriber_id}")
-def subscribers_get(session: SessionDep, subscriber_id: int) -> SubscriberOut:
+def subscribers_get(session: SessionDep, subscriber_id: RowId) -> SubscriberOut:
     return SubscriberOut.of(_existing(session, subscriber_id))
 
 
 @router.patch("/{subscriber_id}")
 @answers({InvalidInput: 409, Refused: 409})
 def subscribers_update(
-    session: WriteSessionDep, subscriber_id: int, body: StatusUpdate
+    session: WriteSessionDep, subscriber_id: RowId, body: StatusUpdate
 ) -> SubscriberOut:
     """Change a status on purpose (the reason is recorded); a change the list refuses is
     a 409."""
@@ -96,7 +96,7 @@ def subscribers_update(
 
 
 @router.delete("/{subscriber_id}", status_code=status.HTTP_204_NO_CONTENT)
-def subscribers_forget(session: WriteSessionDep, subscriber_id: int) -> None:
+def subscribers_forget(session: WriteSessionDep, subscriber_id: RowId) -> None:
     """GDPR erasure: the row and everything personal go; a hashed tombstone stays."""
     forget(session, _existing(session, subscriber_id).email)
 

@@ -1,15 +1,14 @@
 """What a reader's browser shows, measured in Debian's headless Chromium through Playwright.
 
 Screenshots land in test-artifacts/ for a person to look at. Skipped, with the reason,
-where no Chromium is installed; .ci/run installs it so CI always runs these.
+where no Chromium is installed; .ci/run installs it so CI always runs these (the `browser`
+fixture is in conftest.py).
 """
 
 from __future__ import annotations
 
 import itertools
 import re
-import shutil
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -28,17 +27,7 @@ from tests.conftest import serve
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 # For every element with its own visible text: its colour, the colour of the nearest
 # ancestor background, and the contrast ratio between them (WCAG formula).
@@ -68,18 +57,6 @@ CONTRAST_JS = """
   return out;
 }
 """
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if CHROMIUM is None:
-        pytest.skip("no Chromium installed (apt-get install chromium); .ci/run installs it")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import os
-import secrets
 from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
@@ -23,6 +22,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from newsletter.core.errors import InvalidInput
+from newsletter.core.keyfile import shared_key
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 VAR_DIR = PROJECT_ROOT / "var"
@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     preview_dir: Path = VAR_DIR / "preview"
     site_url: str = "http://127.0.0.1:8000"
     secret_key: str = ""
+    secret_key_file: Path = VAR_DIR / "secret_key"
+    """Where development keeps the key it makes itself when `secret_key` is not set."""
     from_email: str = "verdicts@example.com"
     from_name: str = "Weekly AI Tool Verdicts"
     postal_address: str = "Weekly AI Tool Verdicts, 1 Example Street, Springfield 00000, USA"
@@ -100,7 +102,7 @@ class Settings(BaseSettings):
     def _strip_slash(cls, value: str) -> str:
         return value.rstrip("/")
 
-    @field_validator("content_dir", "templates_dir", "outbox_dir", "preview_dir")
+    @field_validator("content_dir", "templates_dir", "outbox_dir", "preview_dir", "secret_key_file")
     @classmethod
     def _from_project_root(cls, value: Path) -> Path:
         """A relative folder is the project's, wherever the command runs (a cron job)."""
@@ -123,17 +125,14 @@ class Settings(BaseSettings):
         return url.set(database=str(PROJECT_ROOT / database)).render_as_string(hide_password=False)
 
     def secret(self) -> bytes:
-        """The signing key; development generates one once and keeps it under var/."""
+        """The signing key; development makes one once and keeps it in `secret_key_file`
+        (var/secret_key): created whole and private, and the same for processes that start
+        together (see `keyfile`)."""
         if self.secret_key:
             return self.secret_key.encode()
         if self.environment == "production":
             raise SettingsError("NEWSLETTER_SECRET_KEY must be set in production")
-        path = VAR_DIR / "secret_key"
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(secrets.token_urlsafe(48))
-            path.chmod(0o600)
-        return path.read_text().strip().encode()
+        return shared_key(self.secret_key_file)
 
 
 def env_file() -> Path | None:

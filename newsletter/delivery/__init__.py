@@ -9,6 +9,7 @@ from newsletter.delivery.errors import (
     AmbiguousOutcome,
     DeliveryError,
     PermanentFailure,
+    RecipientsRefused,
     TransientFailure,
 )
 from newsletter.delivery.message import Message, Recipient
@@ -22,5 +23,6 @@ __all__ = [
     "PermanentFailure",
     "PersonalizedBatch",
     "Recipient",
+    "RecipientsRefused",
     "TransientFailure",
 ]

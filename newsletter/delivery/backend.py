@@ -41,7 +41,11 @@ class Backend(ABC):
 
     @abstractmethod
     def send_batch(self, message: Message, recipients: Sequence[Recipient]) -> str:
-        """Deliver one batch; returns the provider's id for it (SendGrid's X-Message-Id)."""
+        """Deliver one batch; returns the provider's id for it (SendGrid's X-Message-Id).
+
+        A provider that refuses some recipients one by one while delivering the others (the
+        outbox, for an address it cannot write) raises `RecipientsRefused` after
+        delivering them, naming each refused recipient and its reason."""
 
     def as_failure(self, exc: Exception) -> DeliveryError | None:
         """An exception from `send_batch` as a delivery failure; None when it is not one

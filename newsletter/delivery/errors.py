@@ -64,3 +64,24 @@ class PermanentFailure(DeliveryError):
 class AmbiguousOutcome(DeliveryError):
     """The request may have been accepted (a timeout, a connection dropped after sending):
     sending it again could deliver twice, so it is never repeated blindly."""
+
+
+class RecipientsRefused(PermanentFailure):
+    """Some recipients of the batch were refused, each for a reason of its own (an address
+    the provider cannot write); the others were delivered, under `message_id`.
+
+    `refused` maps subscriber id to the reason. Like SMTP's per-recipient refusals, a
+    refused recipient is certainly not delivered and would be refused again, so the sender
+    records them `failed` and the rest of the batch `accepted`. It is a `PermanentFailure`
+    so that a caller sending to one recipient (a confirmation, a test send) needs no more
+    than that to report it; when every recipient was refused (`delivered` is 0) the batch
+    simply failed.
+    """
+
+    def __init__(
+        self, message: str, *, refused: dict[int, str], delivered: int, message_id: str
+    ) -> None:
+        super().__init__(message)
+        self.refused = refused
+        self.delivered = delivered
+        self.message_id = message_id

@@ -3,9 +3,18 @@
 A token is `<payload>.<mac>`: the payload is a few integers (ids, a timestamp) packed as
 varints and base64url-encoded, never an address; the MAC is keyed BLAKE2b (a MAC by design,
 RFC 7693) over the purpose and the payload, 96 bits. The purpose is inside the MAC, so a
-vote token is not an unsubscribe token. Short and cheap on purpose: a send signs several
-per recipient (about 1 µs each, where HMAC-SHA256 costs 3 µs); `IssueTokens` signs one
-issue's links for many subscribers with the shared parts prepared once (about 0.6 µs each).
+vote token is not an unsubscribe token.
+
+One spelling per token: `verify` accepts exactly the string `sign` produced. Base64 has
+other spellings of the same bytes (padding, `+` and `/`, set trailing bits, characters a
+lenient decoder skips) and varints have overlong ones (`0x80 0x00` is another zero); each
+is refused, so a token can be used as a key (a log, a replay check, a cache) and a link
+cannot be varied to slip past one. A dated token (a confirmation) is refused when it is
+dated more than `CLOCK_SKEW` seconds ahead of this machine's clock.
+
+Short and cheap on purpose: a send signs several per recipient (about 1 µs each, where
+HMAC-SHA256 costs 3 µs); `IssueTokens` signs one issue's links for many subscribers with the
+shared parts prepared once (about 0.6 µs each).
 """
 
 from __future__ import annotations
@@ -14,6 +23,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import re
 import time
 from collections.abc import Sequence
 from enum import StrEnum
@@ -24,6 +34,12 @@ from newsletter.core.errors import Refused
 MAC_BYTES = 12
 _MAC_CHARS = MAC_BYTES * 4 // 3  # a multiple of 3 bytes: base64 without padding
 assert MAC_BYTES % 3 == 0
+TOKEN_MAX = 200
+"""Longer than any token `sign` makes (four 64-bit values and the MAC are under 80)."""
+CLOCK_SKEW = 300
+"""Seconds a dated token may be ahead of this clock (another machine's clock drifts)."""
+_VALUE_LIMIT = 2**63  # nine varint bytes; `_unpack` refuses longer
+_SHAPE = re.compile(rf"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{{{_MAC_CHARS}}}")
 
 
 class Purpose(StrEnum):
@@ -37,6 +53,8 @@ FIELDS: dict[Purpose, int] = {
     Purpose.UNSUBSCRIBE: 2,  # subscriber id, issue id (0 when not from an issue)
     Purpose.VOTE: 4,  # subscriber id, issue id, comparison id, tool id
 }
+DATED = frozenset({Purpose.CONFIRM})
+"""Purposes whose second value is the time the token was issued."""
 
 
 class TokenError(Refused):
@@ -60,14 +78,22 @@ def _b64_bytes(data: bytes) -> bytes:
 
 
 def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    """The bytes of unpadded base64url text that `_b64` could have written, and only that:
+    TokenError for any other spelling (the caller checked the alphabet)."""
+    try:
+        data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (ValueError, binascii.Error):
+        raise TokenError("malformed token") from None
+    if _b64(data) != text:  # a length of 4n+1, or trailing bits that are not zero
+        raise TokenError("malformed token")
+    return data
 
 
 def _pack(values: tuple[int, ...]) -> bytes:
     out = bytearray()
     for value in values:
-        if value < 0:
-            raise ValueError("token fields are non-negative integers")
+        if not 0 <= value < _VALUE_LIMIT:
+            raise ValueError("token fields are integers from 0 to 2**63 - 1")
         while True:
             low = value & 0x7F
             value >>= 7
@@ -88,6 +114,8 @@ def _unpack(data: bytes) -> tuple[int, ...]:
         if shift > 63:
             raise TokenError("malformed token")
         if not byte & 0x80:
+            if byte == 0 and shift > 7:  # an overlong varint: `_pack` never ends on 0x00
+                raise TokenError("malformed token")
             values.append(value)
             value = shift = 0
     if shift:
@@ -131,21 +159,29 @@ class Signer:
     ) -> tuple[int, ...]:
         """The values inside a genuine token of this purpose; TokenError otherwise.
 
-        `max_age` (seconds) applies to purposes whose second value is the time of issue.
+        Genuine means exactly as `sign` wrote it (see the module docstring): every other
+        spelling is "malformed", checked before the MAC. For a dated purpose, a token
+        dated more than `CLOCK_SKEW` seconds ahead is refused, and `max_age` (seconds)
+        refuses one too old with `ExpiredToken`.
         """
-        try:
-            encoded, mac = token.split(".")
-            payload = _unb64(encoded)
-            given = _unb64(mac)
-        except (ValueError, binascii.Error):
-            raise TokenError("malformed token") from None
-        if not hmac.compare_digest(given, self._mac(purpose, payload)):
-            raise TokenError("invalid token")
+        if max_age is not None and purpose not in DATED:
+            raise ValueError(f"a {purpose} token carries no date")
+        if len(token) > TOKEN_MAX or not _SHAPE.fullmatch(token):
+            raise TokenError("malformed token")
+        encoded, mac = token.split(".")
+        payload = _unb64(encoded)
+        given = _unb64(mac)
         values = _unpack(payload)
         if len(values) != FIELDS[purpose]:
             raise TokenError("malformed token")
-        if max_age is not None and time.time() - values[1] > max_age:
-            raise ExpiredToken("expired token")
+        if not hmac.compare_digest(given, self._mac(purpose, payload)):
+            raise TokenError("invalid token")
+        if purpose in DATED:
+            age = time.time() - values[1]
+            if age < -CLOCK_SKEW:
+                raise TokenError("token dated in the future")
+            if max_age is not None and age > max_age:
+                raise ExpiredToken("expired token")
         return values
 
     def confirm_token(self, subscriber_id: int, now: float | None = None) -> str:

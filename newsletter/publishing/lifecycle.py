@@ -112,9 +112,11 @@ TRANSITIONS: Mapping[IssueStatus, frozenset[IssueStatus]] = {
     ),
     IssueStatus.SENDING: frozenset({IssueStatus.PAUSED, IssueStatus.SENT, IssueStatus.FAILED}),
     IssueStatus.PAUSED: frozenset({IssueStatus.SENDING}),
-    # A finished send with batches still open (there should be none) is sent again.
-    IssueStatus.SENT: frozenset({IssueStatus.SENDING}),
-    IssueStatus.FAILED: frozenset({IssueStatus.SENDING}),
+    # A finished send with batches still open (there should be none) is sent again; and a
+    # late answer about a batch that was declared unknown states the outcome again (its
+    # reason, or sent <-> failed) from the ledger as it then is.
+    IssueStatus.SENT: frozenset({IssueStatus.SENDING, IssueStatus.SENT, IssueStatus.FAILED}),
+    IssueStatus.FAILED: frozenset({IssueStatus.SENDING, IssueStatus.SENT, IssueStatus.FAILED}),
     IssueStatus.CANCELLED: frozenset(),
 }
 """Which status may move to which; anything else is a bug in the caller."""

@@ -2,7 +2,9 @@
 (`sent`, or `failed` when nothing was accepted), or left to the senders still at it.
 
 Every move goes through the lifecycle's compare-and-set from `sending`, so two runs that
-settle at once cannot both finish (or pause) the issue.
+settle at once cannot both finish (or pause) the issue. Settling first locks the issue's row
+and only then looks at what is left: a late answer that reopens a batch (`ledger.outcomes`)
+locks the same row, so the issue is never finished while a batch goes back to retryable.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ from newsletter.publishing import lifecycle
 from newsletter.publishing.lifecycle import SENDING, IssueStatus, PauseCause
 from newsletter.publishing.models import Issue
 from newsletter.sending import ledger
-from newsletter.sending.ledger import BatchState, RecipientState
 from newsletter.sending.run import SendRun
 from newsletter.sending.worker import POLL
 
@@ -40,7 +41,7 @@ def settle(run: SendRun) -> bool:
     issue's status. True if there is more to send (run the workers again)."""
     while True:
         with session_scope(run.engine, immediate=True) as session:
-            if lifecycle.status_of(session, run.issue_id) != IssueStatus.SENDING:
+            if not lifecycle.lock_while(session, run.issue_id, SENDING):
                 return False
             reaped = ledger.reap_orphans(
                 session, run.issue_id, now=time.time(), resend_safe=run.backend.resend_safe
@@ -93,25 +94,8 @@ def _pause_exhausted(session: Session, run: SendRun, exhausted: int) -> None:
 
 def finish(session: Session, issue: Issue) -> None:
     """Every batch is final: `sent` (or `failed` if nothing was accepted), with a reason
-    that counts what did not go out."""
+    that counts what did not go out (`ledger.finished_outcome`)."""
     assert issue.id is not None
-    counts = ledger.ledger_counts(session, issue)
-    parts = []
-    unknown = counts.recipient_count(RecipientState.UNKNOWN)
-    failed = counts.recipient_count(RecipientState.FAILED)
-    if unknown:
-        parts.append(
-            f"{counts.batch_count(BatchState.UNKNOWN)} batch(es), {unknown} recipient(s) "
-            "unknown (the provider may have accepted them; never re-sent)"
-        )
-    if failed:
-        first = counts.failed_batches[0].error if counts.failed_batches else None
-        parts.append(
-            f"{counts.batch_count(BatchState.FAILED)} batch(es), {failed} recipient(s) failed"
-            + (f" ({first})" if first else "")
-        )
-    nothing = counts.recipient_count(RecipientState.ACCEPTED) == 0 and failed > 0
-    to = IssueStatus.FAILED if nothing else IssueStatus.SENT
-    reason = "; ".join(parts) + f"; see `newsletter issue status {issue.number}`" if parts else None
+    to, reason = ledger.finished_outcome(ledger.ledger_counts(session, issue))
     if lifecycle.move(session, issue.id, SENDING, to, reason=reason):
         ledger.mark_finished(session, issue.id)

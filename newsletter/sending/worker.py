@@ -14,7 +14,13 @@ from typing import TYPE_CHECKING
 from sqlmodel import Session
 
 from newsletter.core.database import session_scope
-from newsletter.delivery import DeliveryError, PermanentFailure, PersonalizedBatch, TransientFailure
+from newsletter.delivery import (
+    DeliveryError,
+    PermanentFailure,
+    PersonalizedBatch,
+    RecipientsRefused,
+    TransientFailure,
+)
 from newsletter.publishing.lifecycle import PauseCause
 from newsletter.sending import ledger
 from newsletter.sending.ledger import BatchState, Claimed
@@ -38,9 +44,12 @@ class BatchOutcome:
     error: str | None = None
     not_before: float | None = None
     retry: bool = True  # a retryable outcome that counts as a retry (not a stop)
+    refused: tuple[int, ...] = ()  # refused one by one in an accepted batch: failed
 
-    def write(self, session: Session, run: SendRun) -> None:
-        ledger.record_outcome(
+    def write(self, session: Session, run: SendRun) -> BatchState | None:
+        """Record it; the state the ledger took (a late answer may settle otherwise, see
+        `ledger.outcomes`), None if the batch was no longer this run's."""
+        return ledger.record_outcome(
             session,
             run.issue_id,
             self.seq,
@@ -51,18 +60,22 @@ class BatchOutcome:
             not_before=self.not_before,
             sent=self.size,
             skipped=self.skipped,
+            refused=self.refused,
         )
 
-    def count(self, run: SendRun) -> None:
-        """Progress moves once the outcome is committed."""
+    def count(self, run: SendRun, recorded: BatchState | None) -> None:
+        """Progress moves once the outcome is committed, by the state it was recorded as."""
         skipped = len(self.skipped)
-        if self.state == BatchState.ACCEPTED:
-            run.counter.add(accepted=self.size, skipped=skipped)
-        elif self.state == BatchState.FAILED:
+        if recorded is None:
+            return  # no longer this run's: whoever settled it counted it
+        if recorded == BatchState.ACCEPTED:
+            refused = len(self.refused)
+            run.counter.add(accepted=self.size - refused, failed=refused, skipped=skipped)
+        elif recorded == BatchState.FAILED:
             run.counter.add(failed=self.size, skipped=skipped)
-        elif self.state == BatchState.UNKNOWN:
+        elif recorded == BatchState.UNKNOWN:
             run.counter.add(unknown=self.size, skipped=skipped)
-        elif self.state == BatchState.SKIPPED:
+        elif recorded == BatchState.SKIPPED:
             run.counter.add(skipped=skipped)
         else:
             run.counter.add(retried=1 if self.retry else 0, skipped=skipped)
@@ -111,9 +124,10 @@ class BatchWorker:
     def claim(self, outcome: BatchOutcome | None) -> Claimed | None:
         """Record the last outcome (if any) and claim the next batch, in one transaction."""
         run = self.run
+        recorded: BatchState | None = None
         with run.writing(), session_scope(run.engine, immediate=True) as session:
             if outcome is not None:
-                outcome.write(session, run)
+                recorded = outcome.write(session, run)
             try:
                 claim = ledger.claim_batch(
                     session,
@@ -127,14 +141,14 @@ class BatchWorker:
                 run.stopping.set()  # paused or finished elsewhere; the outcome still commits
                 claim = None
         if outcome is not None:
-            outcome.count(run)
+            outcome.count(run, recorded)
         return claim
 
     def write(self, outcome: BatchOutcome) -> None:
         run = self.run
         with run.writing(), session_scope(run.engine, immediate=True) as session:
-            outcome.write(session, run)
-        outcome.count(run)
+            recorded = outcome.write(session, run)
+        outcome.count(run, recorded)
 
     def _wait_for_due(self) -> bool:
         """Nothing claimable now: wait for a retry that falls due; False when none will."""
@@ -187,6 +201,18 @@ class BatchWorker:
                 run.hold_until(now + delay)
             return BatchOutcome(
                 claim.seq, BatchState.RETRYABLE, size, gone, error=text, not_before=now + delay
+            )
+        if isinstance(failure, RecipientsRefused) and failure.delivered:
+            # Refused one by one (an address the outbox cannot write): those fail, the
+            # others went out.
+            return BatchOutcome(
+                claim.seq,
+                BatchState.ACCEPTED,
+                size,
+                gone,
+                message_id=failure.message_id,
+                error=text,
+                refused=tuple(failure.refused),
             )
         if isinstance(failure, PermanentFailure) and failure.stops_send:
             # Refused for every batch alike (the key, the sender identity, the message):

@@ -21,11 +21,15 @@ Batch states and the one rule that makes kill -9 safe: a batch is committed `in_
        └─ every recipient left the list before the claim ──▶ skipped
 
 `pending` and `retryable` are the only states ever sent; `accepted`, `failed`, `unknown` and
-`skipped` are final. `unknown` batches keep the provider's message id when there was an
-answer and are named in the request's custom_args, so the event webhook can settle them
-later from `processed` events. Recipients move with their batch (queued → accepted / failed
-/ unknown), except those found unsubscribed, bounced, complained or forgotten when their
-batch is claimed: they become `skipped` and are never sent.
+`skipped` are final, except that a late answer (its sender's lease ran out while it waited
+on the provider) settles an `unknown` batch: as accepted or failed, or back to `retryable`
+only while the issue is still sending or paused (see `outcomes`). `unknown` batches keep the
+provider's message id when there was an answer and are named in the request's custom_args,
+so the event webhook can settle them later from `processed` events. Recipients move with
+their batch (queued → accepted / failed / unknown; a provider that refuses recipients one by
+one, as the outbox may, fails just those in an accepted batch), except those found
+unsubscribed, bounced, complained or forgotten when their batch is claimed: they become
+`skipped` and are never sent.
 
 Claims: on PostgreSQL `SELECT ... FOR UPDATE SKIP LOCKED`, so senders on several machines
 share a send; on SQLite a `BEGIN IMMEDIATE` transaction. Owners are `host:pid:random`; a
@@ -34,8 +38,9 @@ another owner's in-flight batches into `unknown` only once that owner is provabl
 lease ran out, or it was a process on this host that no longer exists).
 
 The modules: `tables` (rows and states), `snapshot` (the audience), `claims` (claiming a
-batch, recording what it came to, what is left), `owners` (tokens, leases, reaping) and
-`counts` (what `issue status` shows). Import from here.
+batch, what is left), `outcomes` (recording what a batch came to, late answers included),
+`owners` (tokens, leases, reaping) and `counts` (what `issue status` shows, what a finished
+send comes to). Import from here.
 """
 
 from __future__ import annotations
@@ -48,17 +53,21 @@ from newsletter.sending.ledger.claims import (
     batch_members,
     claim_batch,
     open_work,
-    record_outcome,
     reset_tries,
-    settle_recipients,
 )
 from newsletter.sending.ledger.counts import (
     NOTES_LIMIT,
     BatchNote,
     LedgerCounts,
+    finished_outcome,
     issue_status,
     ledger_counts,
     mark_finished,
+)
+from newsletter.sending.ledger.outcomes import (
+    LATE_REFUSAL,
+    record_outcome,
+    settle_recipients,
 )
 from newsletter.sending.ledger.owners import (
     heartbeat,
@@ -86,6 +95,7 @@ __all__ = [
     "CLAIMABLE",
     "ERROR_MAX",
     "FINAL",
+    "LATE_REFUSAL",
     "NOTES_LIMIT",
     "OPEN",
     "BatchNote",
@@ -101,6 +111,7 @@ __all__ = [
     "SendRecipient",
     "batch_members",
     "claim_batch",
+    "finished_outcome",
     "heartbeat",
     "issue_status",
     "ledger_counts",

@@ -1,9 +1,8 @@
-"""Claims and outcomes: a batch is committed `in_flight` before its request is sent and
-moved to what the request came to after; what is left of a send, as one sender sees it."""
+"""Claims: a batch is committed `in_flight` before its request is sent (what it came to is
+recorded by `outcomes`); what is left of a send, as one sender sees it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,12 +14,10 @@ from newsletter.publishing.lifecycle import IssueStatus
 from newsletter.publishing.models import Issue
 from newsletter.sending.ledger.tables import (
     CLAIMABLE,
-    ERROR_MAX,
     OPEN,
     BatchState,
     RecipientState,
     SendBatch,
-    SendRecipient,
 )
 from subscribers.models import Status
 
@@ -43,11 +40,6 @@ def _core(session: Session) -> Connection:
     they skip the ORM's bookkeeping for bulk UPDATEs (there are no objects to keep in
     step), which costs more than the statements themselves."""
     return session.connection()
-
-
-def _chunks(items: Sequence[int], size: int = 500) -> Iterable[Sequence[int]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 def claim_batch(
@@ -158,78 +150,6 @@ def batch_members(session: Session, issue_id: int, seq: int) -> Members:
 
 def _first(row: tuple[Any, ...]) -> Any:
     return row[0]
-
-
-def record_outcome(
-    session: Session,
-    issue_id: int,
-    seq: int,
-    owner: str,
-    state: BatchState,
-    *,
-    message_id: str | None = None,
-    error: str | None = None,
-    not_before: float | None = None,
-    sent: int | None = None,
-    skipped: Sequence[int] = (),
-) -> bool:
-    """Move this owner's in-flight batch to what its request came to, recipients included:
-    `skipped` are those found gone at the claim, `sent` how many the request carried.
-
-    A batch another sender already declared `unknown` (our lease ran out while we waited
-    on the provider) is corrected too: a definite answer beats a guess. False if the batch was
-    not ours to settle.
-    """
-    values: dict[str, Any] = {
-        "state": state,
-        "lease_until": None,
-        "error": error[:ERROR_MAX] if error else None,
-    }
-    if sent is not None:
-        values["sent"] = sent
-    if message_id is not None:
-        values["message_id"] = message_id[:200]
-    if state == BatchState.RETRYABLE:
-        values.update(not_before=not_before, tries=col(SendBatch.tries) + 1)
-    else:
-        values["finished_at"] = utcnow()
-    result = _core(session).execute(
-        update(SendBatch)
-        .where(col(SendBatch.issue_id) == issue_id)
-        .where(col(SendBatch.seq) == seq)
-        .where(col(SendBatch.owner) == owner)
-        .where(col(SendBatch.state).in_((BatchState.IN_FLIGHT, BatchState.UNKNOWN)))
-        .values(**values)
-    )
-    if result.rowcount != 1:
-        return False
-    for part in _chunks(skipped):
-        _core(session).execute(
-            update(SendRecipient)
-            .where(col(SendRecipient.issue_id) == issue_id)
-            .where(col(SendRecipient.subscriber_id).in_(part))
-            .values(state=RecipientState.SKIPPED)
-        )
-    if state != BatchState.SKIPPED:
-        settle_recipients(session, issue_id, seq, state)
-    return True
-
-
-def settle_recipients(session: Session, issue_id: int, seq: int, state: BatchState) -> int:
-    """Move a batch's recipients along with it; returns how many moved."""
-    target = {
-        BatchState.ACCEPTED: RecipientState.ACCEPTED,
-        BatchState.FAILED: RecipientState.FAILED,
-        BatchState.UNKNOWN: RecipientState.UNKNOWN,
-    }.get(state, RecipientState.QUEUED)  # retryable: they stay queued for the next claim
-    result = _core(session).execute(
-        update(SendRecipient)
-        .where(col(SendRecipient.issue_id) == issue_id)
-        .where(col(SendRecipient.batch_seq) == seq)
-        .where(col(SendRecipient.state).in_((RecipientState.QUEUED, RecipientState.UNKNOWN)))
-        .values(state=target)
-    )
-    return int(result.rowcount)
 
 
 def reset_tries(session: Session, issue_id: int) -> int:

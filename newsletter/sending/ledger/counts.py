@@ -11,6 +11,7 @@ from sqlmodel import Session, col, select
 
 from newsletter.core.clock import utcnow
 from newsletter.publishing.issues import get_issue
+from newsletter.publishing.lifecycle import IssueStatus
 from newsletter.publishing.models import Issue
 from newsletter.sending.ledger.tables import (
     OPEN,
@@ -47,6 +48,8 @@ class LedgerCounts:
     unknown_batches: list[BatchNote] = field(default_factory=list)
     failed_batches: list[BatchNote] = field(default_factory=list)
     retryable_batches: list[BatchNote] = field(default_factory=list)
+    partly_refused: int = 0
+    """Accepted batches whose provider refused some recipients (the outbox, one by one)."""
 
     @property
     def started(self) -> bool:
@@ -77,6 +80,10 @@ class LedgerCounts:
     @property
     def queued(self) -> int:
         return self.recipient_count(RecipientState.QUEUED)
+
+    @property
+    def batches_with_failures(self) -> int:
+        return self.batch_count(BatchState.FAILED) + self.partly_refused
 
     @property
     def open_batches(self) -> int:
@@ -121,6 +128,33 @@ def ledger_counts(session: Session, issue: Issue) -> LedgerCounts:
         ).all()
         return [BatchNote(b.seq, b.sent or b.size, b.state, b.message_id, b.error) for b in rows]
 
+    def failed_notes() -> list[BatchNote]:
+        """Failed batches, and accepted ones whose provider refused some recipients (their
+        error names them; the note counts only those)."""
+        rows = session.exec(
+            select(SendBatch)
+            .where(SendBatch.issue_id == issue_id)
+            .where(
+                (col(SendBatch.state) == BatchState.FAILED)
+                | (
+                    (col(SendBatch.state) == BatchState.ACCEPTED)
+                    & col(SendBatch.error).is_not(None)
+                )
+            )
+            .order_by(col(SendBatch.seq))
+            .limit(NOTES_LIMIT)
+        ).all()
+        return [
+            BatchNote(
+                b.seq,
+                b.sent or b.size if b.state == BatchState.FAILED else _failed_in(session, b),
+                b.state,
+                b.message_id,
+                b.error,
+            )
+            for b in rows
+        ]
+
     return LedgerCounts(
         issue_number=issue.number,
         status=issue.status,
@@ -132,9 +166,52 @@ def ledger_counts(session: Session, issue: Issue) -> LedgerCounts:
         batches=batches,
         recipients=recipients,
         unknown_batches=notes(BatchState.UNKNOWN),
-        failed_batches=notes(BatchState.FAILED),
+        failed_batches=failed_notes(),
+        partly_refused=session.exec(
+            select(func.count())
+            .select_from(SendBatch)
+            .where(SendBatch.issue_id == issue_id)
+            .where(SendBatch.state == BatchState.ACCEPTED)
+            .where(col(SendBatch.error).is_not(None))
+        ).one(),
         retryable_batches=notes(BatchState.RETRYABLE),
     )
+
+
+def _failed_in(session: Session, batch: SendBatch) -> int:
+    return int(
+        session.exec(
+            select(func.count())
+            .select_from(SendRecipient)
+            .where(SendRecipient.issue_id == batch.issue_id)
+            .where(SendRecipient.batch_seq == batch.seq)
+            .where(SendRecipient.state == RecipientState.FAILED)
+        ).one()
+    )
+
+
+def finished_outcome(counts: LedgerCounts) -> tuple[IssueStatus, str | None]:
+    """What a send whose batches are all final comes to: `sent`, or `failed` when nothing
+    was accepted and something failed; with a reason counting what did not go out."""
+    parts = []
+    unknown = counts.recipient_count(RecipientState.UNKNOWN)
+    failed = counts.recipient_count(RecipientState.FAILED)
+    if unknown:
+        parts.append(
+            f"{counts.batch_count(BatchState.UNKNOWN)} batch(es), {unknown} recipient(s) "
+            "unknown (the provider may have accepted them; never re-sent)"
+        )
+    if failed:
+        first = counts.failed_batches[0].error if counts.failed_batches else None
+        parts.append(
+            f"{counts.batches_with_failures} batch(es), {failed} recipient(s) failed"
+            + (f" ({first})" if first else "")
+        )
+    nothing = counts.recipient_count(RecipientState.ACCEPTED) == 0 and failed > 0
+    to = IssueStatus.FAILED if nothing else IssueStatus.SENT
+    number = counts.issue_number
+    reason = "; ".join(parts) + f"; see `newsletter issue status {number}`" if parts else None
+    return to, reason
 
 
 def mark_finished(session: Session, issue_id: int) -> None:

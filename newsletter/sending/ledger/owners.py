@@ -13,7 +13,7 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from newsletter.core.clock import utcnow
-from newsletter.sending.ledger.claims import settle_recipients
+from newsletter.sending.ledger.outcomes import settle_recipients
 from newsletter.sending.ledger.tables import BatchState, SendBatch
 
 _HOST = socket.gethostname()

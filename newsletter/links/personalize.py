@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 from newsletter.core.settings import Settings
 from newsletter.delivery import Recipient, placeholders
@@ -13,6 +13,16 @@ from newsletter.delivery.headers import unsubscribe_headers
 from newsletter.delivery.message import ISSUE_ARG, SUBSCRIBER_ARG
 from newsletter.links.tokens import IssueTokens, Signer
 from newsletter.links.urls import SiteUrls
+
+SAMPLE_SUBSCRIBER_ID: Final = 0
+"""The subscriber who is nobody: the preview, the checks and a test send to an address not
+on the list fill the links with this id. Real ids start at 1, so the pages a link leads to
+tell a sample apart and change nothing for it."""
+
+
+def is_sample(subscriber_id: int) -> bool:
+    """Whether a link's subscriber is the sample one (a preview's or a test send's)."""
+    return subscriber_id == SAMPLE_SUBSCRIBER_ID
 
 
 class Snapshot(Protocol):

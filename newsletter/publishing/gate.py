@@ -22,14 +22,14 @@ from sqlmodel import Session
 from newsletter.core.errors import Refused
 from newsletter.core.settings import Settings
 from newsletter.delivery import Recipient
-from newsletter.links.personalize import Personalizer, vote_slots
+from newsletter.links.personalize import SAMPLE_SUBSCRIBER_ID, Personalizer, vote_slots
 from newsletter.links.tokens import Signer
 from newsletter.publishing.checks import Finding, Level, run_checks
 from newsletter.publishing.lifecycle import IssueStatus
 from newsletter.publishing.models import Issue
 from newsletter.publishing.render import ComparisonView, Snapshot, issue_view
 
-SAMPLE_ID = 0
+SAMPLE_ID = SAMPLE_SUBSCRIBER_ID
 SAMPLE_EMAIL = "sample.reader@example.com"
 SAMPLE_NAME = "Sample Reader"
 ERRORS_NAMED = 3
@@ -63,7 +63,8 @@ class Checked:
 
 def sample_recipient(session: Session, issue: Issue, settings: Settings) -> Recipient:
     """A subscriber who is nobody (id 0), with real signed links: what previews and checks
-    fill the placeholders with."""
+    fill the placeholders with. The pages those links lead to work and say they are a
+    sample's, and their buttons change nothing (`links.personalize.is_sample`)."""
     personalizer = Personalizer(issue, vote_slots(issue), settings, Signer(settings.secret()))
     return personalizer.recipient(SAMPLE_ID, SAMPLE_EMAIL, SAMPLE_NAME)
 

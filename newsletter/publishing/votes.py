@@ -42,19 +42,40 @@ def count_votes(session: Session, comparison_ids: Sequence[int]) -> Mapping[int,
     return counts
 
 
-def record_vote(
-    session: Session, subscriber_id: int, issue_id: int, comparison_id: int, tool_id: int
-) -> VoteResult:
-    """Record or change a vote. The token already proved who votes; this checks that the
-    comparison was in that issue and the tool in that comparison."""
+def check_tool(session: Session, comparison_id: int, tool_id: int) -> None:
+    """VoteError unless the tool is one of the comparison's (reading only)."""
+    if session.get(ComparisonTool, (comparison_id, tool_id)) is None:
+        raise VoteError("this vote link does not match a tool of that comparison")
+
+
+def check_ballot(session: Session, issue_id: int, comparison_id: int, tool_id: int) -> None:
+    """VoteError unless the comparison was in that issue and the tool is in that comparison:
+    what a vote link must name before anything is shown or recorded (reading only)."""
     in_issue = session.exec(
         select(IssueComparison).where(
             IssueComparison.issue_id == issue_id, IssueComparison.comparison_id == comparison_id
         )
     ).first()
-    in_comparison = session.get(ComparisonTool, (comparison_id, tool_id))
-    if in_issue is None or in_comparison is None:
+    if in_issue is None:
         raise VoteError("this vote link does not match a comparison of that issue")
+    check_tool(session, comparison_id, tool_id)
+
+
+def vote_of(session: Session, subscriber_id: int, comparison_id: int) -> int | None:
+    """The tool id this subscriber's vote on the comparison is on now, if they voted."""
+    return session.exec(
+        select(Vote.tool_id).where(
+            Vote.subscriber_id == subscriber_id, Vote.comparison_id == comparison_id
+        )
+    ).first()
+
+
+def record_vote(
+    session: Session, subscriber_id: int, issue_id: int, comparison_id: int, tool_id: int
+) -> VoteResult:
+    """Record or change a vote. The token already proved who votes; this checks that the
+    comparison was in that issue and the tool in that comparison."""
+    check_ballot(session, issue_id, comparison_id, tool_id)
     now = utcnow()
     existing = session.exec(
         select(Vote).where(Vote.subscriber_id == subscriber_id, Vote.comparison_id == comparison_id)

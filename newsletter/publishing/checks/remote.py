@@ -2,6 +2,11 @@
 
 Kept apart because it is slow, optional (`newsletter issue check --links`) and the only
 check whose result depends on other people's servers.
+
+Fetching never acts: every link the service sends answers HEAD and GET with a page that
+only shows what the link would do (its button, a POST, acts), so checking the links of an
+email, the sample subscriber's or a real one's, votes, confirms and unsubscribes nobody.
+The checker sends HEAD first and GET only where HEAD is refused, and never POSTs.
 """
 
 from __future__ import annotations

@@ -1,4 +1,9 @@
-"""The confirmation link of double opt-in."""
+"""The confirmation link of double opt-in.
+
+Opening the link (a GET or HEAD: a person, or a mail scanner) changes nothing: it shows a
+button, and the button's POST to the same address confirms. The POST writes through the
+write session (SQLite's lock taken at BEGIN, waiting its turn behind a send).
+"""
 
 from __future__ import annotations
 
@@ -9,12 +14,34 @@ from newsletter.core.clock import utcnow
 from newsletter.links import urls
 from newsletter.publishing.site import next_issue_day
 from newsletter.sending.confirm import confirm_by_link
-from newsletter.web.deps import PagesDep, ServicesDep, WriteSessionDep
+from newsletter.sending.confirm_link import confirm_link_status
+from newsletter.web.deps import PagesDep, ServicesDep, SessionDep, WriteSessionDep
+from newsletter.web.pages.landing import landing
+from subscribers.models import Status
 
 router = APIRouter(default_response_class=HTMLResponse)
 
 
-@router.get(urls.CONFIRM)
+def _welcome(services: ServicesDep, pages: PagesDep) -> HTMLResponse:
+    day = next_issue_day(services.settings, utcnow())
+    when = f"is due on {day:%A} {day.day} {day:%B}" if day else "is on its way"
+    return pages.message(
+        "You're subscribed",
+        f"Thanks. The next issue of {services.settings.from_name} {when}.",
+        ("Read past issues", pages.urls.home()),
+    )
+
+
+@landing(router, urls.CONFIRM)
+def confirm_page(
+    services: ServicesDep, session: SessionDep, pages: PagesDep, token: str
+) -> HTMLResponse:
+    if confirm_link_status(session, services.signer, token) == Status.ACTIVE:
+        return _welcome(services, pages)
+    return pages.render("confirm.html", token=token)
+
+
+@router.post(urls.CONFIRM)
 def confirm(
     services: ServicesDep, session: WriteSessionDep, pages: PagesDep, token: str
 ) -> HTMLResponse:
@@ -23,10 +50,4 @@ def confirm(
             "Nothing to confirm",
             "This address is not waiting for confirmation. Nothing was changed.",
         )
-    day = next_issue_day(services.settings, utcnow())
-    when = f"is due on {day:%A} {day.day} {day:%B}" if day else "is on its way"
-    return pages.message(
-        "You're subscribed",
-        f"Thanks. The next issue of {services.settings.from_name} {when}.",
-        ("Read past issues", pages.urls.home()),
-    )
+    return _welcome(services, pages)

@@ -1,8 +1,8 @@
 """The unsubscribe link of every email, and taking it back.
 
-A GET only shows a button (mail scanners follow links); the POST is RFC 8058's one-click
-unsubscribe, which mail clients send without cookies and which is answered with a page,
-never a redirect.
+Opening either link (GET or HEAD: mail scanners follow links) only shows the address's
+state and the button that changes it; the POST is RFC 8058's one-click unsubscribe, which
+mail clients send without cookies and which is answered with a page, never a redirect.
 """
 
 from __future__ import annotations
@@ -13,33 +13,43 @@ from fastapi.responses import HTMLResponse
 from newsletter.links import urls
 from newsletter.sending import optout
 from newsletter.web.deps import PagesDep, ServicesDep, SessionDep, WriteSessionDep
-from subscribers.models import SUPPRESSED, Status
+from newsletter.web.pages.landing import landing
+from subscribers.models import SUPPRESSED
 
 router = APIRouter(default_response_class=HTMLResponse)
 
 
-def _present(pages: PagesDep, token: str, status: Status) -> HTMLResponse:
+def _present(pages: PagesDep, token: str, state: optout.OptOut, *, cast: bool) -> HTMLResponse:
     return pages.render(
-        "unsubscribe.html", token=token, status=status, suppressed=status in SUPPRESSED
+        "unsubscribe.html",
+        token=token,
+        status=state.status,
+        suppressed=state.status in SUPPRESSED,
+        sample=state.sample,
+        cast=cast,
     )
 
 
-@router.get(urls.UNSUBSCRIBE)
+@landing(router, urls.UNSUBSCRIBE)
+@landing(router, urls.RESUBSCRIBE)
 def unsubscribe_page(
     services: ServicesDep, session: SessionDep, pages: PagesDep, token: str
 ) -> HTMLResponse:
-    return _present(pages, token, optout.status_by_link(session, services.signer, token))
+    state = optout.status_by_link(session, services.signer, token)
+    return _present(pages, token, state, cast=False)
 
 
 @router.post(urls.UNSUBSCRIBE)
 def unsubscribe_now(
     services: ServicesDep, session: WriteSessionDep, pages: PagesDep, token: str
 ) -> HTMLResponse:
-    return _present(pages, token, optout.unsubscribe_by_link(session, services.signer, token))
+    state = optout.unsubscribe_by_link(session, services.signer, token)
+    return _present(pages, token, state, cast=True)
 
 
 @router.post(urls.RESUBSCRIBE)
 def resubscribe_now(
     services: ServicesDep, session: WriteSessionDep, pages: PagesDep, token: str
 ) -> HTMLResponse:
-    return _present(pages, token, optout.resubscribe_by_link(session, services.signer, token))
+    state = optout.resubscribe_by_link(session, services.signer, token)
+    return _present(pages, token, state, cast=True)

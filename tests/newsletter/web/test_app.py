@@ -45,11 +45,19 @@ def test_subscribe_confirm_receive_vote_unsubscribe(
     confirmation = wait_for(settings.outbox_dir, "*reader@example.com.eml")[0]
     confirm_url = re.search(r'href="([^"]+/confirm/[^"]+)"', html_part(eml(confirmation)))
     assert confirm_url is not None
-    confirmed = http.get(confirm_url.group(1).removeprefix(settings.site_url))
+    confirm_path = confirm_url.group(1).removeprefix(settings.site_url)
+    asked = http.get(confirm_path)  # opening the link asks; a person's click confirms
+    assert asked.status_code == 200
+    assert f'<form method="post" action="{confirm_path}">' in asked.text
+    still_pending = subscriber_of(engine, "reader@example.com")
+    assert still_pending is not None
+    assert still_pending.status == "pending"
+    confirmed = http.post(confirm_path)
     assert confirmed.status_code == 200
     assert "You're subscribed" in unescape(confirmed.text)
-    again = http.get(confirm_url.group(1).removeprefix(settings.site_url))
+    again = http.post(confirm_path)
     assert again.status_code == 200  # idempotent
+    assert "You're subscribed" in unescape(http.get(confirm_path).text)
     active = subscriber_of(engine, "reader@example.com")
     assert active is not None
     assert active.status == "active"
@@ -61,14 +69,20 @@ def test_subscribe_confirm_receive_vote_unsubscribe(
     votes = re.findall(r'href="(http://127\.0\.0\.1:\d+/vote/[^"]+)"', html)
     assert len(votes) == 4  # two tools in each of two comparisons
 
-    first = http.get(votes[0].removeprefix(settings.site_url))
+    first_path = votes[0].removeprefix(settings.site_url)
+    asked = http.get(first_path)  # opening the link asks; the button votes
+    assert asked.status_code == 200
+    assert f'<form method="post" action="{first_path}">' in asked.text
+    with session_scope(engine) as session:
+        assert session.exec(select(Vote)).all() == []
+    first = http.post(first_path)
     assert first.status_code == 200
     assert "Thanks: your vote is" in first.text
     assert "100%" in first.text
     assert "(1 vote)" in first.text
-    repeat = http.get(votes[0].removeprefix(settings.site_url))
+    repeat = http.post(first_path)
     assert "You already voted" in repeat.text
-    changed = http.get(votes[1].removeprefix(settings.site_url))
+    changed = http.post(votes[1].removeprefix(settings.site_url))
     assert "Thanks: your vote is" in changed.text
     with session_scope(engine) as session:
         rows = session.exec(select(Vote)).all()

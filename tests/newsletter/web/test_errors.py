@@ -41,12 +41,18 @@ def test_forged_expired_and_wrong_purpose_tokens_change_nothing(
         ("get", f"/confirm/{unsubscribe}", 400),  # wrong purpose
         ("get", f"/confirm/{vote[:-2]}xx", 400),  # damaged
         ("get", "/confirm/not-a-token", 400),
+        ("post", f"/confirm/{other.confirm_token(sid)}", 400),  # the button's POST, forged
+        ("post", f"/confirm/{signer.confirm_token(sid, now=0)}", 410),
         ("post", f"/unsubscribe/{other.unsubscribe_token(sid)}", 400),
         ("post", f"/unsubscribe/{signer.confirm_token(sid)}", 400),
         ("post", f"/unsubscribe/{vote}", 400),
         ("post", f"/resubscribe/{vote}", 400),
         ("get", f"/vote/{unsubscribe}", 400),
         ("get", f"/vote/{other.vote_token(sid, issue.id or 0, 1, 1)}", 400),
+        ("post", f"/vote/{unsubscribe}", 400),
+        ("post", f"/vote/{other.vote_token(sid, issue.id or 0, 1, 1)}", 400),
+        ("get", f"/unsubscribe/{vote}", 400),
+        ("get", f"/resubscribe/{other.unsubscribe_token(sid)}", 400),
     ]
     for method, path, code in attempts:
         response = http.request(method, path)

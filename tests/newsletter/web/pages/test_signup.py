@@ -69,7 +69,7 @@ def _confirm(http: httpx.Client, engine: Engine, settings: Settings, address: st
         pending = add_subscriber(session, address, source=Source.FORM, confirmed=False)
         session.flush()
         token = Signer(settings.secret()).confirm_token(pending.id or 0)
-    answer = http.get(f"/confirm/{token}")
+    answer = http.post(f"/confirm/{token}")  # the confirmation page's button
     assert answer.status_code == 200
     active = subscriber_of(engine, address)
     assert active is not None

@@ -15,7 +15,6 @@ from newsletter.core.settings import Settings
 from tests.newsletter.web.helpers import snapshot
 from tests.newsletter.web.link_kinds import TITLE, acted, every_link, sample_links, sent_issue
 from tests.newsletter.web.test_preview_browser import _shot
-from tests.newsletter.web.test_preview_browser import browser as browser  # the shared Chromium
 
 pytestmark = pytest.mark.browser
 

@@ -45,6 +45,8 @@ from newsletter.publishing.schedule import weekly_trigger
 from newsletter.publishing.weeks import week_of
 from newsletter.publishing.withdrawal import load_and_withdraw
 from newsletter.sending import SendReport, resumes_by_itself, send_issue
+from newsletter.sending.reconfirm import CONFIRM_VALID_FOR
+from subscribers.consent import count_due_confirmations
 from subscribers.housekeeping import expire_pending
 
 log = logging.getLogger("scheduler")
@@ -233,8 +235,24 @@ def dispatch_job() -> None:
 
 
 def housekeeping_job() -> None:
-    """Daily: drop pending subscribers who never confirmed."""
+    """Daily: drop pending subscribers who never confirmed, return those who had opted out
+    before to that status (an opt-out is never tidied away), and remind the operator of
+    pending subscribers nobody has asked to confirm."""
     days = get_settings().pending_expiry_days
     with session_scope(get_engine(), immediate=True) as session:
         expired = expire_pending(session, older_than=timedelta(days=days))
-    log.info("housekeeping: %d pending subscriber(s) older than %d days expired", expired, days)
+    log.info(
+        "housekeeping: %d pending subscriber(s) unconfirmed after %d days removed, "
+        "%d returned to their earlier opt-out",
+        expired.removed,
+        days,
+        expired.restored,
+    )
+    with session_scope(get_engine()) as session:
+        waiting = count_due_confirmations(session, valid_for=CONFIRM_VALID_FOR)
+    if waiting:
+        log.warning(
+            "housekeeping: %d pending subscriber(s) have no confirmation email to answer; "
+            "`newsletter subscribers confirm-pending` sends it",
+            waiting,
+        )

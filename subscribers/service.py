@@ -37,7 +37,7 @@ from subscribers.models import (
     StatusChange,
     Subscriber,
 )
-from subscribers.status import change_status, record_first_status, resolve_now
+from subscribers.status import change_status, issued_since, record_first_status, resolve_now
 
 CONFIRMATION_RESEND_AFTER = timedelta(minutes=10)
 """A pending address gets at most one confirmation email per this interval, however often
@@ -225,9 +225,12 @@ def request_subscription(
     """The public form. Never raises for a known address (the page must not reveal who is
     on the list); raises InvalidAddress for text that is not an address.
 
-    Suppressed and active addresses are left alone and get no email. A forgotten address may
-    sign up again: this is the person's own fresh, double-opt-in consent; the tombstone goes
-    when they confirm.
+    A post is a request, not consent: anyone can type anyone's address. So it never changes
+    an unsubscribed, bounced or complained record. An unsubscribed address may be sent a
+    confirmation email (at most one per CONFIRMATION_RESEND_AFTER), and stays unsubscribed
+    until the person uses that link (`confirm_subscription`); suppressed and active
+    addresses get no email. A forgotten address may sign up again: this is the person's own
+    fresh, double-opt-in consent; the tombstone goes when they confirm.
     """
     address = normalize_email(email)
     clean_name = form_name(name)
@@ -249,47 +252,65 @@ def request_subscription(
         if subscriber is None:  # pragma: no cover - created and forgotten in between
             return SignupOutcome(None, send_confirmation=False)
     if subscriber.status == Status.UNSUBSCRIBED:
-        change_status(
-            session,
-            subscriber,
-            Status.PENDING,
-            reason="re-subscribed through the form",
-            source=Source.FORM,
-            now=at,
-        )
+        return SignupOutcome(subscriber.id, send_confirmation=_confirmation_due(subscriber, at))
     if subscriber.status != Status.PENDING:
         return SignupOutcome(subscriber.id, send_confirmation=False)
     if clean_name is not None:
         subscriber.name = clean_name
     subscriber.consent_at = at
     subscriber.consent_ip = consent_ip
+    return SignupOutcome(subscriber.id, send_confirmation=_confirmation_due(subscriber, at))
+
+
+def _confirmation_due(subscriber: Subscriber, at: datetime) -> bool:
+    """Whether a confirmation email may go out now (recording it if so): at most one per
+    CONFIRMATION_RESEND_AFTER, however often the form is posted."""
     sent = subscriber.confirmation_sent_at
-    send = sent is None or at - sent >= CONFIRMATION_RESEND_AFTER
-    if send:
+    due = sent is None or at - sent >= CONFIRMATION_RESEND_AFTER
+    if due:
         subscriber.confirmation_sent_at = at
-    session.add(subscriber)
-    return SignupOutcome(subscriber.id, send_confirmation=send)
+    return due
+
+
+def _last_opt_out_at(subscriber: Subscriber) -> datetime | None:
+    times = (subscriber.unsubscribed_at, subscriber.bounced_at, subscriber.complained_at)
+    return max((t for t in times if t is not None), default=None)
 
 
 def confirm_subscription(
-    session: Session, subscriber_id: int, *, now: datetime | None = None
+    session: Session,
+    subscriber_id: int,
+    *,
+    issued_at: datetime,
+    now: datetime | None = None,
 ) -> Subscriber | None:
-    """The confirmation link: pending -> active; a second click changes nothing, and other
-    statuses (unsubscribed since, bounced) are not revived by an old link."""
+    """The confirmation link, used by the person: pending -> active, and unsubscribed ->
+    active (they asked to come back through the form, and using the link proves it was them).
+
+    A link issued before the address's last opt-out (unsubscribed, bounced or complained,
+    to the second: a token carries whole seconds) never counts, so an old confirmation email
+    cannot undo an unsubscribe. A second click changes nothing; bounced and complained
+    addresses are never revived by a link. None if the subscriber is gone.
+    """
     subscriber = _get(session, subscriber_id, lock=True)
     if subscriber is None:
         return None
-    if subscriber.status == Status.PENDING:
-        change_status(
-            session,
-            subscriber,
-            Status.ACTIVE,
-            reason="confirmed by email",
-            source=Source.FORM,
-            now=now,
-        )
-        tombstone = normalized_hash(subscriber.email)
-        session.exec(delete(ForgottenAddress).where(col(ForgottenAddress.email_hash) == tombstone))
+    if subscriber.status not in (Status.PENDING, Status.UNSUBSCRIBED):
+        return subscriber
+    opted_out = _last_opt_out_at(subscriber)
+    if opted_out is not None and not issued_since(issued_at, opted_out):
+        return subscriber
+    at = resolve_now(now)
+    if subscriber.status == Status.UNSUBSCRIBED:
+        # Consent is this click; the form post that asked for the link may have been anyone's.
+        subscriber.consent_at = at
+        subscriber.consent_ip = None
+        reason = "re-subscribed: confirmed by email"
+    else:
+        reason = "confirmed by email"
+    change_status(session, subscriber, Status.ACTIVE, reason=reason, source=Source.FORM, now=at)
+    tombstone = normalized_hash(subscriber.email)
+    session.exec(delete(ForgottenAddress).where(col(ForgottenAddress.email_hash) == tombstone))
     return subscriber
 
 
@@ -342,12 +363,13 @@ def set_status(
 ) -> Subscriber:
     """An operator's deliberate move, e.g. reviving a bounced address after the mailbox was
     fixed (source cli or api). Unchanged if already in that status."""
-    subscriber = _operator_lookup(session, email_or_id)
+    subscriber = operator_lookup(session, email_or_id)
     change_status(session, subscriber, status, reason=reason, source=source, now=now)
     return subscriber
 
 
-def _operator_lookup(session: Session, email_or_id: str | int) -> Subscriber:
+def operator_lookup(session: Session, email_or_id: str | int) -> Subscriber:
+    """The subscriber an operator names by address or id, locked; SubscriberNotFound if none."""
     if isinstance(email_or_id, int) or email_or_id.strip().isdigit():
         found = _get(session, int(email_or_id), lock=True)
     else:

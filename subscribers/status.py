@@ -175,3 +175,9 @@ def _apply(subscriber: Subscriber, target: Status, reason: str, at: datetime) ->
     subscriber.status_changed_at = at
     if target in _TIMESTAMP_OF:
         setattr(subscriber, _TIMESTAMP_OF[target], at)
+
+
+def issued_since(issued_at: datetime, since: datetime) -> bool:
+    """Whether a link issued at `issued_at` was issued at or after `since` (the moment an
+    address entered the status it is in), to the second: a token carries whole seconds."""
+    return int(issued_at.timestamp()) >= int(since.timestamp())

@@ -8,10 +8,12 @@ helpers below only shape tables and files.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, TextIO
@@ -32,7 +34,12 @@ from rich.text import Text
 
 from newsletter.cli.console import console, errors, fail, problem
 from newsletter.core.database import get_engine, session_scope
+from newsletter.core.settings import get_settings
+from newsletter.delivery.registry import make_backend
+from newsletter.sending.confirm import CONFIRM_VALID_DAYS
+from newsletter.sending.reconfirm import send_pending_confirmations
 from subscribers.addresses import InvalidAddress
+from subscribers.consent import record_consent
 from subscribers.errors import SubscriberNotFound
 from subscribers.export import export_csv
 from subscribers.importer import check_utf8, import_csv
@@ -52,7 +59,7 @@ from subscribers.service import (
 )
 
 app = typer.Typer(
-    help="The subscriber list: add, import, export, search, forget.",
+    help="The subscriber list: add, import, confirm, export, search, forget.",
     no_args_is_help=True,
     rich_markup_mode="rich",
 )
@@ -69,6 +76,14 @@ StatusFilter = Annotated[
 def say(text: str) -> None:
     """One result line, as written (the text holds addresses and names, not markup)."""
     console.print(text, markup=False, soft_wrap=True)
+
+
+def note(text: str) -> None:
+    """A hint on stderr, so stdout keeps the result alone."""
+    errors.print(text, markup=False, highlight=False, soft_wrap=True)
+
+
+CONFIRM_HINT = "`newsletter subscribers confirm-pending` sends the confirmation email"
 
 
 def _when(value: datetime | None) -> str:
@@ -95,6 +110,7 @@ def add(
 ) -> None:
     """Add one subscriber: pending until they confirm, or active with --confirmed.
 
+    No email is sent: a pending subscriber is asked to confirm by confirm-pending.
     A forgotten (GDPR-erased) address cannot be added back; the person can use the form.
     Example: [bold]newsletter subscribers add ada@example.com --name "Ada Lovelace"[/]
     """
@@ -107,6 +123,8 @@ def add(
         # Name the address as typed: the validator's reason alone does not say which.
         raise InvalidAddress(f"{email.strip()!r}: {exc}") from None
     say(f"added {subscriber.email} ({subscriber.status}), id {subscriber.id}")
+    if not confirmed:
+        note(f"pending: not mailed until they confirm; {CONFIRM_HINT}")
 
 
 class _RowsPerSecond(ProgressColumn):
@@ -162,7 +180,8 @@ def import_(
 
     Each bad row is reported as FILE:LINE: address: reason; the good rows go in anyway.
     Addresses already on the list are left as they are: a second run changes nothing.
-    Forgotten, bounced and complained addresses are never brought back.
+    Unsubscribed, bounced, complained and forgotten addresses are never brought back.
+    Without --confirmed no email is sent: confirm-pending asks the new addresses to confirm.
     Exit status 1 only when the file cannot be read (missing, not UTF-8, no email column).
     Example: [bold]newsletter subscribers import members.csv --confirmed[/]
     """
@@ -190,6 +209,8 @@ def import_(
         f"{report.unchanged:,} already on the list, {report.bad:,} bad "
         f"({elapsed:.1f} s{rate})"
     )
+    if report.imported and not confirmed:
+        note(f"{report.imported:,} new address(es) pending: {CONFIRM_HINT}")
 
 
 @app.command("export")
@@ -389,6 +410,88 @@ def set_status_(
         say(f"{subscriber.email} is already {before}: nothing changed")
     else:
         say(f"{subscriber.email}: {before} -> {subscriber.status}")
+
+
+CONFIRM_PENDING_HELP = f"""Email the confirmation link to pending subscribers nobody has asked.
+
+Added by an operator (add, the API) or imported without --confirmed, they are never mailed
+until they confirm.
+Each gets the email the form sends; the command says how many went out.
+Left out: a link sent in the last {CONFIRM_VALID_DAYS} days (it still works), form sign-ups
+(the form sent theirs), and addresses that once opted out (only the person opts back in).
+Those who do not confirm are removed after NEWSLETTER_PENDING_EXPIRY_DAYS.
+Safe to run again: nobody is asked twice while their link works.
+Exit status 1 if an email could not be sent; the next run tries it again.
+Example: [bold]newsletter subscribers confirm-pending[/]
+"""
+
+
+@app.command("confirm-pending", help=CONFIRM_PENDING_HELP)
+def confirm_pending() -> None:
+    """Email the pending subscribers nobody has asked (see CONFIRM_PENDING_HELP)."""
+    settings = get_settings()
+    with _one_line_logs(), make_backend(settings) as backend:
+        report = send_pending_confirmations(get_engine(), settings, backend)
+    say(f"sent {report.sent:,} confirmation email(s) through {backend.name}")
+    if report.held_back:
+        say(
+            f"left alone: {report.held_back:,} pending address(es) that once opted out "
+            "(only the person can opt in again)"
+        )
+    if report.failed:
+        shown = ", ".join(report.failed[:3]) + (", …" if len(report.failed) > 3 else "")
+        fail(
+            f"{len(report.failed):,} confirmation email(s) could not be sent ({shown}); "
+            "run the command again to retry them"
+        )
+
+
+@contextmanager
+def _one_line_logs() -> Iterator[None]:
+    """The service's log lines (a failed email) as one line each on stderr, no traceback."""
+    handler = _OneLineHandler(logging.WARNING)
+    logger = logging.getLogger("newsletter")
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+
+
+class _OneLineHandler(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        text = record.getMessage()
+        if record.exc_info and record.exc_info[1] is not None:
+            exc = record.exc_info[1]
+            text += f": {type(exc).__name__}: {exc}"
+        problem(" ".join(text.split()))
+
+
+@app.command("consent")
+def consent(
+    email: EmailArgument,
+    reason: Annotated[
+        str,
+        typer.Option("--reason", help="Where and how they gave it (kept in the status history)."),
+    ],
+) -> None:
+    """Record consent a person gave you directly: pending or unsubscribed -> active.
+
+    For consent you hold yourself (a signed form, their email, a call): no link is clicked.
+    The reason and the time are kept (status history, consent).
+    Only for what the person said; to ask them instead, use confirm-pending.
+    Bounced and complained addresses are refused: set-status brings back a fixed mailbox.
+    Example: [bold]newsletter subscribers consent ada@example.com --reason "signed form 12"[/]
+    """
+    with session_scope(immediate=True) as session:
+        found = find_subscriber(session, email)
+        subscriber = _must_find(found, email, found is None and is_forgotten(session, email))
+        before = subscriber.status
+        subscriber, changed = record_consent(session, subscriber.id or 0, reason=reason)
+    if changed:
+        say(f"{subscriber.email}: {before} -> active, consent recorded")
+    else:
+        say(f"{subscriber.email} is already active: nothing changed")
 
 
 @app.command("stats")

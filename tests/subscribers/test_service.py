@@ -125,12 +125,14 @@ def test_signup_confirm_and_the_ten_minute_rule(engine: Engine) -> None:
         assert ada.name == "Ada Lovelace"  # a blank name does not erase the one given
         assert ada.confirmation_sent_at == T0 + timedelta(minutes=10)
     with session_scope(engine) as session:
-        confirmed = confirm_subscription(session, id_of(ada), now=T0 + timedelta(hours=1))
+        confirmed = confirm_subscription(
+            session, id_of(ada), issued_at=T0 + timedelta(minutes=10), now=T0 + timedelta(hours=1)
+        )
         assert confirmed is not None
         assert confirmed.status == Status.ACTIVE
         assert confirmed.confirmed_at == T0 + timedelta(hours=1)
-        assert confirm_subscription(session, id_of(ada)) is not None  # a second click
-        assert confirm_subscription(session, 999_999) is None
+        assert confirm_subscription(session, id_of(ada), issued_at=T0) is not None  # a second click
+        assert confirm_subscription(session, 999_999, issued_at=T0) is None
         # Active: nothing happens, nothing is sent.
         active = request_subscription(
             session,
@@ -148,42 +150,82 @@ def test_signup_confirm_and_the_ten_minute_rule(engine: Engine) -> None:
         ]
 
 
-def test_unsubscribed_address_signs_up_again_through_change_status(engine: Engine) -> None:
+def test_the_form_never_changes_an_unsubscribed_record(engine: Engine) -> None:
+    """A form post is anyone's request: the address stays unsubscribed, its name, consent
+    and history untouched; at most one confirmation email per ten minutes is sent."""
     with session_scope(engine) as session:
         sid = request_subscription(
-            session, "bo@example.com", name=None, ip=None, now=T0
+            session, "bo@example.com", name="Bo", ip="192.0.2.1", now=T0
         ).subscriber_id
         assert sid is not None
-        confirm_subscription(session, sid, now=T0 + timedelta(minutes=1))
+        confirm_subscription(session, sid, issued_at=T0, now=T0 + timedelta(minutes=1))
         unsubscribe(
             session, sid, reason="one-click", source=Source.FORM, now=T0 + timedelta(minutes=2)
         )
-        # Within ten minutes of the last confirmation email: pending again, but no email yet.
+    with session_scope(engine) as session:
+        # Within ten minutes of the last confirmation email: no email, nothing changes.
         soon = request_subscription(
-            session, "bo@example.com", name=None, ip="192.0.2.1", now=T0 + timedelta(minutes=3)
+            session, "bo@example.com", name="Evil", ip="203.0.113.66", now=T0 + timedelta(minutes=3)
         )
         assert soon == type(soon)(sid, False)
+        # Later: one email may go out (only its link can bring Bo back), and one only.
+        later = request_subscription(
+            session, "BO@example.com", name=None, ip=None, now=T0 + timedelta(hours=1)
+        )
+        assert later == type(later)(sid, True)
+        again = request_subscription(
+            session, "bo@example.com", name=None, ip=None, now=T0 + timedelta(hours=1, minutes=5)
+        )
+        assert again == type(again)(sid, False)
+    with session_scope(engine) as session:
         row = get_subscriber(session, sid)
         assert row is not None
-        assert row.status == Status.PENDING
-        assert row.status_reason == "re-subscribed through the form"
-        assert row.consent_at == T0 + timedelta(minutes=3)
-        # And an old one gets the email.
-        unsubscribe(
-            session, sid, reason="one-click", source=Source.FORM, now=T0 + timedelta(minutes=4)
-        )
-        later = request_subscription(
-            session, "bo@example.com", name=None, ip=None, now=T0 + timedelta(hours=1)
-        )
-        assert later.send_confirmation
+        assert (row.status, row.status_reason, row.name) == ("unsubscribed", "one-click", "Bo")
+        assert (row.consent_at, row.consent_ip) == (T0, "192.0.2.1")
+        assert row.confirmation_sent_at == T0 + timedelta(hours=1)
         assert [c.to_status for c in status_history(session, sid)] == [
             "pending",
             "active",
             "unsubscribed",
-            "pending",
-            "unsubscribed",
-            "pending",
         ]
+
+
+def test_only_a_link_sent_after_the_opt_out_brings_an_address_back(engine: Engine) -> None:
+    unsubscribed_at = T0 + timedelta(minutes=2, seconds=30.5)
+    with session_scope(engine) as session:
+        sid = request_subscription(
+            session, "cy@example.com", name=None, ip=None, now=T0
+        ).subscriber_id
+        assert sid is not None
+        confirm_subscription(session, sid, issued_at=T0, now=T0 + timedelta(minutes=1))
+        unsubscribe(session, sid, reason="one-click", source=Source.FORM, now=unsubscribed_at)
+    with session_scope(engine) as session:
+        # The first confirmation email, or any link from before the opt-out: nothing.
+        for issued in (T0, unsubscribed_at - timedelta(seconds=1)):
+            row = confirm_subscription(session, sid, issued_at=issued, now=T0 + timedelta(days=1))
+            assert row is not None
+            assert row.status == Status.UNSUBSCRIBED
+        assert len(status_history(session, sid)) == 3
+    with session_scope(engine) as session:
+        request_subscription(
+            session, "cy@example.com", name=None, ip="192.0.2.8", now=T0 + timedelta(hours=1)
+        )
+        # The link that post sent, used by the person: active again, consent this click.
+        back = confirm_subscription(
+            session,
+            sid,
+            issued_at=T0 + timedelta(hours=1),
+            now=T0 + timedelta(hours=2),
+        )
+        assert back is not None
+        assert back.status == Status.ACTIVE
+        assert back.confirmed_at == back.consent_at == T0 + timedelta(hours=2)
+        assert back.consent_ip is None  # where the post came from is not where consent did
+        assert history_of(session, back)[-1] == (
+            "unsubscribed",
+            "active",
+            "re-subscribed: confirmed by email",
+        )
 
 
 @pytest.mark.parametrize("suppressed", sorted(SUPPRESSED))
@@ -198,7 +240,8 @@ def test_suppressed_addresses_are_never_revived(engine: Engine, suppressed: Stat
             session, "GONE@example.com", name="X", ip="192.0.2.9", now=T0
         )
         assert outcome == type(outcome)(sid, False)  # the same page, and no email
-        assert confirm_subscription(session, sid) is not None
+        fresh_link = datetime.now(UTC) + timedelta(minutes=1)  # sent after the bounce
+        assert confirm_subscription(session, sid, issued_at=fresh_link) is not None
         assert resubscribe(session, sid, source=Source.FORM) is not None
         assert unsubscribe(session, sid, reason="clicked", source=Source.FORM) is not None
         with pytest.raises(SubscriberError, match="stays suppressed"):
@@ -387,7 +430,9 @@ def test_a_forgotten_address_may_sign_up_again_through_the_form(engine: Engine) 
         assert row.status == Status.PENDING
         assert is_forgotten(session, "back@example.com")  # until they confirm
     with session_scope(engine) as session:
-        confirm_subscription(session, outcome.subscriber_id, now=T0 + timedelta(minutes=2))
+        confirm_subscription(
+            session, outcome.subscriber_id, issued_at=T0, now=T0 + timedelta(minutes=2)
+        )
         assert not is_forgotten(session, "back@example.com")
 
 
@@ -455,7 +500,9 @@ def test_stats_count_by_status_and_grow_by_iso_week(engine: Engine) -> None:
             ]
         ):
             row = add_subscriber(session, f"w{i}@example.com", source=Source.CLI, now=created)
-            confirm_subscription(session, id_of(row), now=created + timedelta(hours=1))
+            confirm_subscription(
+                session, id_of(row), issued_at=created, now=created + timedelta(hours=1)
+            )
         unsubscribe(
             session, id_of(old), reason="x", source=Source.FORM, now=monday + timedelta(days=1)
         )

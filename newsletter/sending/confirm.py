@@ -9,10 +9,31 @@ from sqlmodel import Session
 
 from newsletter.links.tokens import Purpose, Signer, TokenError
 from subscribers.models import Status
-from subscribers.service import confirm_subscription
+from subscribers.service import confirm_subscription, get_subscriber
 
 CONFIRM_VALID_DAYS = 7
 CONFIRM_MAX_AGE = CONFIRM_VALID_DAYS * 24 * 3600
+
+
+def _verified(signer: Signer, token: str) -> tuple[int, datetime]:
+    """The subscriber id and issue time of a genuine, unexpired confirmation link."""
+    subscriber_id, issued = signer.verify(Purpose.CONFIRM, token, max_age=CONFIRM_MAX_AGE)
+    try:
+        return subscriber_id, datetime.fromtimestamp(issued, UTC)
+    except (OverflowError, OSError, ValueError):
+        raise TokenError("malformed token") from None
+
+
+def confirm_link_status(session: Session, signer: Signer, token: str) -> Status:
+    """What opening a confirmation link shows, changing nothing (mail scanners fetch every
+    link, some in a real browser; the page's button, a POST, confirms). The same refusals
+    as following it: TokenError for a bad link or an address erased since, ExpiredToken for
+    one too old."""
+    subscriber_id, _issued_at = _verified(signer, token)
+    subscriber = get_subscriber(session, subscriber_id)
+    if subscriber is None:
+        raise TokenError("invalid token")
+    return Status(subscriber.status)
 
 
 def confirm_by_link(session: Session, signer: Signer, token: str) -> bool:
@@ -22,11 +43,7 @@ def confirm_by_link(session: Session, signer: Signer, token: str) -> bool:
     than the last opt-out, which must not revive it). TokenError for a bad link,
     ExpiredToken for one older than CONFIRM_VALID_DAYS, and TokenError too for an address
     erased since: the link no longer leads anywhere."""
-    subscriber_id, issued = signer.verify(Purpose.CONFIRM, token, max_age=CONFIRM_MAX_AGE)
-    try:
-        issued_at = datetime.fromtimestamp(issued, UTC)
-    except (OverflowError, OSError, ValueError):
-        raise TokenError("malformed token") from None
+    subscriber_id, issued_at = _verified(signer, token)
     subscriber = confirm_subscription(session, subscriber_id, issued_at=issued_at)
     if subscriber is None:
         raise TokenError("invalid token")

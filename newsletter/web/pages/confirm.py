@@ -13,8 +13,7 @@ from fastapi.responses import HTMLResponse
 from newsletter.core.clock import utcnow
 from newsletter.links import urls
 from newsletter.publishing.site import next_issue_day
-from newsletter.sending.confirm import confirm_by_link
-from newsletter.sending.confirm_link import confirm_link_status
+from newsletter.sending.confirm import confirm_by_link, confirm_link_status
 from newsletter.web.deps import PagesDep, ServicesDep, SessionDep, WriteSessionDep
 from newsletter.web.pages.landing import landing
 from subscribers.models import Status

@@ -2,7 +2,9 @@
 
 `create_app` builds everything the routes use from settings (see `deps.Services`),
 registers the one error mapping (`errors`) and the routers, and owns the delivery backend
-for the app's lifetime: the lifespan closes it when the server stops.
+for the app's lifetime: the lifespan starts the sign-up dispatcher (the thread that sends
+confirmation emails outside the request workers), and at shutdown stops it and then closes
+the backend.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from anyio import to_thread
 from fastapi import FastAPI
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine
@@ -21,18 +24,27 @@ from newsletter.delivery.registry import make_backend
 from newsletter.links.tokens import Signer
 from newsletter.publishing.preview import PreviewCache
 from newsletter.publishing.render import long_date
-from newsletter.web import api, errors, pages
+from newsletter.sending.signup_dispatcher import SignupDispatcher
+from newsletter.web import api, errors, pages, ratelimit
 from newsletter.web import preview as preview_routes
 from newsletter.web.deps import Services, services_of
 
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Close the backend on shutdown (SendGrid's build processes, for one)."""
+    """Run the sign-up dispatcher while the app serves; on shutdown stop it (after the
+    email in hand, at most the provider's timeout), then close the backend (SendGrid's
+    build processes, for one)."""
+    services = services_of(app)
+    dispatcher: SignupDispatcher = app.state.signup_dispatcher
+    dispatcher.start()
     try:
         yield
     finally:
-        services_of(app).backend.close()
+        try:
+            await to_thread.run_sync(dispatcher.stop, services.settings.sendgrid_timeout)
+        finally:
+            services.backend.close()
 
 
 def create_app(
@@ -62,6 +74,8 @@ def create_app(
         backend=backend or make_backend(settings),
         preview=PreviewCache(engine, settings) if preview else None,
     )
+    app.state.signup_dispatcher = SignupDispatcher(engine, settings, app.state.services.backend)
+    ratelimit.install(app, settings)
     errors.install(app)
     app.include_router(pages.router)
     app.include_router(api.router)

@@ -139,8 +139,10 @@ def slow_provider(settings: Settings, engine: Engine, posts: int, latency: float
         posted = [a.result() for a in answers]
         print(f"2. {posts} posts at once, the provider taking {latency:g} s per email:")
         print(f"   POST answers: median {ms(statistics.median(posted))}, max {ms(max(posted))}")
-        print(f"   GET / meanwhile ({len(home)} requests): median {ms(statistics.median(home))}, ")
-        print(f"   max {ms(max(home))}")
+        print(
+            f"   GET / meanwhile ({len(home)} requests): "
+            f"median {ms(statistics.median(home))}, max {ms(max(home))}"
+        )
         print("   (stopping: the dispatcher finishes the email in hand, the rest stay queued)")
 
 
@@ -157,7 +159,8 @@ def drain_rate(settings: Settings, engine: Engine, rows: int) -> None:
     started = time.perf_counter()
     handled = drain_signups(engine, settings, backend)
     wall = time.perf_counter() - started
-    print(f"3. one process drained {handled} queued sign-ups in {wall:.1f} s: {handled / wall:.0f}/s")
+    rate = handled / wall
+    print(f"3. one process drained {handled} queued sign-ups in {wall:.1f} s: {rate:.0f}/s")
 
 
 @contextmanager
@@ -187,7 +190,10 @@ def main() -> None:
     parser.add_argument("--database-url", default=None)
     args = parser.parse_args()
     for part in ("answers", "slow", "drain"):
-        with tempfile.TemporaryDirectory() as tmp, fresh_database(args.database_url, Path(tmp)) as url:
+        with (
+            tempfile.TemporaryDirectory() as tmp,
+            fresh_database(args.database_url, Path(tmp)) as url,
+        ):
             settings = settings_for(url, Path(tmp))
             engine = make_engine(url)
             upgrade(engine)

@@ -165,7 +165,7 @@ def test_a_slow_provider_never_slows_the_site_while_sign_ups_pour_in(
     """Before the queue, confirmation emails were sent in the request workers' thread
     pool: 80 posts against a slow provider made every page wait for it."""
     _no_limits(settings)
-    backend = SlowOutbox(settings.outbox_dir, delay=1.5)
+    backend = SlowOutbox(settings.outbox_dir, delay=2.0)
     with (
         serve(create_app(settings, engine, backend=backend)) as port,
         httpx.Client(base_url=f"http://127.0.0.1:{port}", trust_env=False, timeout=30) as client,
@@ -183,7 +183,7 @@ def test_a_slow_provider_never_slows_the_site_while_sign_ups_pour_in(
             assert client.get("/").status_code == 200
             home.append(time.perf_counter() - started)
         assert [a.result() for a in answers] == [200] * 60
-    assert max(home) < 0.5, [f"{t:.2f} s" for t in home]
+    assert max(home) < 0.8, [f"{t:.2f} s" for t in home]  # before the queue: over 2 s
 
 
 class GatedOutbox(OutboxBackend):

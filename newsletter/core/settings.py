@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Literal
 
 from dotenv.parser import parse_stream
+from limits import parse_many
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
@@ -88,6 +89,31 @@ class Settings(BaseSettings):
     """Send the weekly issue as soon as it is built; otherwise it waits for approval."""
     pending_expiry_days: int = Field(default=14, ge=1)
     """Drop pending subscribers this many days after their unanswered confirmation email."""
+
+    # The sign-up form (newsletter/web/pages/signup.py, newsletter/sending/signup_queue.py).
+    signup_limit_per_client: str = "5/minute;20/hour"
+    """Posts of the form one client address may make (an IPv6 client counts by its /64),
+    in the `limits` notation: rates separated by `;`, each `N/second|minute|hour|day`.
+    Empty: no limit."""
+    signup_limit_total: str = "300/minute"
+    """Posts of the form the whole app process takes, whoever sends them; empty: no limit."""
+    signup_queue_max: int = Field(default=10_000, ge=1)
+    """Sign-up requests waiting for their confirmation email; past this the form answers
+    503 until the queue drains."""
+
+    @field_validator("signup_limit_per_client", "signup_limit_total")
+    @classmethod
+    def _rates(cls, value: str) -> str:
+        """Checked when read, so a typo is one line at start rather than a 500 per post."""
+        if value.strip():
+            try:
+                parse_many(value)
+            except ValueError:
+                raise ValueError(
+                    "not a rate such as 5/minute, or several separated by ; "
+                    "(5/minute;20/hour); empty for no limit"
+                ) from None
+        return value.strip()
 
     @field_validator("misfire_grace", mode="before")
     @classmethod

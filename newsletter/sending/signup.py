@@ -1,11 +1,20 @@
 """The public form's side of the list: sign-up with double opt-in and the confirmation
-email (the link it carries is `newsletter.sending.confirm`)."""
+email (the link it carries is `newsletter.sending.confirm`).
+
+The form only queues a request (`newsletter.sending.signup_queue`); `sign_up` runs when the
+dispatcher takes it off the queue. The confirmation email carries nothing a visitor typed
+but the address itself: no name in `To:` and none in the text, so the form cannot be used
+to deliver someone else's words to any inbox."""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
 
+from jinja2 import Environment
 from sqlmodel import Session
 
 from newsletter.core.settings import Settings
@@ -22,19 +31,25 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Confirmation:
-    """A confirmation email to send, once the answer to the form has gone out."""
+    """A confirmation email to send: to the address alone, under no name."""
 
     subscriber_id: int
     email: str
-    name: str | None = None
 
 
-def confirmation_message(settings: Settings, name: str | None, confirm_url: str) -> Message:
-    env = environment(settings.templates_dir / EMAIL_TEMPLATES)
+@lru_cache(maxsize=4)
+def _templates(folder: Path) -> Environment:
+    """One environment per folder: Jinja keeps each template compiled and compiles it again
+    only when its file changes; a fresh environment per email compiled three templates for
+    every confirmation, most of the dispatcher's time."""
+    return environment(folder)
+
+
+def confirmation_message(settings: Settings, confirm_url: str) -> Message:
+    env = _templates(settings.templates_dir / EMAIL_TEMPLATES)
     subject = f"Confirm your subscription to {settings.from_name}"
     values = {
         "subject": subject,
-        "name": name,
         "confirm_url": confirm_url,
         "from_name": settings.from_name,
         "postal_address": settings.postal_address,
@@ -52,36 +67,40 @@ def confirmation_message(settings: Settings, name: str | None, confirm_url: str)
     )
 
 
-def sign_up(session: Session, email: str, name: str | None, ip: str | None) -> Confirmation | None:
-    """Create or refresh a pending subscriber; the confirmation to send, if one is due (at
-    most one per ten minutes). Raises InvalidAddress for a malformed address and says
-    nothing about whether the address was known: the caller answers the same either way,
-    and sends the email after answering, so the answer takes as long for every address.
+def sign_up(
+    session: Session,
+    email: str,
+    name: str | None,
+    ip: str | None,
+    now: datetime | None = None,
+) -> Confirmation | None:
+    """What one post of the form does to the list (`request_subscription`); the
+    confirmation to send, if one is due (at most one per ten minutes). Raises
+    InvalidAddress for a malformed address. `now` is when the form was posted: the consent's
+    time. The name is stored (it is the person's, once they confirm) but never sent.
 
     `session` is a write transaction taken up front (`session_scope(immediate=True)`): the
-    look-up and the insert must not race a second click of the same form."""
-    outcome = request_subscription(session, email, name=name, ip=ip)
+    look-up and the insert must not race a second post of the same address."""
+    outcome = request_subscription(session, email, name=name, ip=ip, now=now)
     if not outcome.send_confirmation or outcome.subscriber_id is None:
         return None
-    return Confirmation(outcome.subscriber_id, normalize_email(email), name)
+    return Confirmation(subscriber_id=outcome.subscriber_id, email=normalize_email(email))
 
 
 def send_confirmation(confirmation: Confirmation, settings: Settings, backend: Backend) -> bool:
     token = Signer(settings.secret()).confirm_token(confirmation.subscriber_id)
-    message = confirmation_message(
-        settings, confirmation.name, SiteUrls(settings.site_url).confirm(token)
-    )
+    message = confirmation_message(settings, SiteUrls(settings.site_url).confirm(token))
     recipient = Recipient(
         subscriber_id=confirmation.subscriber_id,
         email=confirmation.email,
-        name=confirmation.name,
+        name=None,
         substitutions={},
         headers={},
     )
     try:
         backend.send_batch(message, [recipient])
     except Exception:
-        # The form has answered already; the operator sees this in the log.
+        # The form answered long ago; the operator sees this in the log.
         log.exception("confirmation email to subscriber %s failed", confirmation.subscriber_id)
         return False
     return True

@@ -2,8 +2,10 @@
 
 `create_app` builds everything the routes use from settings (see `deps.Services`),
 registers the one error mapping (`errors`) and the routers, and owns the delivery backend
-for the app's lifetime: the lifespan closes it when the server stops. Every answer carries
-the security headers, and the preview answers only for loopback names (`security`).
+for the app's lifetime: the lifespan starts the sign-up dispatcher (the thread that sends
+confirmation emails outside the request workers), and at shutdown stops it and then closes
+the backend. Every answer carries the security headers, and the preview answers only for
+loopback names (`security`).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from anyio import to_thread
 from fastapi import FastAPI
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine
@@ -22,18 +25,27 @@ from newsletter.delivery.registry import make_backend
 from newsletter.links.tokens import Signer
 from newsletter.publishing.preview import PreviewCache
 from newsletter.publishing.render import long_date
-from newsletter.web import api, docs, errors, pages, security, static
+from newsletter.sending.signup_dispatcher import SignupDispatcher
+from newsletter.web import api, docs, errors, pages, ratelimit, security, static
 from newsletter.web import preview as preview_routes
 from newsletter.web.deps import Services, services_of
 
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Close the backend on shutdown (SendGrid's build processes, for one)."""
+    """Run the sign-up dispatcher while the app serves; on shutdown stop it (after the
+    email in hand, at most the provider's timeout), then close the backend (SendGrid's
+    build processes, for one)."""
+    services = services_of(app)
+    dispatcher: SignupDispatcher = app.state.signup_dispatcher
+    dispatcher.start()
     try:
         yield
     finally:
-        services_of(app).backend.close()
+        try:
+            await to_thread.run_sync(dispatcher.stop, services.settings.sendgrid_timeout)
+        finally:
+            services.backend.close()
 
 
 def create_app(
@@ -65,6 +77,8 @@ def create_app(
         backend=backend or make_backend(settings),
         preview=PreviewCache(engine, settings) if preview else None,
     )
+    app.state.signup_dispatcher = SignupDispatcher(engine, settings, app.state.services.backend)
+    ratelimit.install(app, settings)
     errors.install(app)
     security.install(app, settings, preview=preview)
     static.install(app, templates, settings)

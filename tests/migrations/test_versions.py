@@ -12,6 +12,7 @@ from sqlmodel import SQLModel
 
 import newsletter.publishing.models
 import newsletter.sending.ledger
+import newsletter.sending.signup_queue
 import scheduler.store
 import subscribers.models
 from newsletter.core.database import (
@@ -24,6 +25,7 @@ from newsletter.core.database import (
 
 assert newsletter.publishing.models
 assert newsletter.sending.ledger
+assert newsletter.sending.signup_queue
 assert subscribers.models
 assert scheduler.store
 

@@ -21,6 +21,7 @@ from newsletter.publishing.issues import build_issue
 from newsletter.publishing.lifecycle import IssueStatus
 from newsletter.publishing.models import Issue, Vote
 from newsletter.sending.message import issue_message
+from newsletter.sending.signup_queue import queued
 from subscribers.models import StatusChange, Subscriber
 from subscribers.service import find_subscriber
 from tests.factories import comparison, tool, write_content
@@ -28,8 +29,21 @@ from tests.factories import comparison, tool, write_content
 ADMIN = {"Authorization": "Bearer admin-test-token"}
 
 
+def wait_for_signups(engine: Engine, timeout: float = 10) -> None:
+    """The form queues a request and answers; the app's dispatcher thread handles it.
+    Once the queue is empty, what every post did to the list is committed (a confirmation
+    email may still be on its way: `wait_for` it)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with session_scope(engine) as session:
+            if queued(session) == 0:
+                return
+        time.sleep(0.02)
+    raise AssertionError("the sign-up queue did not drain")
+
+
 def wait_for(folder: Path, pattern: str, count: int = 1) -> list[Path]:
-    """Confirmation emails go out after the answer (a background task): wait for them."""
+    """Confirmation emails go out after the answer (the app's dispatcher): wait for them."""
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         found = sorted(folder.rglob(pattern))

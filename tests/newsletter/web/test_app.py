@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import threading
 from html import unescape
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from newsletter.core.database import session_scope
 from newsletter.core.settings import Settings
 from newsletter.delivery.providers.outbox import OutboxBackend
 from newsletter.publishing.models import Issue, Vote
+from newsletter.sending.signup_dispatcher import THREAD_NAME
 from newsletter.web.app import create_app
 from tests.newsletter.web.helpers import (
     deliver,
@@ -24,6 +26,7 @@ from tests.newsletter.web.helpers import (
     issue_for,
     subscriber_of,
     wait_for,
+    wait_for_signups,
 )
 
 
@@ -37,6 +40,7 @@ def test_subscribe_confirm_receive_vote_unsubscribe(
     answer = http.post("/subscribe", data={"email": "Reader@Example.COM", "name": "Rea"})
     assert answer.status_code == 200
     assert "Check your inbox" in answer.text
+    wait_for_signups(engine)
     pending = subscriber_of(engine, "reader@example.com")
     assert pending is not None
     assert pending.status == "pending"
@@ -133,13 +137,22 @@ class _ClosingOutbox(OutboxBackend):
         self.closes += 1
 
 
-def test_the_app_closes_its_backend_when_it_stops(settings: Settings, engine: Engine) -> None:
+def _dispatchers() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == THREAD_NAME]
+
+
+def test_the_app_runs_the_sign_up_dispatcher_and_stops_it_before_closing_its_backend(
+    settings: Settings, engine: Engine
+) -> None:
     backend = _ClosingOutbox(settings.outbox_dir)
     app = create_app(settings, engine, backend=backend)
+    before = len(_dispatchers())
 
     async def run_and_stop() -> None:
         async with app.router.lifespan_context(app):  # what uvicorn runs around serving
             assert backend.closes == 0
+            assert len(_dispatchers()) == before + 1
 
     asyncio.run(run_and_stop())
     assert backend.closes == 1
+    assert len(_dispatchers()) == before

@@ -21,6 +21,7 @@ from tests.newsletter.web.helpers import (
     eml,
     subscriber_of,
     wait_for,
+    wait_for_signups,
 )
 
 
@@ -42,6 +43,7 @@ def test_the_form_answers_the_same_for_known_and_unknown_addresses(
         return response.status_code, response.text.replace(address, "ADDRESS")
 
     assert body("known@example.com") == body("new@example.com") == body("bounced@example.com")
+    wait_for_signups(engine)
     bounced = subscriber_of(engine, "bounced@example.com")
     assert bounced is not None
     assert bounced.status == "bounced"  # never revived
@@ -50,6 +52,7 @@ def test_the_form_answers_the_same_for_known_and_unknown_addresses(
     assert 'aria-invalid="true"' in bad.text
     trap = http.post("/subscribe", data={"email": "bot@example.com", "website": "spam"})
     assert trap.status_code == 200
+    wait_for_signups(engine)
     assert subscriber_of(engine, "bot@example.com") is None
 
 

@@ -30,7 +30,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from newsletter.cli.console import console, errors, fail, problem
+from newsletter.cli.console import console, errors, fail, plain, problem
 from newsletter.core.database import get_engine, session_scope
 from subscribers.addresses import InvalidAddress
 from subscribers.errors import SubscriberNotFound
@@ -254,8 +254,8 @@ def list_(
     for row in rows:
         table.add_row(
             str(row.id),
-            Text(row.email),
-            Text(row.name or ""),
+            plain(row.email),
+            plain(row.name or ""),
             row.status,
             row.source,
             _when(row.created_at),
@@ -300,7 +300,7 @@ def _details(subscriber: Subscriber) -> Table:
         ("consent", f"{_when(subscriber.consent_at)} from {subscriber.consent_ip or '—'}"),
         ("confirmation sent", _when(subscriber.confirmation_sent_at)),
     ):
-        details.add_row(label, Text(value))
+        details.add_row(label, plain(value))
     return details
 
 
@@ -312,7 +312,7 @@ def _history(history: list[StatusChange]) -> Table:
             change.from_status or "(new)",
             change.to_status,
             change.source,
-            Text(change.reason),
+            plain(change.reason),
         )
     return table
 

@@ -86,6 +86,7 @@ def records(lines: Lines, delimiter: str) -> Iterator[Record | Unreadable]:
         except StopIteration:
             return
         except csv.Error as exc:
-            yield Unreadable(str(exc), lines.taken)
+            if lines.taken:  # (csv fails only on a line it has read)
+                yield Unreadable(str(exc), lines.taken)
             continue
         yield Record(cells, lines.taken)

@@ -202,8 +202,9 @@ def export(
     """Write the list as CSV, to a file or to standard output.
 
     Columns: email, name, status, source, created_at, confirmed_at, unsubscribed_at.
-    A cell a spreadsheet would run as a formula (=, +, -, @) gets a leading '.
-    The import removes it again. A file is written whole or not at all.
+    A cell a spreadsheet would run as a formula (=, +, -, @) gets a leading ';
+    such an address is written in angle brackets instead (<-x@example.com>).
+    The import reads both back as they were. A file is written whole or not at all.
     Example: [bold]newsletter subscribers export active.csv --status active[/]
     """
     engine = get_engine()

@@ -4,25 +4,25 @@ Where a spreadsheet starts a formula (CSV injection; OWASP's "CSV Injection" pag
 
 - Excel, LibreOffice Calc and Google Sheets read a cell as a formula when it begins with
   `=`, `+`, `-` or `@` (`=HYPERLINK(…)`, Sheets' `=IMPORTXML(…)`, Excel's DDE
-  `=cmd|' /C calc'!A0`, the Lotus form `@SUM(…)`); OWASP adds a cell beginning with a tab
-  or a carriage return, which spreadsheets skip before looking at what follows;
-- so are treated as starts: any blank before such a sign (whitespace, control and
-  invisible format characters, which a spreadsheet or the person pasting may drop), and
-  the compatibility forms of the signs, found by NFKC folding: the full-width signs
-  (U+FF1D, U+FF0B, U+FF0D, U+FF20), which East Asian input methods and locales turn into
-  the ASCII sign, the small forms (U+FE66, U+FE62, U+FE63, U+FE6B), the superscript and
-  subscript signs; and the minus sign U+2212;
-- and each line of a cell, not only its first: a cell may hold a line break (quoted, as
-  CSV allows), and a tool that splits the file on line breaks without honouring quotes
-  sees what follows as the start of a new cell. A line break is whatever Python's
+  `=cmd|' /C calc'!A0`, the Lotus form `@SUM(…)`); OWASP lists a cell beginning with a
+  tab or a carriage return as well.
+- Treated as starts too, erring on the side of a mark: any blank before such a sign
+  (whitespace, control and invisible format characters, which a spreadsheet, an
+  autocorrection or the person pasting may drop), and the compatibility forms of the
+  signs, found by NFKC folding: the full-width signs (U+FF1D, U+FF0B, U+FF0D, U+FF20),
+  which an East Asian input method or autocorrection may turn into the ASCII sign, the
+  small forms (U+FE66, U+FE62, U+FE63, U+FE6B), the superscript and subscript signs; and
+  the minus sign U+2212.
+- Each line of a cell, not only its first: a cell may hold a line break (quoted, as CSV
+  allows), and a tool that splits the file on line breaks without honouring quotes sees
+  what follows as the start of a new cell. A line break is whatever Python's
   `str.splitlines` splits on (CR, LF, VT, FF, the file, group and record separators, NEL,
   U+2028, U+2029).
 
 The rule: every line of a cell that begins with a blank, with one of those signs, or with
 a `'`, gets a leading `'` (the spreadsheets' "this is text" mark); `restore_cell` drops a
 leading `'` from each line, so the two are exact inverses (property tests hold them so).
-Caught this way are only cells an export of the list could hold, conservatively: a few
-harmless names gain a `'` they do not need.
+A few harmless names gain a `'` they did not need, and lose it again on import.
 
 Names are written clean (`addresses.clean_name`: a name stored by older code with control
 characters comes out as every part of the service now shows it) and marked as above; the
@@ -31,9 +31,9 @@ importer drops the `'`.
 Addresses are never marked with `'`: a `'` is part of an address (`'lead@example.com` is a
 mailbox of its own), so the importer takes one as written. An address that a spreadsheet
 would read as a formula (`=x@example.com`, `-x@example.com` and the same with a full-width
-sign are valid) is written in angle brackets, `<-x@example.com>`, which a spreadsheet shows as text
-and the importer reads as the address inside, as mail headers write one. An exported file
-imports back to the same addresses and names.
+sign are valid) is written in angle brackets, `<-x@example.com>`, which a spreadsheet
+shows as text and the importer reads as the address inside, as mail headers write one.
+An exported file imports back to the same addresses and names.
 """
 
 from __future__ import annotations

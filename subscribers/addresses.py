@@ -8,11 +8,10 @@ practice, and one spelling per mailbox is what makes `email` UNIQUE mean "one ro
 from __future__ import annotations
 
 import hashlib
-import re
-import unicodedata
 
 from email_validator import EmailNotValidError, validate_email
 
+from newsletter.core.text import without_controls
 from subscribers.errors import (
     InvalidSubscriberInput,
 )
@@ -55,40 +54,15 @@ def address_hash(email: str) -> str:
     return normalized_hash(normalize_email(email))
 
 
-_ESCAPE_SEQUENCE = re.compile(
-    r"\x1b\[[0-?]*[ -/]*[@-~]"  # CSI: colours, cursor moves, screen clears
-    r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"  # OSC: window titles, hyperlinks
-    r"|\x1b[PX^_][^\x1b]*(?:\x1b\\)?"  # DCS, SOS, PM, APC strings
-    r"|\x1b[@-Z\\-_]"  # any other two-character escape
-    r"|\x9b[0-?]*[ -/]*[@-~]"  # the one-byte CSI of C1
-)
-_BIDI_CONTROLS = frozenset(
-    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
-)
-"""Marks that reorder the text around them: a name must not make a CLI line, a page or a
-To: header read backwards (U+202E "right-to-left override")."""
-
-
-def _printable(char: str) -> bool:
-    """Kept in a name: not a control character (C0, C1, DEL), not a line or paragraph
-    separator, not a bidi control, not a non-character or an unpaired surrogate. Joiners
-    (U+200C, U+200D) stay: names and emoji in many scripts need them."""
-    category = unicodedata.category(char)
-    if category in ("Cc", "Zl", "Zp", "Cs", "Cn", "Co"):
-        return False
-    return char not in _BIDI_CONTROLS
-
-
 def clean_name(raw: str | None) -> str | None:
-    """A name as every part of the service uses it: terminal escape sequences and control
-    characters (CR, LF, NUL, ESC, ...) removed, runs of whitespace made one space, None if
-    nothing is left. Cleaned once, where a name comes in (the form, an import, the CLI, the
-    API); the clean value is what is stored, shown and sent."""
+    """A name as every part of the service uses it: terminal escape sequences, control
+    characters (CR, LF, NUL, ESC...), bidi controls and invisible format characters removed
+    (`newsletter.core.text` says which), runs of whitespace made one space, None if nothing
+    is left. Cleaned once, where a name comes in (the form, an import, the CLI, the API);
+    the clean value is what is stored, shown, exported and sent."""
     if raw is None:
         return None
-    without_escapes = _ESCAPE_SEQUENCE.sub("", raw)
-    kept = "".join(c if _printable(c) else " " for c in without_escapes)
-    return " ".join(kept.split()) or None
+    return without_controls(raw) or None
 
 
 def normalize_name(raw: str | None) -> str | None:

@@ -1,29 +1,61 @@
 """Reading an import's CSV: the columns its header names, and each row cleaned once (the
-address normalised, the name checked) or turned into a bad row that names its line."""
+address normalised, the name cleaned) or turned into a bad row that names its line.
+
+The rules (the README's import section says the same to operators):
+
+- **The header** is the first line that is not blank. Its separator is found from it: a
+  comma, or else the one of `;`, a tab or `|` that makes it name an `email` column (a
+  spreadsheet saving "CSV" in a locale with decimal commas writes `;`). A header naming no
+  `email` column whichever way it is read imports nothing.
+- **A row is one line.** A quoted field may hold a line break (a spreadsheet cell written
+  on two lines): such a row is read whole if its address is on one line and none of its
+  later lines reads as a row of its own with a valid address. Otherwise it is an unclosed
+  quote that swallowed the rows after it: the row is reported with its first and last line
+  and not imported, and its later lines are read again as rows. A field csv cannot read
+  (over its 128 KiB limit: an unclosed quote running to the end of the file) is reported
+  the same way, from its first line.
+- **Cells** lose the whitespace and byte order marks around them (a BOM comes from an
+  editor, or from files joined end to end; it is never part of a value and never shown in
+  a message).
+- **An address is taken as written**: a leading `'` is part of it (`'lead@example.com` is a
+  valid, different mailbox). An address in angle brackets, `<ada@example.com>` (how mail
+  headers write one, and how the export writes an address that a spreadsheet would read as
+  a formula) is the address inside them.
+- **A name** loses one leading `'` (a spreadsheet's "this is text" mark, which the export
+  adds before a name a spreadsheet would run) and is then cleaned like every name
+  (`addresses.normalize_name`: control characters, NUL and escape sequences removed).
+"""
 
 from __future__ import annotations
 
 import csv
-from collections.abc import Sequence
+import re
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TextIO
 
 from subscribers.addresses import InvalidAddress, InvalidName, normalize_email, normalize_name
+from subscribers.csv_lines import Lines, Record, Unreadable, records
 from subscribers.export import COLUMNS as EXPORT_COLUMNS
 from subscribers.export import restore_cell
 from subscribers.import_report import BadRow, ImportFailed, ImportReport
 
 KNOWN_COLUMNS = frozenset({"email", "name"})
 IGNORED_COLUMNS = frozenset(EXPORT_COLUMNS) | {"id"}  # an export imports without warnings
+DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "vertical bar"}  # in order
+_BOM = "\ufeff"
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
 @dataclass(frozen=True)
 class Columns:
-    """Where the header put the cells that are read, and how many cells it names."""
+    """Where the header put the cells that are read, how many cells it names, and the
+    separator it was read with."""
 
     email_at: int
     name_at: int | None
     width: int
+    delimiter: str = ","
 
 
 @dataclass(frozen=True)
@@ -34,46 +66,147 @@ class CsvRow:
     raw: str  # the email cell as written
 
 
-def read_header(reader: Any, report: ImportReport) -> Columns:
-    """The columns the header names. ImportFailed when the file has no usable header; a
-    warning in the report for each column that is ignored."""
-    label = report.label
+def trim(cell: str) -> str:
+    """A cell without the whitespace and byte order marks around it."""
+    trimmed = cell.strip()
+    while trimmed.startswith(_BOM) or trimmed.endswith(_BOM):
+        trimmed = trimmed.strip(_BOM).strip()
+    return trimmed
+
+
+def address_of(cell: str) -> str:
+    """The address a trimmed cell holds: as written, or inside its angle brackets."""
+    if len(cell) > 2 and cell[0] == "<" and cell[-1] == ">":
+        return cell[1:-1].strip()
+    return cell
+
+
+def _cells(line: str, delimiter: str) -> list[str]:
+    """One physical line read as a record on its own (an open quote ends with the line)."""
     try:
-        header: list[str] = next(reader)
-        while not header:  # leading blank lines
-            header = next(reader)
-    except StopIteration:
-        raise ImportFailed(
-            f"{label}: the file is empty; the first line must name the columns, e.g. email,name",
-            report,
-        ) from None
-    except UnicodeDecodeError as exc:
-        raise ImportFailed(f"{label}:1: not UTF-8 ({exc.reason})", report) from None
-    except csv.Error as exc:
-        raise ImportFailed(f"{label}:{reader.line_num}: {exc}", report) from None
-    line = reader.line_num
-    names = [cell.strip().lstrip("\ufeff").strip().lower() for cell in header]
-    if "email" not in names:
-        shown = ",".join(header)
+        return next(csv.reader([line], delimiter=delimiter), [])
+    except csv.Error:
+        return []
+
+
+class CsvFile:
+    """An import's file: the header read when it is opened, then `rows()`."""
+
+    def __init__(self, stream: TextIO, report: ImportReport) -> None:
+        self.lines = Lines(stream)
+        self.report = report
+        self.label = report.label
+        self.columns = self._header()
+
+    def _header(self) -> Columns:
+        """The columns the header names. ImportFailed when the file has no usable header; a
+        warning in the report for each column that is ignored."""
+        label = self.label
+        try:
+            line = next(self.lines).lstrip(_BOM)
+            while not trim(line):  # leading blank lines
+                line = next(self.lines).lstrip(_BOM)
+        except StopIteration:
+            raise ImportFailed(
+                f"{label}: the file is empty; the first line must name the columns, "
+                "e.g. email,name",
+                self.report,
+            ) from None
+        except UnicodeDecodeError as exc:
+            raise ImportFailed(
+                f"{label}:{self.lines.next_number}: not UTF-8 ({exc.reason})", self.report
+            ) from None
+        number = self.lines.taken[-1][0]
+        for delimiter in DELIMITERS:
+            names = [trim(cell).lower() for cell in _cells(line, delimiter)]
+            if "email" in names:
+                return self._columns(names, number, delimiter)
+        shown = _LINE_BREAK.sub(" ", line).strip()
         hint = (
-            " (is it separated by ';' or tabs? use commas)"
-            if ";" in shown or "\t" in shown
+            " (the file holds NUL bytes: is it UTF-16? save it as UTF-8 CSV)"
+            if "\x00" in line
             else "; the first line must name the columns, e.g. email,name"
         )
         raise ImportFailed(
-            f"{label}:{line}: no 'email' column in the header {shown[:200]!r}{hint}", report
+            f"{label}:{number}: no 'email' column in the header {shown[:200]!r}{hint}",
+            self.report,
         )
-    for column in ("email", "name"):
-        if names.count(column) > 1:
-            raise ImportFailed(f"{label}:{line}: the header has two '{column}' columns", report)
-    unknown = [n for n in names if n not in KNOWN_COLUMNS | IGNORED_COLUMNS]
-    if unknown:
-        listed = ", ".join(repr(n) for n in unknown)
-        report.warnings.append(
-            f"{label}:{line}: unknown column(s) {listed} ignored (known: email, name)"
+
+    def _columns(self, names: list[str], number: int, delimiter: str) -> Columns:
+        where = f"{self.label}:{number}"
+        for column in ("email", "name"):
+            if names.count(column) > 1:
+                raise ImportFailed(f"{where}: the header has two '{column}' columns", self.report)
+        unknown = [n for n in names if n not in KNOWN_COLUMNS | IGNORED_COLUMNS]
+        if unknown:
+            listed = ", ".join(repr(n) for n in unknown)
+            self.report.warnings.append(
+                f"{where}: unknown column(s) {listed} ignored (known: email, name)"
+            )
+        name_at = names.index("name") if "name" in names else None
+        return Columns(names.index("email"), name_at, len(names), delimiter)
+
+    def rows(self) -> Iterator[CsvRow | BadRow]:
+        """Every data row, clean or bad, in the file's order; blank rows are not rows.
+        UnicodeDecodeError passes through (the caller names the line)."""
+        for record in records(self.lines, self.columns.delimiter):
+            if isinstance(record, Unreadable):
+                yield self._unreadable(record)
+            elif len(record.lines) > 1 and self._runs_over(record):
+                yield self._swallowed(record)
+            elif any(trim(cell) for cell in record.cells):
+                yield parse_row(record.cells, record.first, record.last, self.columns, self.label)
+
+    def _runs_over(self, record: Record) -> bool:
+        """Whether a record of several lines is an unclosed quote: its address holds a line
+        break, or one of its later lines is a row of its own with a valid address."""
+        email_at = self.columns.email_at
+        if email_at < len(record.cells) and _LINE_BREAK.search(record.cells[email_at].strip()):
+            return True
+        for _, line in record.lines[1:]:
+            cells = _cells(line, self.columns.delimiter)
+            if email_at < len(cells):
+                try:
+                    normalize_email(address_of(trim(cells[email_at])))
+                except InvalidAddress:
+                    continue
+                return True
+        return False
+
+    def _swallowed(self, record: Record) -> BadRow:
+        first, last = record.first, record.last
+        self.lines.read_again(record.lines[1:])
+        reason = (
+            f"a quoted field runs from line {first} to line {last} (an unclosed quote?): "
+            f"not imported; {_read_again(first, last)}"
         )
-    name_at = names.index("name") if "name" in names else None
-    return Columns(names.index("email"), name_at, len(names))
+        return BadRow(self.label, first, self._first_email(record.lines[0][1]), reason)
+
+    def _unreadable(self, record: Unreadable) -> BadRow:
+        first, last = record.lines[0][0], record.lines[-1][0]
+        problem = record.reason
+        if problem.startswith("field larger than field limit"):
+            problem = f"a field is longer than {csv.field_size_limit():,} characters"
+        if last == first:
+            return BadRow(self.label, first, "", problem)
+        self.lines.read_again(record.lines[1:])
+        reason = (
+            f"{problem}: a quoted field runs from line {first} past line {last} "
+            f"(an unclosed quote?): not imported; {_read_again(first, last)}"
+        )
+        return BadRow(self.label, first, self._first_email(record.lines[0][1]), reason)
+
+    def _first_email(self, line: str) -> str:
+        """The email cell of a row's first line, as written."""
+        cells = _cells(line, self.columns.delimiter)
+        email_at = self.columns.email_at
+        return trim(cells[email_at]) if email_at < len(cells) else ""
+
+
+def _read_again(first: int, last: int) -> str:
+    if last == first + 1:
+        return f"line {last} is read again as a row"
+    return f"lines {first + 1} to {last} are read again as rows"
 
 
 def parse_row(
@@ -81,23 +214,23 @@ def parse_row(
 ) -> CsvRow | BadRow:
     """One data row (physical lines `start` to `end`) as a clean row, or why it is bad."""
     email_at, name_at, width = columns.email_at, columns.name_at, columns.width
-    raw = restore_cell(cells[email_at].strip()) if email_at < len(cells) else ""
+    raw = trim(cells[email_at]) if email_at < len(cells) else ""
     if not raw:
         return BadRow(label, start, "", "missing email")
-    if len(cells) > width and any(cell.strip() for cell in cells[width:]):
+    if len(cells) > width and any(trim(cell) for cell in cells[width:]):
         reason = (
             f"{len(cells)} fields where the header has {width} "
-            "(quote a field that contains a comma)"
+            f"(quote a field that contains a {DELIMITERS[columns.delimiter]})"
         )
         return BadRow(label, start, raw, reason)
     try:
-        email = normalize_email(raw)
+        email = normalize_email(address_of(raw))
     except InvalidAddress as exc:
         return BadRow(label, start, raw, str(exc))
     name_cell = cells[name_at] if name_at is not None and name_at < len(cells) else ""
     try:
-        name = normalize_name(restore_cell(name_cell.strip()))
+        name = normalize_name(restore_cell(trim(name_cell)))
     except InvalidName as exc:
-        spans = f" (the row runs from line {start} to {end}: an unclosed quote?)"
-        return BadRow(label, start, raw, str(exc) + (spans if end > start else ""))
+        spans = f" (the row runs from line {start} to {end})" if end > start else ""
+        return BadRow(label, start, raw, str(exc) + spans)
     return CsvRow(start, email, name, raw)

@@ -1,42 +1,117 @@
 """The list as CSV, streamed page by page, safe to open in a spreadsheet.
 
-A cell that begins with `=`, `+`, `-`, `@`, a tab or a carriage return is a formula to
-Excel, LibreOffice and Google Sheets (CSV injection), and names and even addresses
-(`-x@example.com` is valid) can begin that way. Such a cell gets a leading `'`. A cell that
-already begins with `'` gets one too, so that `restore_cell` (used by the importer) undoes the
-prefix exactly and an exported file imports back to the same addresses and names.
+Where a spreadsheet starts a formula (CSV injection; OWASP's "CSV Injection" page):
+
+- Excel, LibreOffice Calc and Google Sheets read a cell as a formula when it begins with
+  `=`, `+`, `-` or `@` (`=HYPERLINK(…)`, Sheets' `=IMPORTXML(…)`, Excel's DDE
+  `=cmd|' /C calc'!A0`, the Lotus form `@SUM(…)`); OWASP lists a cell beginning with a
+  tab or a carriage return as well.
+- Treated as starts too, erring on the side of a mark: any blank before such a sign
+  (whitespace, control and invisible format characters, which a spreadsheet, an
+  autocorrection or the person pasting may drop), and the compatibility forms of the
+  signs, found by NFKC folding: the full-width signs (U+FF1D, U+FF0B, U+FF0D, U+FF20),
+  which an East Asian input method or autocorrection may turn into the ASCII sign, the
+  small forms (U+FE66, U+FE62, U+FE63, U+FE6B), the superscript and subscript signs; and
+  the minus sign U+2212.
+- Each line of a cell, not only its first: a cell may hold a line break (quoted, as CSV
+  allows), and a tool that splits the file on line breaks without honouring quotes sees
+  what follows as the start of a new cell. A line break is whatever Python's
+  `str.splitlines` splits on (CR, LF, VT, FF, the file, group and record separators, NEL,
+  U+2028, U+2029).
+
+The rule: every line of a cell that begins with a blank, with one of those signs, or with
+a `'`, gets a leading `'` (the spreadsheets' "this is text" mark); `restore_cell` drops a
+leading `'` from each line, so the two are exact inverses (property tests hold them so).
+A few harmless names gain a `'` they did not need, and lose it again on import.
+
+Names are written clean (`addresses.clean_name`: a name stored by older code with control
+characters comes out as every part of the service now shows it) and marked as above; the
+importer drops the `'`.
+
+Addresses are never marked with `'`: a `'` is part of an address (`'lead@example.com` is a
+mailbox of its own), so the importer takes one as written. An address that a spreadsheet
+would read as a formula (`=x@example.com`, `-x@example.com` and the same with a full-width
+sign are valid) is written in angle brackets, `<-x@example.com>`, which a spreadsheet
+shows as text and the importer reads as the address inside, as mail headers write one.
+An exported file imports back to the same addresses and names.
 """
 
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
+import re
+import unicodedata
+from collections.abc import Callable, Iterator
 from datetime import datetime
-from typing import Any, TextIO
+from typing import Any, Final, TextIO
 
 from sqlalchemy import Connection, Engine, select
 from sqlmodel import Session
 
 from newsletter.core.sql import table_of
+from subscribers.addresses import clean_name
 from subscribers.models import Status, Subscriber
 
 COLUMNS = ("email", "name", "status", "source", "created_at", "confirmed_at", "unsubscribed_at")
 PAGE_SIZE = 1000
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-_PREFIX = "'"
+FORMULA_SIGNS: Final = frozenset("=+-@\u2212")
+"""What a line of a cell may not begin with (after NFKC folding), nor have after a blank."""
+_TEXT_MARK: Final = "'"
+_LINE_BREAK: Final = re.compile("(\r\n|[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029])")
+_BLANK_CATEGORIES: Final = frozenset({"Zs", "Zl", "Zp", "Cc", "Cf"})
+
+
+def starts_formula(line: str) -> bool:
+    """Whether a spreadsheet could read a line of a cell as the start of a formula: it
+    begins with a formula sign (in any compatibility form) or with a blank (whatever a
+    blank precedes, a spreadsheet may drop it and look at what follows)."""
+    if not line:
+        return False
+    first = line[0]
+    if first.isspace() or unicodedata.category(first) in _BLANK_CATEGORIES:
+        return True
+    return first in FORMULA_SIGNS or unicodedata.normalize("NFKC", first)[:1] in FORMULA_SIGNS
+
+
+def _marked(line: str) -> bool:
+    return line.startswith(_TEXT_MARK) or starts_formula(line)
 
 
 def neutralize_cell(value: str) -> str:
-    """The cell as a spreadsheet shows it as text, never as a formula."""
-    if value.startswith((*FORMULA_STARTS, _PREFIX)):
-        return _PREFIX + value
-    return value
+    """The cell as a spreadsheet shows it as text, never as a formula: each line that
+    could start one (or that begins with `'`) gets a leading `'`."""
+    if _LINE_BREAK.search(value) is None:
+        return _TEXT_MARK + value if _marked(value) else value
+    parts = _LINE_BREAK.split(value)  # lines at even places, line breaks at odd ones
+    return "".join(
+        _TEXT_MARK + part if i % 2 == 0 and _marked(part) else part for i, part in enumerate(parts)
+    )
 
 
 def restore_cell(value: str) -> str:
-    """The inverse of `neutralize_cell`: drops one leading `'` (a spreadsheet's "this is
-    text" mark, never part of a name; on an address it would only come from an export)."""
-    return value[1:] if value.startswith(_PREFIX) else value
+    """The inverse of `neutralize_cell`: drops one leading `'` from each line (a
+    spreadsheet's "this is text" mark; used for names, never for addresses)."""
+    if _LINE_BREAK.search(value) is None:
+        return value[1:] if value.startswith(_TEXT_MARK) else value
+    parts = _LINE_BREAK.split(value)
+    return "".join(
+        part[1:] if i % 2 == 0 and part.startswith(_TEXT_MARK) else part
+        for i, part in enumerate(parts)
+    )
+
+
+def address_cell(value: str) -> str:
+    """An address as the export writes it: as it is, or in angle brackets if a spreadsheet
+    could read it as a formula. (Text of several lines is no address: a row stored by
+    older code; it is marked like any cell.)"""
+    if _LINE_BREAK.search(value) is not None:
+        return neutralize_cell(value)
+    return f"<{value}>" if starts_formula(value) else value
+
+
+def name_cell(value: str | None) -> str:
+    """A name as the export writes it: clean, and marked if it could start a formula."""
+    return neutralize_cell(clean_name(value) or "")
 
 
 def _cell(value: Any) -> str:
@@ -45,6 +120,13 @@ def _cell(value: Any) -> str:
     if isinstance(value, datetime):
         return value.isoformat(timespec="seconds")
     return neutralize_cell(str(value))
+
+
+_WRITERS: Final[tuple[Callable[[Any], str], ...]] = (
+    address_cell,
+    name_cell,
+    *([_cell] * (len(COLUMNS) - 2)),
+)
 
 
 def export_csv(
@@ -65,7 +147,7 @@ def _export(conn: Connection, out: TextIO, status: Status | None) -> int:
     writer.writerow(COLUMNS)
     written = 0
     for row in _rows(conn, status):
-        writer.writerow([_cell(value) for value in row])
+        writer.writerow([write(value) for write, value in zip(_WRITERS, row, strict=True)])
         written += 1
     return written
 

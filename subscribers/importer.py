@@ -6,24 +6,25 @@ duplicates within the file are found through a TEMPORARY table of (address, firs
 the import's own connection, not a Python set, and bad rows go to a callback as they are
 found; the report keeps counts and only the first BAD_ROWS_KEPT of them.
 
-Modules: `csv_rows` reads the header and the rows, `import_store` writes each batch,
-`import_report` holds what is reported.
+Modules: `csv_rows` reads the header and the rows (its docstring holds the rules of the
+format: the separator, rows over several lines, addresses and names as written),
+`csv_lines` numbers the physical lines under the csv reader, `import_store` writes each
+batch, `import_report` holds what is reported.
 
-Line numbers are physical lines (the header is line 1), taken from the csv reader, so a
-quoted field spanning lines does not shift the lines reported after it.
+Line numbers are physical lines (the header is line 1), so a quoted field spanning lines
+does not shift the lines reported after it.
 """
 
 from __future__ import annotations
 
 import codecs
-import csv
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 from sqlalchemy import Connection, Engine
 
-from subscribers.csv_rows import Columns, CsvRow, parse_row, read_header
+from subscribers.csv_rows import CsvFile, CsvRow
 from subscribers.errors import InvalidSubscriberInput
 from subscribers.import_report import BAD_ROWS_KEPT, BadRow, ImportFailed, ImportReport
 from subscribers.import_store import BatchStore
@@ -105,46 +106,36 @@ class _Import:
         self.store = BatchStore(engine.dialect.name, status, Source(source), reason, self.report)
 
     def run(self, stream: TextIO) -> ImportReport:
-        reader = csv.reader(stream)
-        columns = read_header(reader, self.report)
+        csv_file = CsvFile(stream, self.report)  # the header: ImportFailed before any write
         with self.engine.connect() as conn:
             # BEGIN IMMEDIATE on SQLite (newsletter.core.database's hook): each batch reads,
             # then writes; PostgreSQL ignores the option.
             conn.execution_options(sqlite_begin="IMMEDIATE")
             self.store.create_seen(conn)
             try:
-                self._rows(conn, reader, columns)
+                self._rows(conn, csv_file)
             finally:
                 self.store.drop_seen(conn)
         return self.report
 
-    def _rows(self, conn: Connection, reader: Any, columns: Columns) -> None:
+    def _rows(self, conn: Connection, csv_file: CsvFile) -> None:
         batch: list[CsvRow] = []
         bad: list[BadRow] = []
         first_line: dict[str, int] = {}  # this batch only
-        previous = reader.line_num
+        rows = csv_file.rows()
         while True:
             try:
-                cells: list[str] = next(reader)
+                row = next(rows)
             except StopIteration:
                 break
-            except (csv.Error, UnicodeDecodeError) as exc:
+            except UnicodeDecodeError as exc:
                 self._flush(conn, batch, bad)
-                problem = (
-                    f"not UTF-8 ({exc.reason})"
-                    if isinstance(exc, UnicodeDecodeError)
-                    else f"{exc} (an unclosed quote?)"
-                )
                 raise ImportFailed(
-                    f"{self.label}:{previous + 1}: {problem}; the rows before it were "
-                    f"processed ({self.report.imported} imported)",
+                    f"{self.label}:{csv_file.lines.next_number}: not UTF-8 ({exc.reason}); "
+                    f"the rows before it were processed ({self.report.imported} imported)",
                     self.report,
                 ) from None
-            start, end, previous = previous + 1, reader.line_num, reader.line_num
-            if not any(cell.strip() for cell in cells):
-                continue  # blank lines, and the empty rows spreadsheets leave at the end
             self.report.rows += 1
-            row = parse_row(cells, start, end, columns, self.label)
             if isinstance(row, BadRow):
                 bad.append(row)
             else:

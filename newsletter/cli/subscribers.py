@@ -32,7 +32,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from newsletter.cli.console import console, errors, fail, problem
+from newsletter.cli.console import console, errors, fail, plain, problem
 from newsletter.core.database import get_engine, session_scope
 from newsletter.core.settings import get_settings
 from newsletter.delivery.registry import make_backend
@@ -223,8 +223,9 @@ def export(
     """Write the list as CSV, to a file or to standard output.
 
     Columns: email, name, status, source, created_at, confirmed_at, unsubscribed_at.
-    A cell a spreadsheet would run as a formula (=, +, -, @) gets a leading '.
-    The import removes it again. A file is written whole or not at all.
+    A cell a spreadsheet would run as a formula (=, +, -, @) gets a leading ';
+    such an address is written in angle brackets instead (<-x@example.com>).
+    The import reads both back as they were. A file is written whole or not at all.
     Example: [bold]newsletter subscribers export active.csv --status active[/]
     """
     engine = get_engine()
@@ -275,8 +276,8 @@ def list_(
     for row in rows:
         table.add_row(
             str(row.id),
-            Text(row.email),
-            Text(row.name or ""),
+            plain(row.email),
+            plain(row.name or ""),
             row.status,
             row.source,
             _when(row.created_at),
@@ -321,7 +322,7 @@ def _details(subscriber: Subscriber) -> Table:
         ("consent", f"{_when(subscriber.consent_at)} from {subscriber.consent_ip or '—'}"),
         ("confirmation sent", _when(subscriber.confirmation_sent_at)),
     ):
-        details.add_row(label, Text(value))
+        details.add_row(label, plain(value))
     return details
 
 
@@ -333,7 +334,7 @@ def _history(history: list[StatusChange]) -> Table:
             change.from_status or "(new)",
             change.to_status,
             change.source,
-            Text(change.reason),
+            plain(change.reason),
         )
     return table
 

@@ -5,11 +5,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
-from subscribers.addresses import EMAIL_MAX, NAME_MAX
+from subscribers.addresses import EMAIL_MAX, NAME_MAX, clean_name
 from subscribers.models import Status, Subscriber
 from subscribers.status import REASON_MAX
+
+NAME_RAW_MAX = 4 * NAME_MAX
+"""A bound on the name as sent, before it is cleaned (the column's limit applies to the
+clean name: a name padded with escape sequences is cleaned, not refused)."""
 
 
 class SubscriberOut(BaseModel):
@@ -23,6 +27,13 @@ class SubscriberOut(BaseModel):
     status_changed_at: datetime
     confirmed_at: datetime | None
     unsubscribed_at: datetime | None
+
+    @field_validator("name")
+    @classmethod
+    def _clean(cls, name: str | None) -> str | None:
+        """The name as every part of the service uses it, also when it was stored by older
+        code that did not clean names."""
+        return clean_name(name)
 
     @classmethod
     def of(cls, row: Subscriber) -> SubscriberOut:
@@ -39,7 +50,15 @@ class SubscriberPage(BaseModel):
 
 class SubscriberCreate(BaseModel):
     email: str = Field(max_length=EMAIL_MAX, examples=["ada@example.com"])
-    name: str | None = Field(default=None, max_length=NAME_MAX)
+    name: str | None = Field(
+        default=None,
+        max_length=NAME_RAW_MAX,
+        description=(
+            "Cleaned before it is stored: control characters, escape sequences and bidi "
+            f"controls removed, whitespace made single spaces; at most {NAME_MAX} "
+            "characters once cleaned."
+        ),
+    )
     confirmed: bool = Field(
         default=False, description="Active at once (consent collected elsewhere)."
     )

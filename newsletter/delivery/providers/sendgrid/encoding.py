@@ -23,6 +23,7 @@ import weakref
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
+from newsletter.core.text import without_controls
 from newsletter.delivery import (
     LinkScheme,
     Message,
@@ -39,6 +40,7 @@ from newsletter.delivery.providers.sendgrid.limits import (
     MAX_CATEGORY_CHARS,
     MAX_MAP_BYTES,
     MAX_PERSONALIZATIONS,
+    NAME_REFUSED_CHARACTERS,
     RESERVED_HEADERS,
 )
 
@@ -117,13 +119,21 @@ def _message_headers(message: Message) -> dict[str, str]:
     return headers
 
 
-def _display_name(name: str | None) -> str | None:
-    """SendGrid refuses a recipient name containing ';' or ','; they become spaces."""
+_REFUSED: Final = frozenset(NAME_REFUSED_CHARACTERS)
+_REFUSED_AS_SPACES: Final = str.maketrans(dict.fromkeys(NAME_REFUSED_CHARACTERS, " "))
+
+
+def display_name(name: str | None) -> str | None:
+    """A subscriber's name as the `name` of a recipient: SendGrid refuses a request whose
+    recipient name holds ';' or ',', so each becomes a space ("Lovelace, Ada" is sent as
+    "Lovelace Ada"; the stored name keeps its comma). The name is cleaned again of control
+    characters and escape sequences (names stored by older code were not cleaned when they
+    came in: a CR or LF must never reach a header). None when nothing is left."""
     if not name:
         return None
-    if ";" in name or "," in name:
-        name = " ".join(name.replace(";", " ").replace(",", " ").split())
-    return name or None
+    if not _REFUSED.isdisjoint(name):
+        name = name.translate(_REFUSED_AS_SPACES)
+    return without_controls(name) or None
 
 
 def _body_without_personalizations(message: Message) -> dict[str, Any]:
@@ -168,7 +178,7 @@ def build_body(message: Message, recipients: Sequence[Recipient]) -> dict[str, A
     approximate = len(message.html) + len(message.text) + 1000
     for index, r in enumerate(recipients):
         to: dict[str, str] = {"email": r.email}
-        name = _display_name(r.name)
+        name = display_name(r.name)
         if name:
             to["name"] = name
         p: dict[str, Any] = {"to": [to]}
@@ -251,7 +261,7 @@ class _Template:
 
     def render(self, subscriber_id: int, email: str, name: str | None) -> str:
         unsubscribe, votes = self.tokens(subscriber_id)
-        display = _display_name(name)
+        display = display_name(name)
         parts = ['{"to":[{"email":', _json_address(email)]
         if display:
             parts += (',"name":', _json(display))

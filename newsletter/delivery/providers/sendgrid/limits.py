@@ -12,6 +12,7 @@ MAX_MAP_BYTES: Final = 10_000  # substitutions of one personalization; custom_ar
 MAX_CATEGORIES: Final = 10
 MAX_CATEGORY_CHARS: Final = 255
 MAX_SEND_AT_AHEAD_S: Final = 72 * 3600
+NAME_REFUSED_CHARACTERS: Final = ";,"  # a recipient's `name` may contain neither
 RESERVED_HEADERS: Final = frozenset(
     name.lower()
     for name in (

@@ -14,6 +14,7 @@ from newsletter.delivery.providers.sendgrid import (
     check_message,
     encode_request,
 )
+from newsletter.delivery.providers.sendgrid.encoding import display_name
 from tests.newsletter.delivery.providers.sendgrid.samples import (
     ROWS,
     message,
@@ -46,6 +47,32 @@ def test_message_level_limits_stop_the_send() -> None:
     with pytest.raises(LimitError) as per_recipient:
         build_body(message(), [recipient(1, substitutions={"%%x%%": "y" * 10_001})])
     assert not per_recipient.value.stops_send
+
+
+@pytest.mark.parametrize(
+    ("stored", "sent"),
+    [
+        ("Lovelace, Ada; Countess", "Lovelace Ada Countess"),
+        ("Ada\r\nBcc: eve@example.com", "Ada Bcc: eve@example.com"),
+        ("\x1b]0;owned\x07Eve\x1b[2J", "Eve"),
+        ("Nu\x00ll\u202e", "Null"),
+        (" ,; \r\n", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_a_display_name_is_never_refused_nor_breaks_a_header(
+    stored: str | None, sent: str | None
+) -> None:
+    """SendGrid refuses ';' and ',' in a recipient's name; names stored by older code may
+    hold CR, LF and escape sequences. Both request paths send the same clean name."""
+    assert display_name(stored) == sent
+    (p,) = build_body(message(), [recipient(1, name=stored)])["personalizations"]
+    assert p["to"][0].get("name") == sent
+    fast = json.loads(
+        encode_request(message(), PersonalizedBatch(personalizer(), [(1, "a@example.com", stored)]))
+    )
+    assert fast["personalizations"][0]["to"][0].get("name") == sent
 
 
 # ------------------------------------------------------- the sender's fast request path

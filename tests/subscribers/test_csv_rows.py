@@ -1,0 +1,211 @@
+"""Hostile CSV files: an unclosed quote, NUL bytes, a leading apostrophe, another separator
+and byte order marks each change only what they must, are reported by line, and never stop
+the rows after them from being read."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine
+
+from newsletter.core.database import session_scope
+from subscribers.importer import BadRow, ImportFailed, ImportReport, import_csv
+from subscribers.service import list_subscribers
+
+
+def _run(engine: Engine, content: str) -> tuple[ImportReport, list[BadRow]]:
+    reported: list[BadRow] = []
+    report = import_csv(
+        engine,
+        io.StringIO(content, newline=""),
+        confirmed=True,
+        on_bad_row=reported.append,
+        label="members.csv",
+    )
+    return report, reported
+
+
+def _stored(engine: Engine) -> dict[str, str | None]:
+    with session_scope(engine) as session:
+        return {s.email: s.name for s in list_subscribers(session, limit=1000)}
+
+
+def _bad(reported: list[BadRow]) -> list[tuple[int, str, str]]:
+    return [(b.line, b.email, b.reason) for b in reported]
+
+
+AFTER = "b@example.com,Bob\nc@example.com,Cat\n"
+
+
+@pytest.mark.parametrize(
+    ("opened", "email", "last"),
+    [
+        ('"a@example.com,Ann\n', "a@example.com,Ann", 4),  # in the email column: to the end
+        ('a@example.com,"Ann\n', "a@example.com", 4),  # in the name column
+        ('a@example.com,Ann,"555\n', "a@example.com", 4),  # in a column that is ignored
+    ],
+)
+def test_an_unclosed_quote_is_reported_with_its_lines_and_the_rows_after_it_are_read(
+    engine: Engine, opened: str, email: str, last: int
+) -> None:
+    report, reported = _run(engine, "email,name,phone\n" + opened + AFTER)
+    assert _bad(reported) == [
+        (
+            2,
+            email,
+            f"a quoted field runs from line 2 to line {last} (an unclosed quote?): "
+            f"not imported; lines 3 to {last} are read again as rows",
+        )
+    ]
+    assert _stored(engine) == {"b@example.com": "Bob", "c@example.com": "Cat"}
+    assert (report.rows, report.imported, report.bad) == (3, 2, 1)
+
+
+def test_a_swallowing_quote_ends_where_the_next_quote_closes_it(engine: Engine) -> None:
+    content = (
+        'email,name\na@example.com,"Ann\nb@example.com,Bob\nc@example.com,"Cat"\n'
+        "d@example.com,Dan\n"
+    )
+    _, reported = _run(engine, content)
+    assert _bad(reported) == [
+        (
+            2,
+            "a@example.com",
+            "a quoted field runs from line 2 to line 4 (an unclosed quote?): "
+            "not imported; lines 3 to 4 are read again as rows",
+        )
+    ]
+    assert _stored(engine) == {
+        "b@example.com": "Bob",
+        "c@example.com": "Cat",
+        "d@example.com": "Dan",
+    }
+
+
+def test_a_cell_written_on_two_lines_is_still_one_row(engine: Engine) -> None:
+    """A spreadsheet cell with a line break, quoted as CSV allows, in the name or in a
+    column that is ignored: no later line reads as a row, so the row is whole."""
+    content = (
+        "email,name,notes\n"
+        'a@example.com,"Ann\nLee","call\nback, maybe"\n'
+        'b@example.com,Bob,"see\nbob@elsewhere.example"\n'
+        "c@example.com,Cat,\n"
+    )
+    report, reported = _run(engine, content)
+    assert reported == []
+    assert _stored(engine) == {
+        "a@example.com": "Ann Lee",
+        "b@example.com": "Bob",
+        "c@example.com": "Cat",
+    }
+    assert report.rows == 3
+
+
+def test_a_nul_byte_is_reported_on_its_line_and_the_rest_imports(engine: Engine) -> None:
+    """In an address, a NUL is the row's error; in a name it is removed like every control
+    character (on PostgreSQL, which refuses NUL in text, it once aborted the batch)."""
+    content = (
+        "email,name\na\x00@example.com,Ann\nnul@example.com,Nu\x00ll\x00\n\x00\nb@example.com,Bob\n"
+    )
+    report, reported = _run(engine, content)
+    assert [(b.line, b.email) for b in reported] == [(2, "a\x00@example.com"), (4, "\x00")]
+    assert "U+0000" in reported[0].reason
+    assert str(reported[0]).startswith("members.csv:2: 'a\\x00@example.com': not a valid")
+    assert _stored(engine) == {"nul@example.com": "Null", "b@example.com": "Bob"}
+    assert (report.imported, report.bad) == (2, 2)
+
+
+def test_a_leading_apostrophe_is_part_of_the_address(engine: Engine) -> None:
+    content = (
+        "email,name\n"
+        "'lead@example.com,'Lead\n"
+        "lead@example.com,Other\n"
+        "<=bracketed@example.com>,Bracketed\n"
+        "<'both@example.com>,Both\n"
+    )
+    _, reported = _run(engine, content)
+    assert reported == []
+    assert _stored(engine) == {
+        "'lead@example.com": "Lead",  # the name's ' is a spreadsheet's text mark
+        "lead@example.com": "Other",  # another mailbox
+        "=bracketed@example.com": "Bracketed",
+        "'both@example.com": "Both",
+    }
+
+
+@pytest.mark.parametrize("separator", [";", "\t", "|"])
+def test_a_file_separated_otherwise_is_read_with_its_separator(
+    engine: Engine, separator: str
+) -> None:
+    content = (
+        f"Email{separator}Name\n"
+        f"a@example.com{separator}Lovelace, Ada\n"
+        f"b@example.com{separator}Bob{separator}extra\n"
+    )
+    _, reported = _run(engine, content)
+    named = {";": "semicolon", "\t": "tab", "|": "vertical bar"}[separator]
+    assert _bad(reported) == [
+        (
+            3,
+            "b@example.com",
+            f"3 fields where the header has 2 (quote a field that contains a {named})",
+        )
+    ]
+    assert _stored(engine) == {"a@example.com": "Lovelace, Ada"}
+
+
+def test_a_header_without_an_email_column_names_it_whatever_the_separator(
+    engine: Engine,
+) -> None:
+    with pytest.raises(ImportFailed) as caught:
+        _run(engine, "e-mail;name\na@example.com;Ann\n")
+    assert str(caught.value) == (
+        "members.csv:1: no 'email' column in the header 'e-mail;name'; "
+        "the first line must name the columns, e.g. email,name"
+    )
+    with pytest.raises(ImportFailed, match="is it UTF-16"):
+        _run(engine, "e\x00m\x00a\x00i\x00l\x00\n\x00")
+
+
+def _upload_like(content: str) -> Any:
+    """A stream decoded as plain UTF-8, as the API reads an upload: a BOM stays in it."""
+    return io.TextIOWrapper(io.BytesIO(content.encode("utf-8")), encoding="utf-8", newline="")
+
+
+def test_a_byte_order_mark_never_reaches_a_message_or_a_row(engine: Engine) -> None:
+    with pytest.raises(ImportFailed) as caught:
+        import_csv(engine, _upload_like("\ufeffname,e-mail\nAnn,a@example.com\n"), confirmed=True)
+    assert "\ufeff" not in str(caught.value)
+    assert "'name,e-mail'" in str(caught.value)
+
+    # Two exports joined end to end, each with its BOM; BOMs around cells.
+    content = (
+        "\ufeffemail,name\na@example.com,Ann\n\ufeffemail,name\n"
+        "\ufeffb@example.com\ufeff,\ufeffBob\n"
+    )
+    reported: list[BadRow] = []
+    report = import_csv(
+        engine, _upload_like(content), confirmed=True, on_bad_row=reported.append, label="x"
+    )
+    assert [(b.line, b.email) for b in reported] == [(3, "email")]
+    assert all("\ufeff" not in str(b) and "\\ufeff" not in str(b) for b in reported)
+    assert _stored(engine) == {"a@example.com": "Ann", "b@example.com": "Bob"}
+    assert report.warnings == []
+
+
+def test_a_name_is_cleaned_once_where_it_comes_in(engine: Engine) -> None:
+    content = (
+        "email,name\n"
+        'a@example.com,"\x1b]0;owned\x07Ann\x1b[2J\r\nLee"\n'
+        "b@example.com,\u202eBob\u202c\n"
+        "c@example.com,\x1b[31m\n"
+    )
+    _, reported = _run(engine, content)
+    assert reported == []
+    assert _stored(engine) == {
+        "a@example.com": "Ann Lee",
+        "b@example.com": "Bob",
+        "c@example.com": None,
+    }

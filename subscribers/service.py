@@ -125,8 +125,10 @@ def find_subscriber(session: Session, email: str) -> Subscriber | None:
     return _find(session, lookup_key(email))
 
 
-def get_subscriber(session: Session, subscriber_id: int) -> Subscriber | None:
-    return _get(session, subscriber_id)
+def get_subscriber(
+    session: Session, subscriber_id: int, *, lock: bool = False
+) -> Subscriber | None:
+    return _get(session, subscriber_id, lock=lock)
 
 
 def status_history(session: Session, subscriber_id: int) -> list[StatusChange]:
@@ -255,10 +257,8 @@ def request_subscription(
         return SignupOutcome(subscriber.id, send_confirmation=_confirmation_due(subscriber, at))
     if subscriber.status != Status.PENDING:
         return SignupOutcome(subscriber.id, send_confirmation=False)
-    if clean_name is not None:
-        subscriber.name = clean_name
-    subscriber.consent_at = at
-    subscriber.consent_ip = consent_ip
+    # The name, time and client address stay those of the post that made the record: a
+    # later post may be a stranger's, who must not put their words in the person's To:.
     return SignupOutcome(subscriber.id, send_confirmation=_confirmation_due(subscriber, at))
 
 
@@ -301,9 +301,9 @@ def confirm_subscription(
     if opted_out is not None and not issued_since(issued_at, opted_out):
         return subscriber
     at = resolve_now(now)
+    # Consent is this click: the form post that asked for the link may have been anyone's.
+    subscriber.consent_at = at
     if subscriber.status == Status.UNSUBSCRIBED:
-        # Consent is this click; the form post that asked for the link may have been anyone's.
-        subscriber.consent_at = at
         subscriber.consent_ip = None
         reason = "re-subscribed: confirmed by email"
     else:

@@ -178,6 +178,7 @@ def _apply(subscriber: Subscriber, target: Status, reason: str, at: datetime) ->
 
 
 def issued_since(issued_at: datetime, since: datetime) -> bool:
-    """Whether a link issued at `issued_at` was issued at or after `since` (the moment an
-    address entered the status it is in), to the second: a token carries whole seconds."""
-    return int(issued_at.timestamp()) >= int(since.timestamp())
+    """Whether a link issued at `issued_at` was certainly issued after `since` (the moment
+    an address entered the status it is in). A token carries whole seconds, so a link of
+    the same second as `since` may be older: it does not count (the person posts again)."""
+    return int(issued_at.timestamp()) > int(since.timestamp())

@@ -88,8 +88,8 @@ def sign_up(
 
 
 def send_confirmation(confirmation: Confirmation, settings: Settings, backend: Backend) -> bool:
-    token = Signer(settings.secret()).confirm_token(confirmation.subscriber_id)
-    message = confirmation_message(settings, SiteUrls(settings.site_url).confirm(token))
+    """Send one confirmation email; False (logged) when it did not go, whatever the cause:
+    the provider, the template, the key."""
     recipient = Recipient(
         subscriber_id=confirmation.subscriber_id,
         email=confirmation.email,
@@ -98,6 +98,8 @@ def send_confirmation(confirmation: Confirmation, settings: Settings, backend: B
         headers={},
     )
     try:
+        token = Signer(settings.secret()).confirm_token(confirmation.subscriber_id)
+        message = confirmation_message(settings, SiteUrls(settings.site_url).confirm(token))
         backend.send_batch(message, [recipient])
     except Exception:
         # The form answered long ago; the operator sees this in the log.

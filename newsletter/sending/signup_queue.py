@@ -8,19 +8,25 @@ and a crash loses nothing, as the rows stay until they are handled.
 
 Each row is handled in a write transaction of its own: `request_subscription` (which
 decides whether a confirmation is due) and the row's deletion commit together, then the
-confirmation is sent. Several processes may drain at once: PostgreSQL hands each row to one
-of them (`FOR UPDATE SKIP LOCKED`), SQLite's write lock (`BEGIN IMMEDIATE`) makes them take
-turns. A crash between that commit and the send loses that one email; the address stays
-pending, and the form (after ten minutes) or `subscribers confirm-pending` sends it again.
+confirmation is sent. A send that fails (the provider down, a template error) puts the
+request back in the queue, due again after a growing pause (one minute, doubling, at most
+an hour, SEND_ATTEMPTS times in all: about four hours of outage), with the address's
+`confirmation_sent_at` cleared so the next try sends. Several processes may drain at once:
+PostgreSQL hands each row to one of them (`FOR UPDATE SKIP LOCKED`), SQLite's write lock
+(`BEGIN IMMEDIATE`) makes them take turns. A crash between that commit and the send loses
+that one email; the address stays pending, and the form sends it again when posted ten
+minutes later.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Engine, func
+from sqlalchemy import Engine, func, or_
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import Field, Session, SQLModel, col, select
@@ -32,6 +38,7 @@ from newsletter.core.settings import Settings
 from newsletter.delivery import Backend
 from newsletter.sending.signup import Confirmation, send_confirmation, sign_up
 from subscribers.addresses import EMAIL_MAX, NAME_MAX, form_name, normalize_email
+from subscribers.models import Status, Subscriber
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +46,10 @@ IP_MAX = 45  # the longest IPv6 text form, as subscriber.consent_ip
 MAX_ATTEMPTS = 3
 """A row whose handling fails this often for a reason other than the database being
 unreachable or busy is dropped (and logged): it would fail for ever and hold up the rest."""
+SEND_ATTEMPTS = 8
+"""Tries of one confirmation email before it is given up (logged); see RETRY_PAUSE."""
+RETRY_PAUSE = timedelta(minutes=1)
+RETRY_PAUSE_MAX = timedelta(hours=1)
 
 
 class SignupRequest(SQLModel, table=True):
@@ -53,6 +64,7 @@ class SignupRequest(SQLModel, table=True):
     ip: str | None = Field(default=None, max_length=IP_MAX)
     created_at: datetime = Field(default_factory=utcnow)
     attempts: int = 0
+    not_before: datetime | None = None  # a failed send's next try; None: at once
 
 
 class SignupQueueFull(Refused):
@@ -91,20 +103,28 @@ def queue_signup(
     )
 
 
-def queued(session: Session, *, up_to: int | None = None) -> int:
-    """How many requests are waiting (counted up to `up_to` at most, so the form's check
-    costs the same however long the queue grows)."""
+def queued(session: Session, *, up_to: int | None = None, due: bool = False) -> int:
+    """How many requests are waiting (`due`: to be handled now; counted up to `up_to` at
+    most, so the form's check costs the same however long the queue grows)."""
     rows = select(col(SignupRequest.id))
+    if due:
+        rows = rows.where(_due())
     if up_to is not None:
         rows = rows.limit(up_to)
     return session.exec(select(func.count()).select_from(rows.subquery())).one()
 
 
+def _due() -> Any:
+    waits = col(SignupRequest.not_before)
+    return or_(waits.is_(None), waits <= utcnow())
+
+
 def _claim(session: Session) -> SignupRequest | None:
-    """The oldest request no other dispatcher holds (PostgreSQL: SKIP LOCKED; SQLite: the
-    caller holds the write lock, so there is no other)."""
+    """The oldest due request no other dispatcher holds (PostgreSQL: SKIP LOCKED; SQLite:
+    the caller holds the write lock, so there is no other)."""
     query = (
         select(SignupRequest)
+        .where(_due())
         .order_by(col(SignupRequest.id))
         .limit(1)
         .with_for_update(skip_locked=True)
@@ -137,16 +157,58 @@ def _handle(session: Session, request: SignupRequest) -> Confirmation | None:
     return confirmation
 
 
+@dataclass(frozen=True)
+class _Handled:
+    """What a failed send needs to queue the request again."""
+
+    email: str
+    ip: str | None
+    created_at: datetime
+    attempts: int
+
+
 def handle_next(engine: Engine, settings: Settings, backend: Backend) -> bool:
-    """Handle the oldest waiting request, if there is one; False when the queue is empty."""
+    """Handle the oldest due request, if there is one; False when none is due."""
     with session_scope(engine, immediate=True) as session:
         request = _claim(session)
         if request is None:
             return False
+        handled = _Handled(request.email, request.ip, request.created_at, request.attempts)
         confirmation = _handle(session, request)
-    if confirmation is not None:
-        send_confirmation(confirmation, settings, backend)
+    if confirmation is not None and not send_confirmation(confirmation, settings, backend):
+        _send_failed(engine, confirmation, handled)
     return True
+
+
+def _send_failed(engine: Engine, confirmation: Confirmation, handled: _Handled) -> None:
+    """The email did not go: the address is marked as never sent one (so the next try,
+    or the person's next post, sends), and the request waits in the queue for its next
+    try, unless it has had them all."""
+    tries = handled.attempts + 1
+    with session_scope(engine, immediate=True) as session:
+        subscriber = session.get(Subscriber, confirmation.subscriber_id, with_for_update=True)
+        if subscriber is None or subscriber.status not in (Status.PENDING, Status.UNSUBSCRIBED):
+            return  # confirmed, erased or suppressed meanwhile: nothing left to send
+        subscriber.confirmation_sent_at = None
+        session.add(subscriber)
+        if tries >= SEND_ATTEMPTS:
+            log.error(
+                "confirmation email to subscriber %s given up after %s tries",
+                confirmation.subscriber_id,
+                tries,
+            )
+            return
+        pause = min(RETRY_PAUSE * 2 ** (tries - 1), RETRY_PAUSE_MAX)
+        session.add(
+            SignupRequest(
+                email=handled.email,
+                name=None,  # stored already
+                ip=handled.ip,
+                created_at=handled.created_at,
+                attempts=tries,
+                not_before=utcnow() + pause,
+            )
+        )
 
 
 def drain_signups(
@@ -161,7 +223,7 @@ def drain_signups(
     finish what the form queued. A look without the write lock comes first, so an idle
     dispatcher never holds up SQLite's writers."""
     with session_scope(engine) as session:
-        if not queued(session, up_to=1):
+        if not queued(session, up_to=1, due=True):
             return 0
     handled = 0
     while not (stop is not None and stop.is_set()):

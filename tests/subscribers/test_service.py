@@ -101,7 +101,8 @@ def test_signup_confirm_and_the_ten_minute_rule(engine: Engine) -> None:
         assert (ada.email, ada.status, ada.source) == ("ada@example.com", "pending", "form")
         assert (ada.consent_at, ada.consent_ip, ada.confirmation_sent_at) == (T0, "203.0.113.7", T0)
     with session_scope(engine) as session:
-        # Posted again five minutes later: consent and name refreshed, no second email.
+        # Posted again five minutes later (perhaps by a stranger): the record keeps the
+        # first post's name and client address, and no second email goes.
         again = request_subscription(
             session,
             "ada@example.com",
@@ -112,17 +113,13 @@ def test_signup_confirm_and_the_ten_minute_rule(engine: Engine) -> None:
         assert again == type(first)(first.subscriber_id, False)
         ada = get_subscriber(session, id_of(ada))
         assert ada is not None
-        assert (ada.name, ada.consent_ip, ada.confirmation_sent_at) == (
-            "Ada Lovelace",
-            "2001:db8::1",
-            T0,
-        )
+        assert (ada.name, ada.consent_ip, ada.confirmation_sent_at) == ("Ada", "203.0.113.7", T0)
         # Ten minutes after the last email: another one.
         third = request_subscription(
             session, "ada@example.com", name=None, ip="192.0.2.3", now=T0 + timedelta(minutes=10)
         )
         assert third.send_confirmation
-        assert ada.name == "Ada Lovelace"  # a blank name does not erase the one given
+        assert ada.name == "Ada"  # a blank name does not erase the one given
         assert ada.confirmation_sent_at == T0 + timedelta(minutes=10)
     with session_scope(engine) as session:
         confirmed = confirm_subscription(
@@ -142,8 +139,9 @@ def test_signup_confirm_and_the_ten_minute_rule(engine: Engine) -> None:
             now=T0 + timedelta(days=1),
         )
         assert not active.send_confirmation
-        assert confirmed.name == "Ada Lovelace"
-        assert confirmed.consent_ip == "192.0.2.3"
+        assert confirmed.name == "Ada"
+        assert confirmed.consent_ip == "203.0.113.7"  # the post that made the record
+        assert confirmed.consent_at == T0 + timedelta(hours=1)  # consent is the click
         assert history_of(session, confirmed) == [
             (None, "pending", "signed up through the form"),
             ("pending", "active", "confirmed by email"),
@@ -181,7 +179,8 @@ def test_the_form_never_changes_an_unsubscribed_record(engine: Engine) -> None:
         row = get_subscriber(session, sid)
         assert row is not None
         assert (row.status, row.status_reason, row.name) == ("unsubscribed", "one-click", "Bo")
-        assert (row.consent_at, row.consent_ip) == (T0, "192.0.2.1")
+        # consent: Bo's click, from the first post's client address
+        assert (row.consent_at, row.consent_ip) == (T0 + timedelta(minutes=1), "192.0.2.1")
         assert row.confirmation_sent_at == T0 + timedelta(hours=1)
         assert [c.to_status for c in status_history(session, sid)] == [
             "pending",

@@ -26,6 +26,7 @@ def _present(pages: PagesDep, token: str, state: optout.OptOut, *, cast: bool) -
         status=state.status,
         suppressed=state.status in SUPPRESSED,
         sample=state.sample,
+        can_undo=state.can_undo,
         cast=cast,
     )
 

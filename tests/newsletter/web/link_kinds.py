@@ -20,13 +20,14 @@ from newsletter.publishing.gate import sample_recipient
 from newsletter.publishing.issues import build_issue
 from newsletter.publishing.lifecycle import IssueStatus
 from newsletter.publishing.models import Issue, Tool, Vote
+from newsletter.sending.optout import unsubscribe_by_link
 from subscribers.models import Source, Status
 from subscribers.service import add_subscriber, find_subscriber, set_status
 from tests.factories import comparison, tool, write_content
 
 READER = "reader@example.com"  # active: votes and unsubscribes
 NEWCOMER = "newcomer@example.com"  # pending: confirms
-LEAVER = "leaver@example.com"  # unsubscribed: re-subscribes
+LEAVER = "leaver@example.com"  # unsubscribed by its link: re-subscribes
 TITLE = "Alpha Tool vs Beta Tool"
 
 
@@ -99,16 +100,19 @@ def every_link(engine: Engine, settings: Settings, root: Path) -> Links:
     issue = sent_issue(engine, settings, root, tools_on_site=False)
     reader = subscriber_id(engine, READER)
     newcomer = subscriber_id(engine, NEWCOMER, Status.PENDING)
-    leaver = subscriber_id(engine, LEAVER, Status.UNSUBSCRIBED)
+    leaver = subscriber_id(engine, LEAVER)
     signer = Signer(settings.secret())
     urls = SiteUrls(settings.site_url)
+    leaver_token = signer.unsubscribe_token(leaver, issue.id or 0)
+    with session_scope(engine) as session:  # the leaver left by this very link
+        unsubscribe_by_link(session, signer, leaver_token)
     unsubscribe, votes = personal_links(engine, settings, issue, reader)
     return Links(
         confirm=urls.confirm(signer.confirm_token(newcomer)),
         vote=votes["alpha-tool"],
         other_vote=votes["beta-tool"],
         unsubscribe=unsubscribe,
-        resubscribe=urls.resubscribe(signer.unsubscribe_token(leaver, issue.id or 0)),
+        resubscribe=urls.resubscribe(leaver_token),
     )
 
 

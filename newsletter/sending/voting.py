@@ -42,13 +42,11 @@ VOTERS: Final = frozenset({Status.ACTIVE})
 
 NOT_COUNTED: Final[dict[Status, str]] = {
     Status.PENDING: "This address has not confirmed its subscription, so its vote is not counted.",
-    Status.UNSUBSCRIBED: "This address unsubscribed, so its vote is no longer counted.",
+    Status.UNSUBSCRIBED: "This address unsubscribed, so it cannot vote now.",
     Status.BOUNCED: (
         "We stopped emailing this address after delivery problems, so its vote is not counted."
     ),
-    Status.COMPLAINED: (
-        "This address asked us to stop emailing it, so its vote is no longer counted."
-    ),
+    Status.COMPLAINED: "This address asked us to stop emailing it, so it cannot vote now.",
 }
 
 

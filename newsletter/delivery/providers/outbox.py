@@ -23,6 +23,7 @@ written again later.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import os
@@ -45,6 +46,7 @@ from newsletter.delivery import (
     Backend,
     DeliveryError,
     Message,
+    PermanentFailure,
     Recipient,
     RecipientsRefused,
     TransientFailure,
@@ -84,12 +86,24 @@ def header_address(name: str | None, address: str) -> tuple[Address, bool]:
     return Address(name or "", username=checked.local_part, domain=checked.domain), True
 
 
+def sender_address(name: str | None, address: str) -> tuple[Address, bool]:
+    """The From header as configured (`NEWSLETTER_FROM_EMAIL`), and whether it needs
+    SMTPUTF8. The operator's own address is written as it is, not validated as a
+    subscriber's would be: a development domain (`.test`, `.local`) is fine for the outbox.
+    An IDN domain becomes its A-label; `ValueError` if it cannot be a header at all."""
+    local, _, domain = address.rpartition("@")
+    with contextlib.suppress(UnicodeError):  # else written as it is (SMTPUTF8)
+        domain = domain.encode("idna").decode("ascii")
+    utf8 = not (local.isascii() and domain.isascii())
+    return Address(name or "", username=local, domain=domain), utf8
+
+
 def build_email(message: Message, recipient: Recipient) -> EmailMessage:
     """The complete MIME message one recipient gets: text first, then HTML.
 
     Raises `UnwritableAddress` or `ValueError` (a header it cannot write) for this
     recipient's message alone."""
-    sender, sender_utf8 = header_address(message.from_name, message.from_email)
+    sender, sender_utf8 = sender_address(message.from_name, message.from_email)
     to, to_utf8 = header_address(recipient.name, recipient.email)
     # CRLF line ends, as on the wire; raw UTF-8 headers only where an address needs them.
     email = EmailMessage(policy=SMTPUTF8 if sender_utf8 or to_utf8 else SMTP)
@@ -187,6 +201,14 @@ class OutboxBackend(Backend):
         """Write every recipient's file; the batch's id is returned. Recipients whose
         message cannot be made are refused one by one (`RecipientsRefused`, after the
         others are written); a folder that cannot be written fails the whole batch."""
+        try:
+            sender_address(message.from_name, message.from_email)
+        except ValueError as exc:  # every message would fail alike: stop, name the setting
+            raise PermanentFailure(
+                f"outbox: the sender {message.from_email!r} cannot be written as From ({exc}); "
+                "check NEWSLETTER_FROM_EMAIL",
+                stops_send=True,
+            ) from None
         folder = self.folder_for(message)
         folder.mkdir(parents=True, exist_ok=True)
         self._sweep_once(folder)

@@ -5,20 +5,22 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, func
 from sqlmodel import select
 
+from newsletter.core.clock import utcnow
 from newsletter.core.database import session_scope
 from newsletter.core.settings import Settings
-from newsletter.delivery import Message, Recipient
+from newsletter.delivery import Message, Recipient, TransientFailure
 from newsletter.delivery.providers.outbox import OutboxBackend
 from newsletter.sending import signup, signup_queue
 from newsletter.sending.signup_queue import (
     MAX_ATTEMPTS,
+    SEND_ATTEMPTS,
     SignupQueueFull,
     SignupRequest,
     drain_signups,
@@ -188,3 +190,61 @@ def test_a_stop_request_leaves_the_rest_queued_for_the_next_start(
     later = CountingOutbox(settings.outbox_dir)
     assert drain_signups(engine, settings, later) == 2
     assert sorted(r.email for r in later.sent) == ["b@example.com", "c@example.com"]
+
+
+class FailingOutbox(CountingOutbox):
+    """A provider that is down: every confirmation fails, as a refused request would."""
+
+    def send_batch(self, message: Message, recipients: Sequence[Recipient]) -> str:
+        raise TransientFailure("provider down")
+
+
+def test_a_confirmation_that_did_not_go_is_queued_again_and_sent_when_the_provider_is_back(
+    engine: Engine, settings: Settings
+) -> None:
+    """A review found the request deleted before the send, the failure only logged, and
+    nothing that would ever send the email: the person waited for ever."""
+    _queue(engine, "reader@example.com")
+    assert drain_signups(engine, settings, FailingOutbox(settings.outbox_dir)) == 1
+
+    with session_scope(engine) as session:
+        [waiting] = session.exec(select(SignupRequest)).all()
+        assert waiting.attempts == 1
+        assert waiting.not_before is not None
+        assert waiting.not_before > utcnow()  # not at once: the provider needs time
+        subscriber = find_subscriber(session, "reader@example.com")
+        assert subscriber is not None
+        assert subscriber.confirmation_sent_at is None  # never sent, as far as anyone knows
+    working = CountingOutbox(settings.outbox_dir)
+    assert drain_signups(engine, settings, working) == 0  # not due yet
+
+    with session_scope(engine) as session:  # its pause is over
+        waiting = session.exec(select(SignupRequest)).one()
+        waiting.not_before = utcnow() - timedelta(seconds=1)
+        session.add(waiting)
+    assert drain_signups(engine, settings, working) == 1
+    assert [r.email for r in working.sent] == ["reader@example.com"]
+    with session_scope(engine) as session:
+        assert queued(session) == 0
+
+
+def test_a_confirmation_is_given_up_after_its_tries_and_the_form_can_ask_again(
+    engine: Engine, settings: Settings
+) -> None:
+    _queue(engine, "reader@example.com")
+    failing = FailingOutbox(settings.outbox_dir)
+    for _ in range(SEND_ATTEMPTS):
+        with session_scope(engine) as session:
+            for waiting in session.exec(select(SignupRequest)).all():
+                waiting.not_before = None
+                session.add(waiting)
+        assert drain_signups(engine, settings, failing) == 1
+    assert _count(engine, SignupRequest) == 0
+    with session_scope(engine) as session:
+        subscriber = find_subscriber(session, "reader@example.com")
+        assert subscriber is not None
+        assert subscriber.confirmation_sent_at is None  # the next post sends at once
+    _queue(engine, "reader@example.com")
+    working = CountingOutbox(settings.outbox_dir)
+    assert drain_signups(engine, settings, working) == 1
+    assert [r.email for r in working.sent] == ["reader@example.com"]

@@ -183,6 +183,36 @@ def test_a_message_that_cannot_be_written_fails_that_recipient_only(tmp_path: Pa
         backend.send_batch(message, [_recipient(4, BROKEN)])
 
 
+def test_the_sender_is_written_as_configured_even_on_a_development_domain(
+    tmp_path: Path,
+) -> None:
+    """The operator's From is not a subscriber's address: `.test`, `.local`, `localhost`
+    are fine in the outbox (a review found every recipient refused for it); an IDN domain
+    is its A-label."""
+    backend = OutboxBackend(tmp_path)
+    for sender, written in [
+        ("news@newsletter.test", "news@newsletter.test"),
+        ("news@mail.local", "news@mail.local"),
+        ("news@localhost", "news@localhost"),
+        ("news@münchen.de", "news@xn--mnchen-3ya.de"),
+    ]:
+        backend.send_batch(_message(from_email=sender), [_recipient(1, "ok@example.com")])
+        [path] = (tmp_path / "issue-1").iterdir()
+        [address] = _parsed(path)["From"].addresses
+        assert (address.addr_spec, address.display_name) == (written, "Verdicts")
+
+
+def test_a_sender_that_cannot_be_a_header_stops_the_send(tmp_path: Path) -> None:
+    backend = OutboxBackend(tmp_path)
+    with pytest.raises(PermanentFailure, match="NEWSLETTER_FROM_EMAIL") as failed:
+        backend.send_batch(
+            _message(from_email="news@example.com\r\nBcc: x@example.com"),
+            [_recipient(1, "ok@example.com")],
+        )
+    assert failed.value.stops_send
+    assert not (tmp_path / "issue-1").exists()
+
+
 def test_a_folder_that_cannot_be_written_fails_the_batch_for_a_retry(tmp_path: Path) -> None:
     blocked = tmp_path / "outbox"
     blocked.mkdir()

@@ -8,12 +8,18 @@ The rules (the README's import section says the same to operators):
   spreadsheet saving "CSV" in a locale with decimal commas writes `;`). A header naming no
   `email` column whichever way it is read imports nothing.
 - **A row is one line.** A quoted field may hold a line break (a spreadsheet cell written
-  on two lines): such a row is read whole if its address is on one line and none of its
-  later lines reads as a row of its own with a valid address. Otherwise it is an unclosed
-  quote that swallowed the rows after it: the row is reported with its first and last line
-  and not imported, and its later lines are read again as rows. A field csv cannot read
-  (over its 128 KiB limit: an unclosed quote running to the end of the file) is reported
-  the same way, from its first line.
+  on several lines): such a row is read whole if its address is on one line, it has no
+  more cells than the header names, and none of its later lines reads as a row of its own
+  with a valid address. The line where the cell closes (`Lovelace",ada@example.com`: a
+  `"` before a separator or the line's end) is the cell's end, not a row of its own; only
+  a line wholly inside the open cell, or one whose closing `"` is stray
+  (`b@example.com,"Bob"`), can be. Otherwise the row is an unclosed quote that swallowed
+  the rows after it: it is reported with its first and last line and not imported, and
+  its later lines are read again, each as a row on its own (a quote opened in one ends
+  with its line), so no line is read more than twice whatever the file.
+- **A record is bounded**: past 1,000 lines or 1,048,576 characters (`csv_lines`), or
+  with a field over csv's 128 KiB limit, it is reported as unreadable from its first
+  line, and its lines are read again one by one as above.
 - **Cells** lose the whitespace and byte order marks around them (a BOM comes from an
   editor, or from files joined end to end; it is never part of a value and never shown in
   a message).
@@ -21,9 +27,10 @@ The rules (the README's import section says the same to operators):
   valid, different mailbox). An address in angle brackets, `<ada@example.com>` (how mail
   headers write one, and how the export writes an address that a spreadsheet would read as
   a formula) is the address inside them.
-- **A name** loses one leading `'` (a spreadsheet's "this is text" mark, which the export
-  adds before a name a spreadsheet would run) and is then cleaned like every name
-  (`addresses.normalize_name`: control characters, NUL and escape sequences removed).
+- **A name** loses one leading `'` from each line and from the text after each `,`, `;`,
+  tab or `|` (a spreadsheet's "this is text" mark, which the export adds wherever a
+  spreadsheet could start a formula: `export.restore_cell`) and is then cleaned like
+  every name (`addresses.normalize_name`: control characters, NUL and escape sequences removed).
 """
 
 from __future__ import annotations
@@ -103,9 +110,9 @@ class CsvFile:
         warning in the report for each column that is ignored."""
         label = self.label
         try:
-            line = next(self.lines).lstrip(_BOM)
+            line = self._next_line()
             while not trim(line):  # leading blank lines
-                line = next(self.lines).lstrip(_BOM)
+                line = self._next_line()
         except StopIteration:
             raise ImportFailed(
                 f"{label}: the file is empty; the first line must name the columns, "
@@ -132,6 +139,10 @@ class CsvFile:
             self.report,
         )
 
+    def _next_line(self) -> str:
+        self.lines.start_record()  # (a line on its own: no record's bound applies)
+        return next(self.lines).lstrip(_BOM)
+
     def _columns(self, names: list[str], number: int, delimiter: str) -> Columns:
         where = f"{self.label}:{number}"
         for column in ("email", "name"):
@@ -152,30 +163,51 @@ class CsvFile:
         for record in records(self.lines, self.columns.delimiter):
             if isinstance(record, Unreadable):
                 yield self._unreadable(record)
+                yield from self._one_by_one(record.lines[1:])
             elif len(record.lines) > 1 and self._runs_over(record):
                 yield self._swallowed(record)
+                yield from self._one_by_one(record.lines[1:])
             elif any(trim(cell) for cell in record.cells):
                 yield parse_row(record.cells, record.first, record.last, self.columns, self.label)
 
     def _runs_over(self, record: Record) -> bool:
         """Whether a record of several lines is an unclosed quote: its address holds a line
-        break, or one of its later lines is a row of its own with a valid address."""
-        email_at = self.columns.email_at
-        if email_at < len(record.cells) and _LINE_BREAK.search(record.cells[email_at].strip()):
+        break, it has cells past the header's (a quote closed and opened again across
+        lines), or one of its later lines is a row of its own with a valid address. A line
+        that closes the open cell with a `"` before a separator or the line's end (`Lovelace",
+        ada@example.com`) ends that cell, and is no row of its own."""
+        columns = self.columns
+        cells = record.cells
+        if columns.email_at < len(cells) and _LINE_BREAK.search(cells[columns.email_at].strip()):
+            return True
+        if any(trim(cell) for cell in cells[columns.width :]):
             return True
         for _, line in record.lines[1:]:
-            cells = _cells(line, self.columns.delimiter)
-            if email_at < len(cells):
+            if _closes_cell(line, columns.delimiter):
+                continue
+            line_cells = _cells(line, columns.delimiter)
+            if columns.email_at < len(line_cells):
                 try:
-                    normalize_email(address_of(trim(cells[email_at])))
+                    normalize_email(address_of(trim(line_cells[columns.email_at])))
                 except InvalidAddress:
                     continue
                 return True
         return False
 
+    def _one_by_one(self, lines: list[tuple[int, str]]) -> Iterator[CsvRow | BadRow]:
+        """Lines an unclosed quote held, each read as a row on its own (a quote it opens
+        ends with it), so that no line is read again more than once."""
+        for number, line in lines:
+            try:
+                cells = next(csv.reader([line], delimiter=self.columns.delimiter), [])
+            except csv.Error as exc:
+                yield BadRow(self.label, number, "", _problem(str(exc)))
+                continue
+            if any(trim(cell) for cell in cells):
+                yield parse_row(cells, number, number, self.columns, self.label)
+
     def _swallowed(self, record: Record) -> BadRow:
         first, last = record.first, record.last
-        self.lines.read_again(record.lines[1:])
         reason = (
             f"a quoted field runs from line {first} to line {last} (an unclosed quote?): "
             f"not imported; {_read_again(first, last)}"
@@ -184,12 +216,9 @@ class CsvFile:
 
     def _unreadable(self, record: Unreadable) -> BadRow:
         first, last = record.lines[0][0], record.lines[-1][0]
-        problem = record.reason
-        if problem.startswith("field larger than field limit"):
-            problem = f"a field is longer than {csv.field_size_limit():,} characters"
+        problem = _problem(record.reason)
         if last == first:
             return BadRow(self.label, first, "", problem)
-        self.lines.read_again(record.lines[1:])
         reason = (
             f"{problem}: a quoted field runs from line {first} past line {last} "
             f"(an unclosed quote?): not imported; {_read_again(first, last)}"
@@ -201,6 +230,29 @@ class CsvFile:
         cells = _cells(line, self.columns.delimiter)
         email_at = self.columns.email_at
         return trim(cells[email_at]) if email_at < len(cells) else ""
+
+
+def _problem(reason: str) -> str:
+    """csv's reason in the report's words."""
+    if reason.startswith("field larger than field limit"):
+        return f"a field is longer than {csv.field_size_limit():,} characters"
+    return reason
+
+
+def _closes_cell(line: str, delimiter: str) -> bool:
+    """Whether a line read inside an open quoted cell closes it the way a cell ends: the
+    first `"` not doubled (`""` is a quote inside the cell) followed by the separator or
+    the line's end. (A `"` followed by anything else is stray, as where a row of its own
+    opens a quote: `b@example.com,"Bob"`.)"""
+    at = line.find('"')
+    while at != -1:
+        end = at
+        while end < len(line) and line[end] == '"':
+            end += 1
+        if (end - at) % 2:
+            return end == len(line) or line[end] in (delimiter, "\r", "\n")
+        at = line.find('"', end)
+    return False
 
 
 def _read_again(first: int, last: int) -> str:

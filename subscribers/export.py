@@ -18,11 +18,19 @@ Where a spreadsheet starts a formula (CSV injection; OWASP's "CSV Injection" pag
   what follows as the start of a new cell. A line break is whatever Python's
   `str.splitlines` splits on (CR, LF, VT, FF, the file, group and record separators, NEL,
   U+2028, U+2029).
+- Each text after a separator: Excel splits a .csv on the list separator of its locale,
+  `;` where the decimal mark is a comma (so `Mal;=1+2;`, written unquoted, gives a cell
+  `=1+2`), and a person opening the file may choose `,`, `;`, a tab or `|`. There a sign
+  after any blanks starts a formula; a blank alone is no mark (`Lovelace, Ada` is common
+  and harmless).
 
 The rule: every line of a cell that begins with a blank, with one of those signs, or with
-a `'`, gets a leading `'` (the spreadsheets' "this is text" mark); `restore_cell` drops a
-leading `'` from each line, so the two are exact inverses (property tests hold them so).
-A few harmless names gain a `'` they did not need, and lose it again on import.
+a `'`, and every text after a `,`, `;`, tab or `|` that begins with a `'` or with blanks
+and a sign, gets a leading `'` (the spreadsheets' "this is text" mark: `Mal;'=1+2;`);
+`restore_cell` drops a leading `'` from each line and from each text after a separator,
+so the two are exact inverses (property tests hold them so). A few harmless names gain a
+`'` they did not need, and lose it again on import; a name typed by hand with a `'` right
+after a separator (`Rock,'n roll`) loses it on import.
 
 Names are written clean (`addresses.clean_name`: a name stored by older code with control
 characters comes out as every part of the service now shows it) and marked as above; the
@@ -33,6 +41,9 @@ mailbox of its own), so the importer takes one as written. An address that a spr
 would read as a formula (`=x@example.com`, `-x@example.com` and the same with a full-width
 sign are valid) is written in angle brackets, `<-x@example.com>`, which a spreadsheet
 shows as text and the importer reads as the address inside, as mail headers write one.
+(Of the separators only `|` can be in an address, `x|=1@example.com`; it is written as it
+is, since no mark could be removed again: only a person choosing `|` to split the file on
+would see a formula there.)
 An exported file imports back to the same addresses and names.
 """
 
@@ -59,6 +70,9 @@ FORMULA_SIGNS: Final = frozenset("=+-@\u2212")
 _TEXT_MARK: Final = "'"
 _LINE_BREAK: Final = re.compile("(\r\n|[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029])")
 _BLANK_CATEGORIES: Final = frozenset({"Zs", "Zl", "Zp", "Cc", "Cf"})
+_SEPARATOR: Final = re.compile("([,;\t|])")
+"""Where a spreadsheet may split a line into cells: the list separator (`,`, or `;` where
+the decimal mark is a comma), a tab, or a `|` a person chose when opening the file."""
 
 
 def starts_formula(line: str) -> bool:
@@ -77,27 +91,54 @@ def _marked(line: str) -> bool:
     return line.startswith(_TEXT_MARK) or starts_formula(line)
 
 
+def _marked_after_separator(part: str) -> bool:
+    """Whether the text after a separator could start a formula where a spreadsheet splits
+    cells on that separator: a formula sign after any blanks (a blank alone is no mark
+    here: `Lovelace, Ada` stays as it is), or a `'`."""
+    if part.startswith(_TEXT_MARK):
+        return True
+    for char in part:
+        if not (char.isspace() or unicodedata.category(char) in _BLANK_CATEGORIES):
+            return starts_formula(char)
+    return False
+
+
+def _neutralize_line(line: str) -> str:
+    if _SEPARATOR.search(line) is None:
+        return _TEXT_MARK + line if _marked(line) else line
+    parts = _SEPARATOR.split(line)  # text at even places, separators at odd ones
+    marked: list[str] = []
+    for i, part in enumerate(parts):
+        mark = _marked(line) if i == 0 else i % 2 == 0 and _marked_after_separator(part)
+        marked.append(_TEXT_MARK + part if mark else part)
+    return "".join(marked)
+
+
+def _restore_line(line: str) -> str:
+    parts = _SEPARATOR.split(line)
+    return "".join(
+        p[1:] if i % 2 == 0 and p.startswith(_TEXT_MARK) else p for i, p in enumerate(parts)
+    )
+
+
 def neutralize_cell(value: str) -> str:
     """The cell as a spreadsheet shows it as text, never as a formula: each line that
-    could start one (or that begins with `'`) gets a leading `'`."""
+    could start one (or that begins with `'`), and each text after a separator that could
+    (or that begins with `'`), gets a leading `'`."""
     if _LINE_BREAK.search(value) is None:
-        return _TEXT_MARK + value if _marked(value) else value
+        return _neutralize_line(value)
     parts = _LINE_BREAK.split(value)  # lines at even places, line breaks at odd ones
-    return "".join(
-        _TEXT_MARK + part if i % 2 == 0 and _marked(part) else part for i, part in enumerate(parts)
-    )
+    return "".join(_neutralize_line(p) if i % 2 == 0 else p for i, p in enumerate(parts))
 
 
 def restore_cell(value: str) -> str:
-    """The inverse of `neutralize_cell`: drops one leading `'` from each line (a
-    spreadsheet's "this is text" mark; used for names, never for addresses)."""
+    """The inverse of `neutralize_cell`: drops one leading `'` from each line and from each
+    text after a separator (a spreadsheet's "this is text" mark; used for names, never for
+    addresses)."""
     if _LINE_BREAK.search(value) is None:
-        return value[1:] if value.startswith(_TEXT_MARK) else value
+        return _restore_line(value)
     parts = _LINE_BREAK.split(value)
-    return "".join(
-        part[1:] if i % 2 == 0 and part.startswith(_TEXT_MARK) else part
-        for i, part in enumerate(parts)
-    )
+    return "".join(_restore_line(p) if i % 2 == 0 else p for i, p in enumerate(parts))
 
 
 def address_cell(value: str) -> str:

@@ -5,12 +5,14 @@ the rows after them from being read."""
 from __future__ import annotations
 
 import io
+import time
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine
 
 from newsletter.core.database import session_scope
+from subscribers import csv_lines
 from subscribers.importer import BadRow, ImportFailed, ImportReport, import_csv
 from subscribers.service import list_subscribers
 
@@ -209,3 +211,113 @@ def test_a_name_is_cleaned_once_where_it_comes_in(engine: Engine) -> None:
         "b@example.com": "Bob",
         "c@example.com": None,
     }
+
+
+@pytest.mark.parametrize(
+    ("content", "stored"),
+    [
+        (  # a name on two lines before the address: the closing line is no row of its own
+            'Name,Email\n"Ada\nLovelace",ada@example.com\nBob,bob@example.com\n',
+            {"ada@example.com": "Ada Lovelace", "bob@example.com": "Bob"},
+        ),
+        (  # a cell of three lines in an ignored column before the address
+            'notes,email,name\n"call\nback\nlater",c@example.com,Cat\nx,d@example.com,Dan\n',
+            {"c@example.com": "Cat", "d@example.com": "Dan"},
+        ),
+        (  # a note whose last line reads like an address and a name
+            'email,name,note\na@example.com,Ann,"first\nx@example.com,n"\nb@example.com,Bob,\n',
+            {"a@example.com": "Ann", "b@example.com": "Bob"},
+        ),
+    ],
+)
+def test_the_line_where_a_multi_line_cell_closes_is_not_a_row_of_its_own(
+    engine: Engine, content: str, stored: dict[str, str]
+) -> None:
+    report, reported = _run(engine, content)
+    assert reported == []
+    assert _stored(engine) == stored
+    assert (report.rows, report.imported) == (2, 2)
+
+
+def test_a_quote_closed_by_a_stray_quote_on_a_row_of_its_own_is_still_unclosed(
+    engine: Engine,
+) -> None:
+    """`b@example.com,"Bob"` ends the quote opened on line 2, but by a `"` that opens a
+    cell: the line is a row of its own, so line 2's quote swallowed it."""
+    content = 'email,name\na@example.com,"Ann\nb@example.com,"Bob"\nc@example.com,Cat\n'
+    _, reported = _run(engine, content)
+    assert _bad(reported) == [
+        (
+            2,
+            "a@example.com",
+            "a quoted field runs from line 2 to line 3 (an unclosed quote?): "
+            "not imported; line 3 is read again as a row",
+        )
+    ]
+    assert _stored(engine) == {"b@example.com": "Bob", "c@example.com": "Cat"}
+
+
+def test_the_lines_a_quote_swallowed_are_each_read_once_as_lines_of_their_own(
+    engine: Engine,
+) -> None:
+    """Line 3 opens a quote of its own: read again, it is one line (its quote closed at the
+    line's end), not a second record that swallows line 4."""
+    content = 'email,name\na@example.com,"Ann\nb@example.com,"Bob\nc@example.com,Cat\n'
+    report, reported = _run(engine, content)
+    assert [b.line for b in reported] == [2]
+    assert _stored(engine) == {"b@example.com": "Bob", "c@example.com": "Cat"}
+    assert (report.rows, report.imported, report.bad) == (3, 2, 1)
+
+
+def test_cells_past_the_header_across_lines_are_an_unclosed_quote(engine: Engine) -> None:
+    """`x","y` closes a quote and opens the next on every line: each cell stays small, but
+    the record takes the lines after it and has more cells than the header names."""
+    content = "email,name,note\n" + "".join(f'a{i}@example.com,x","y\n' for i in range(4))
+    report, reported = _run(engine, content)
+    assert _bad(reported) == [
+        (
+            2,
+            "a0@example.com",
+            "a quoted field runs from line 2 to line 5 (an unclosed quote?): "
+            "not imported; lines 3 to 5 are read again as rows",
+        )
+    ]
+    assert _stored(engine) == {f"a{i}@example.com": 'x"' for i in (1, 2, 3)}
+    assert (report.rows, report.imported) == (4, 3)
+
+
+def test_a_quote_reopened_on_every_line_is_read_in_one_pass_with_memory_flat(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """20,000 lines of `a1@example.com,x","y`: a record stops at 1,000 lines (reported as
+    unreadable, its later lines read again one by one), so no line is handed to the csv
+    reader more than once and no more than 1,000 lines are held (the old code handed them
+    back again and again: quadratic, 18 s for 4,000 lines)."""
+    count = 20_000
+    content = "email,name\n" + "".join(f'a{i}@example.com,x","y\n' for i in range(count))
+    handed = held = 0
+    original = csv_lines.Lines.__next__
+
+    def counted(self: csv_lines.Lines) -> str:
+        nonlocal handed, held
+        handed += 1
+        held = max(held, len(self.taken))
+        if handed > count + 100 or held > 1_000:  # (+ a call per record cut, + the end)
+            raise AssertionError(f"{handed} lines handed to csv, {held} held for one record")
+        return original(self)
+
+    monkeypatch.setattr(csv_lines.Lines, "__next__", counted)
+    started = time.monotonic()
+    report, reported = _run(engine, content)
+    assert time.monotonic() - started < 10  # (a generous bound: about 1 s here)
+    assert (report.rows, report.bad, report.imported) == (count, count, 0)
+    cut = [b for b in reported if "1,000 lines" in b.reason]
+    assert [b.line for b in cut] == list(range(2, count + 2, 1_000))
+    assert cut[0].reason == (
+        "a row runs over more than 1,000 lines: a quoted field runs from line 2 past "
+        "line 1001 (an unclosed quote?): not imported; lines 3 to 1001 are read again as rows"
+    )
+    assert reported[1].line == 3
+    assert reported[1].reason == (
+        "3 fields where the header has 2 (quote a field that contains a comma)"
+    )

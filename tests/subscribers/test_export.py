@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import unicodedata
 from typing import Any
 
@@ -32,6 +33,22 @@ LINE_BREAKS = "\r\n\v\f\x1c\x1d\x1e\x85\u2028\u2029"
 
 def _lines(cell: str) -> list[str]:
     return cell.splitlines() or [""]
+
+
+def _after_separators(line: str) -> list[str]:
+    """The texts of a line that follow a `,`, `;`, tab or `|`: where a spreadsheet that
+    splits the line on that separator starts a cell."""
+    return re.split("[,;\t|]", line)[1:]
+
+
+def _runs_somewhere(cell: str) -> bool:
+    """Whether a spreadsheet could run some part of a cell: a line of it, or the text after
+    a separator (Excel in a `;` locale splits a .csv on `;`)."""
+    return any(
+        _could_start_a_formula(part)
+        for line in _lines(cell)
+        for part in [line, *_after_separators(line)]
+    )
 
 
 def _could_start_a_formula(line: str) -> bool:
@@ -71,6 +88,9 @@ def _reimport(engine: Engine) -> list[Any]:
 
 PEOPLE = {
     "=eq@example.com": "=cmd|' /C calc'!A0",
+    "semi@example.com": "Mal;=1+2;",
+    "comma@example.com": "Ann, =HYPERLINK(1)",
+    "pipe@example.com": "x|@SUM(1);'q",
     "+plus@example.com": "+1",
     "-minus@example.com": "-1",
     "at@example.com": "@SUM(A1)",
@@ -100,7 +120,10 @@ def test_export_neutralises_formula_cells_and_imports_back_the_same(engine: Engi
     ]
     cells = {r[0]: r[1] for r in rows[1:]}
     assert cells == {
-        "<=eq@example.com>": "'=cmd|' /C calc'!A0",
+        "<=eq@example.com>": "'=cmd|'' /C calc'!A0",
+        "semi@example.com": "Mal;'=1+2;",
+        "comma@example.com": "Ann,' =HYPERLINK(1)",
+        "pipe@example.com": "x|'@SUM(1);''q",
         "<+plus@example.com>": "'+1",
         "<-minus@example.com>": "'-1",
         "at@example.com": "'@SUM(A1)",
@@ -113,7 +136,7 @@ def test_export_neutralises_formula_cells_and_imports_back_the_same(engine: Engi
         "noname@example.com": "",
     }
     for row in rows[1:]:
-        assert not any(_could_start_a_formula(line) for cell in row for line in _lines(cell))
+        assert not any(_runs_somewhere(cell) for cell in row)
         assert row[2:4] == ["active", "cli"]
         assert row[4].endswith("+00:00")
         assert row[6] == ""
@@ -180,7 +203,13 @@ def test_export_pages_through_the_list_and_filters_by_status(
     [
         ("=1+1", "'=1+1"),
         (" =1+1", "' =1+1"),  # a blank before the sign
-        ("\t=1+1", "'\t=1+1"),
+        ("\t=1+1", "'\t'=1+1"),  # a tab is a separator too
+        ("Mal;=1+2;", "Mal;'=1+2;"),  # after a separator: Excel in a ';' locale
+        ("Mal; \u00a0+1", "Mal;' \u00a0+1"),  # blanks, then a sign
+        ("a,\uff1d1|-2", "a,'\uff1d1|'-2"),
+        ("Rock,'n roll", "Rock,''n roll"),
+        ("Lovelace, Ada", "Lovelace, Ada"),  # a blank alone after a separator: no mark
+        ("a;;b,", "a;;b,"),
         ("\r=1+1", "\r'=1+1"),  # a CR is a line break: what follows it is a line
         ("\u00a0@SUM(A1)", "'\u00a0@SUM(A1)"),
         ("\ufeff=1", "'\ufeff=1"),
@@ -205,20 +234,36 @@ def test_each_place_a_formula_could_start_gets_a_mark(value: str, cell: str) -> 
 @given(st.text())
 def test_neutralised_cells_never_start_a_formula_and_restore_exactly(value: str) -> None:
     cell = neutralize_cell(value)
-    assert not any(_could_start_a_formula(line) for line in _lines(cell))
+    assert not _runs_somewhere(cell)
     assert restore_cell(cell) == value
     ordinary = not any(
         line[:1] == "'" or _blank(line[:1] or "x") or _could_start_a_formula(line)
         for line in _lines(value)
+    ) and not any(
+        part[:1] == "'" or _could_start_a_formula(part)
+        for line in _lines(value)
+        for part in _after_separators(line)
     )
     if ordinary:
         assert cell == value  # ordinary text is left alone
 
 
-@given(st.text(alphabet=st.characters(blacklist_characters=LINE_BREAKS)))
+@given(st.text(alphabet=st.characters(blacklist_characters=LINE_BREAKS + ",;\t|")))
 def test_neutralised_one_line_cells_differ_by_one_leading_mark_at_most(value: str) -> None:
     cell = neutralize_cell(value)
     assert cell in (value, "'" + value)
+
+
+@given(st.text(alphabet=st.sampled_from([*",;\t| '=+-@xA\u00a0\uff1d"])))
+def test_a_mark_is_added_only_where_a_cell_could_start(value: str) -> None:
+    """Split where a spreadsheet could split it, the cell is the value's texts, each as it
+    is or after one `'`: nothing else changes."""
+    cell = neutralize_cell(value)
+    written = re.split("([,;\t|])", value)
+    marked = re.split("([,;\t|])", cell)
+    assert len(marked) == len(written)
+    assert all(m in (w, "'" + w) for w, m in zip(written, marked, strict=True))
+    assert restore_cell(cell) == value
 
 
 @given(st.lists(st.text(), min_size=1, max_size=5))

@@ -21,6 +21,7 @@ an expired link's 410) and `KIND_STATUS`; any other `NewsletterError` is a 400.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from http import HTTPStatus
 from typing import Any, Final, TypeVar
@@ -120,16 +121,23 @@ def _page_text(error: NewsletterError) -> tuple[str, str, tuple[str, str] | None
 API_PREFIX: Final = "/api"
 
 _HTML_SIGNIFICANT: Final = {ord("<"): "\\u003c", ord(">"): "\\u003e", ord("&"): "\\u0026"}
+_ESCAPED: Final = _HTML_SIGNIFICANT | {c: f"\\u{c:04x}" for c in range(0xD800, 0xE000)}
+"""The three above, and every surrogate code point (see `EscapedJSON`)."""
 
 
 class EscapedJSON(JSONResponse):
     """JSON with `<`, `>` and `&` written as `\\u` escapes, as Go's encoder writes them:
     every JSON parser reads the same strings, and nothing that takes the answer for HTML
     (an old browser sniffing, a log viewer) finds markup in it. Those three characters
-    only ever stand inside JSON strings, so replacing them keeps the document valid."""
+    only ever stand inside JSON strings, so replacing them keeps the document valid. So do
+    lone surrogates, which a JSON body can carry in (`"\\ud800"`) and a 422 echoes back:
+    UTF-8 has no bytes for them, so they go back as the escapes they came in as."""
 
     def render(self, content: Any) -> bytes:
-        return super().render(content).decode().translate(_HTML_SIGNIFICANT).encode()
+        text = json.dumps(
+            content, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")
+        )
+        return text.translate(_ESCAPED).encode()
 
 
 def _under(path: str, prefix: str) -> bool:

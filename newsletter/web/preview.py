@@ -15,8 +15,10 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse
 
 from newsletter.core.errors import NotFound
+from newsletter.core.text import visible
 from newsletter.publishing.models import ISSUE_NUMBER_MAX
 from newsletter.publishing.preview import (
+    ComparisonNotFound,
     Preview,
     PreviewCache,
     PreviewFailure,
@@ -24,6 +26,7 @@ from newsletter.publishing.preview import (
     force_dark,
 )
 from newsletter.web.deps import Services, ServicesDep
+from newsletter.web.params import NoControls, is_slug
 from newsletter.web.security import FRAME_HEADERS
 
 PREFIX: Final = "/preview"
@@ -31,7 +34,7 @@ PREFIX: Final = "/preview"
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
-Week = Annotated[str | None, Query(max_length=10)]
+Week = Annotated[str | None, Query(max_length=10), NoControls]
 Number = Annotated[int | None, Query(ge=1, le=ISSUE_NUMBER_MAX)]
 Scheme = Annotated[Literal["light", "dark"], Query()]
 View = Annotated[Literal["both", "desktop", "phone"], Query()]
@@ -135,8 +138,19 @@ def preview_version(services: ServicesDep) -> str:
 def preview_comparison(
     services: ServicesDep, request: Request, slug: str, scheme: Scheme = "light"
 ) -> HTMLResponse:
+    if not is_slug(slug):  # not looked up: PostgreSQL would refuse a NUL rather than miss
+        return _problems(services, request, _not_a_slug(slug), 404, "Cannot preview")
     result = comparison_preview(services.engine, services.settings, slug)
     if isinstance(result, PreviewFailure):
         missing = isinstance(result.error, NotFound)  # no such slug, as against a broken file
         return _problems(services, request, result, 404 if missing else 422, "Cannot preview")
     return _email(result.html, scheme)
+
+
+def _not_a_slug(slug: str) -> PreviewFailure:
+    """What an unknown slug gets, for text no slug can be; its characters shown as escapes."""
+    message = (
+        f"no comparison '{visible(slug)}': a slug is lower-case letters and digits, "
+        "in runs joined by single hyphens"
+    )
+    return PreviewFailure([message], ComparisonNotFound(message))

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field, field_validator
 
+from newsletter.web.params import Text
 from subscribers.addresses import EMAIL_MAX, NAME_MAX, clean_name
 from subscribers.models import Status, Subscriber
 from subscribers.status import REASON_MAX
@@ -66,7 +67,7 @@ class SubscriberCreate(BaseModel):
 
 class StatusUpdate(BaseModel):
     status: Status
-    reason: str = Field(
+    reason: Text = Field(
         min_length=1, max_length=REASON_MAX, description="Why; kept in the history."
     )
 

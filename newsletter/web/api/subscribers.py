@@ -25,6 +25,7 @@ from newsletter.web.api.schemas import (
 )
 from newsletter.web.deps import AfterId, RowId, ServicesDep, SessionDep, WriteSessionDep
 from newsletter.web.errors import answers
+from newsletter.web.params import NoControls
 from subscribers.errors import SubscriberNotFound
 from subscribers.importer import import_csv
 from subscribers.models import Source, Status, Subscriber
@@ -51,7 +52,7 @@ def _existing(session: Session, subscriber_id: int) -> Subscriber:
 def subscribers_list(
     session: SessionDep,
     status_filter: Annotated[Status | None, Query(alias="status")] = None,
-    search: Annotated[str | None, Query(max_length=200)] = None,
+    search: Annotated[str | None, Query(max_length=200), NoControls] = None,
     after_id: AfterId = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> SubscriberPage:

@@ -14,6 +14,7 @@ from newsletter.links.urls import SiteUrls
 from newsletter.publishing import site as published
 from newsletter.publishing.models import ISSUE_NUMBER_MAX
 from newsletter.web.deps import PagesDep, ServicesDep, SessionDep
+from newsletter.web.params import is_slug
 
 router = APIRouter(default_response_class=HTMLResponse)
 
@@ -42,6 +43,10 @@ def issue_page(
 def comparison_page(
     services: ServicesDep, session: SessionDep, pages: PagesDep, slug: str
 ) -> HTMLResponse:
+    """Text that no slug can be (`/comparisons/%00`, `/comparisons/One`) is no comparison,
+    answered without a query: PostgreSQL would refuse a NUL rather than find nothing."""
+    if not is_slug(slug):
+        raise published.NoSuchComparison(f"no published comparison {slug!r}")
     view = published.comparison_page(session, slug, services.settings)
     return pages.render("comparison.html", comparison=view)
 

@@ -140,8 +140,14 @@ def test_the_api_docs_allow_their_one_inline_script_by_its_hash(http: httpx.Clie
     csp = directives(docs)
     assert csp["frame-ancestors"] == "'none'"
     assert "'unsafe-inline'" not in docs.headers["content-security-policy"]
-    assert re.fullmatch(
-        r"https://cdn\.jsdelivr\.net 'sha256-[A-Za-z0-9+/]{43}='", csp["script-src"]
-    )
+    assert re.fullmatch(r"'self' 'sha256-[A-Za-z0-9+/]{43}='", csp["script-src"])
+    assert "http" not in docs.headers["content-security-policy"]  # nothing from elsewhere
     assert docs.headers["x-content-type-options"] == "nosniff"
     assert http.get("/redoc").status_code == 404
+    for asset, kind in [("swagger-ui-bundle.js", "javascript"), ("swagger-ui.css", "css")]:
+        answer = http.get(f"/docs/assets/{asset}")
+        assert answer.status_code == 200
+        assert kind in answer.headers["content-type"]
+        assert f"/docs/assets/{asset}" in docs.text
+    assert http.get("/docs/assets/index.html").status_code == 404
+    assert http.get("/docs/assets/..%2f..%2f__init__.py").status_code == 404

@@ -254,15 +254,15 @@ def request_subscription(
         if subscriber is None:  # pragma: no cover - created and forgotten in between
             return SignupOutcome(None, send_confirmation=False)
     if subscriber.status == Status.UNSUBSCRIBED:
-        return SignupOutcome(subscriber.id, send_confirmation=_confirmation_due(subscriber, at))
+        return SignupOutcome(subscriber.id, send_confirmation=confirmation_due(subscriber, at))
     if subscriber.status != Status.PENDING:
         return SignupOutcome(subscriber.id, send_confirmation=False)
     # The name, time and client address stay those of the post that made the record: a
     # later post may be a stranger's, who must not put their words in the person's To:.
-    return SignupOutcome(subscriber.id, send_confirmation=_confirmation_due(subscriber, at))
+    return SignupOutcome(subscriber.id, send_confirmation=confirmation_due(subscriber, at))
 
 
-def _confirmation_due(subscriber: Subscriber, at: datetime) -> bool:
+def confirmation_due(subscriber: Subscriber, at: datetime) -> bool:
     """Whether a confirmation email may go out now (recording it if so): at most one per
     CONFIRMATION_RESEND_AFTER, however often the form is posted."""
     sent = subscriber.confirmation_sent_at
@@ -283,9 +283,16 @@ def confirm_subscription(
     *,
     issued_at: datetime,
     now: datetime | None = None,
+    name: str | None = None,
+    rename: bool = False,
+    ip: str | None = None,
 ) -> Subscriber | None:
     """The confirmation link, used by the person: pending -> active, and unsubscribed ->
     active (they asked to come back through the form, and using the link proves it was them).
+
+    Consent is this click: its time and client address `ip` are recorded. With `rename`,
+    the name is the one the person confirmed on the page (`name`, cleaned; None clears it),
+    since the form post that named the record may have been anyone's.
 
     A link issued before the address's last opt-out (unsubscribed, bounced or complained,
     to the second: a token carries whole seconds) never counts, so an old confirmation email
@@ -303,8 +310,10 @@ def confirm_subscription(
     at = resolve_now(now)
     # Consent is this click: the form post that asked for the link may have been anyone's.
     subscriber.consent_at = at
+    subscriber.consent_ip = (ip.strip()[:CONSENT_IP_MAX] or None) if ip else None
+    if rename:
+        subscriber.name = form_name(name)
     if subscriber.status == Status.UNSUBSCRIBED:
-        subscriber.consent_ip = None
         reason = "re-subscribed: confirmed by email"
     else:
         reason = "confirmed by email"

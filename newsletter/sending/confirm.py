@@ -3,6 +3,7 @@ unsubscribed one that asked to come back (through the form) active again."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlmodel import Session
@@ -24,7 +25,16 @@ def _verified(signer: Signer, token: str) -> tuple[int, datetime]:
         raise TokenError("malformed token") from None
 
 
-def confirm_link_status(session: Session, signer: Signer, token: str) -> Status:
+@dataclass(frozen=True)
+class ConfirmLink:
+    """What the confirmation page shows: the address's status, and the name it would keep
+    (the person sees it, and may change it, before the button)."""
+
+    status: Status
+    name: str | None
+
+
+def confirm_link_status(session: Session, signer: Signer, token: str) -> ConfirmLink:
     """What opening a confirmation link shows, changing nothing (mail scanners fetch every
     link, some in a real browser; the page's button, a POST, confirms). The same refusals
     as following it: TokenError for a bad link or an address erased since, ExpiredToken for
@@ -33,10 +43,18 @@ def confirm_link_status(session: Session, signer: Signer, token: str) -> Status:
     subscriber = get_subscriber(session, subscriber_id)
     if subscriber is None:
         raise TokenError("invalid token")
-    return Status(subscriber.status)
+    return ConfirmLink(Status(subscriber.status), subscriber.name)
 
 
-def confirm_by_link(session: Session, signer: Signer, token: str) -> bool:
+def confirm_by_link(
+    session: Session,
+    signer: Signer,
+    token: str,
+    *,
+    name: str | None = None,
+    rename: bool = False,
+    ip: str | None = None,
+) -> bool:
     """Follow a confirmation link: pending -> active, or unsubscribed -> active when the
     link was issued after the unsubscribe. True when the address is active now (a second
     click included); False when the link cannot make it so (bounced since, or a link older
@@ -44,7 +62,9 @@ def confirm_by_link(session: Session, signer: Signer, token: str) -> bool:
     ExpiredToken for one older than CONFIRM_VALID_DAYS, and TokenError too for an address
     erased since: the link no longer leads anywhere."""
     subscriber_id, issued_at = _verified(signer, token)
-    subscriber = confirm_subscription(session, subscriber_id, issued_at=issued_at)
+    subscriber = confirm_subscription(
+        session, subscriber_id, issued_at=issued_at, name=name, rename=rename, ip=ip
+    )
     if subscriber is None:
         raise TokenError("invalid token")
     return subscriber.status == Status.ACTIVE

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, func, or_
+from sqlalchemy import Column, Engine, ForeignKey, Integer, func, or_
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import Field, Session, SQLModel, col, select
@@ -39,6 +39,10 @@ from newsletter.delivery import Backend
 from newsletter.sending.signup import Confirmation, send_confirmation, sign_up
 from subscribers.addresses import EMAIL_MAX, NAME_MAX, form_name, normalize_email
 from subscribers.models import Status, Subscriber
+from subscribers.service import confirmation_due
+
+WAITING = frozenset({Status.PENDING, Status.UNSUBSCRIBED})
+"""The statuses a confirmation is sent to: pending, and unsubscribed asking back."""
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +69,11 @@ class SignupRequest(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     attempts: int = 0
     not_before: datetime | None = None  # a failed send's next try; None: at once
+    subscriber_id: int | None = Field(
+        default=None,
+        sa_column=Column(Integer, ForeignKey("subscriber.id", ondelete="CASCADE"), nullable=True),
+    )
+    """Set: a confirmation to send again to this record (gone with it if it is erased)."""
 
 
 class SignupQueueFull(Refused):
@@ -132,14 +141,16 @@ def _claim(session: Session) -> SignupRequest | None:
     return session.exec(query).first()
 
 
-def _handle(session: Session, request: SignupRequest) -> Confirmation | None:
-    """Subscribe (or not) as the form asked, and take the request off the queue; the
-    confirmation to send after the commit, if one is due."""
+def _handle(session: Session, request: SignupRequest, at: datetime) -> Confirmation | None:
+    """Subscribe (or not) as the form asked, or send again a confirmation that did not go,
+    and take the request off the queue; the confirmation to send after the commit, if one
+    is due (recorded as sent at `at`)."""
+    if request.subscriber_id is not None:
+        session.delete(request)
+        return _resend(session, request.subscriber_id, request.email, at)
     try:
         with session.begin_nested():
-            confirmation = sign_up(
-                session, request.email, request.name, request.ip, now=request.created_at
-            )
+            confirmation = sign_up(session, request.email, request.name, request.ip, now=at)
     except InvalidInput as exc:  # the address or name can never be stored
         log.warning("sign-up request %s dropped: %s", request.id, exc)
         confirmation = None
@@ -157,40 +168,59 @@ def _handle(session: Session, request: SignupRequest) -> Confirmation | None:
     return confirmation
 
 
+def _resend(session: Session, subscriber_id: int, email: str, at: datetime) -> Confirmation | None:
+    """A confirmation queued again after a failed send: only to the same record, still
+    waiting (pending, or unsubscribed and asking back), and only if none went out since
+    (the ten-minute rule, decided now): an erased, confirmed or suppressed address, or one
+    a later post already reached, gets nothing."""
+    subscriber = session.get(Subscriber, subscriber_id, with_for_update=True)
+    if (
+        subscriber is None
+        or subscriber.email != email
+        or subscriber.status not in WAITING
+        or not confirmation_due(subscriber, at)
+    ):
+        return None
+    session.add(subscriber)
+    return Confirmation(subscriber_id=subscriber_id, email=email)
+
+
 @dataclass(frozen=True)
 class _Handled:
-    """What a failed send needs to queue the request again."""
+    """What a failed send needs to queue the confirmation again."""
 
-    email: str
-    ip: str | None
-    created_at: datetime
     attempts: int
+    sent_at: datetime  # the `confirmation_sent_at` this attempt recorded
 
 
 def handle_next(engine: Engine, settings: Settings, backend: Backend) -> bool:
     """Handle the oldest due request, if there is one; False when none is due."""
+    at = utcnow()
     with session_scope(engine, immediate=True) as session:
         request = _claim(session)
         if request is None:
             return False
-        handled = _Handled(request.email, request.ip, request.created_at, request.attempts)
-        confirmation = _handle(session, request)
+        handled = _Handled(request.attempts, at)
+        confirmation = _handle(session, request, at)
     if confirmation is not None and not send_confirmation(confirmation, settings, backend):
         _send_failed(engine, confirmation, handled)
     return True
 
 
 def _send_failed(engine: Engine, confirmation: Confirmation, handled: _Handled) -> None:
-    """The email did not go: the address is marked as never sent one (so the next try,
-    or the person's next post, sends), and the request waits in the queue for its next
-    try, unless it has had them all."""
+    """The email did not go: unless another confirmation went out since, the address is
+    marked as never sent one and the confirmation waits in the queue for its next try. After
+    SEND_ATTEMPTS the mark stays (the form sends again ten minutes later, and housekeeping
+    expires a record nobody confirms)."""
     tries = handled.attempts + 1
     with session_scope(engine, immediate=True) as session:
         subscriber = session.get(Subscriber, confirmation.subscriber_id, with_for_update=True)
-        if subscriber is None or subscriber.status not in (Status.PENDING, Status.UNSUBSCRIBED):
-            return  # confirmed, erased or suppressed meanwhile: nothing left to send
-        subscriber.confirmation_sent_at = None
-        session.add(subscriber)
+        if (
+            subscriber is None
+            or subscriber.status not in WAITING
+            or subscriber.confirmation_sent_at != handled.sent_at
+        ):
+            return  # confirmed, erased or suppressed meanwhile, or another email went out
         if tries >= SEND_ATTEMPTS:
             log.error(
                 "confirmation email to subscriber %s given up after %s tries",
@@ -198,13 +228,13 @@ def _send_failed(engine: Engine, confirmation: Confirmation, handled: _Handled) 
                 tries,
             )
             return
+        subscriber.confirmation_sent_at = None
+        session.add(subscriber)
         pause = min(RETRY_PAUSE * 2 ** (tries - 1), RETRY_PAUSE_MAX)
         session.add(
             SignupRequest(
-                email=handled.email,
-                name=None,  # stored already
-                ip=handled.ip,
-                created_at=handled.created_at,
+                email=confirmation.email,
+                subscriber_id=confirmation.subscriber_id,
                 attempts=tries,
                 not_before=utcnow() + pause,
             )

@@ -77,7 +77,7 @@ def unsubscribe_by_link(session: Session, signer: Signer, token: str) -> OptOut:
     """Unsubscribe (idempotent); the reason names the issue the link came from."""
     subscriber_id, issue_id = signer.verify(Purpose.UNSUBSCRIBE, token)
     if is_sample(subscriber_id):
-        return OptOut(Status.UNSUBSCRIBED, sample=True)
+        return OptOut(Status.UNSUBSCRIBED, sample=True, can_undo=True)
     subscriber = unsubscribe(session, subscriber_id, reason=_reason(issue_id), source=Source.FORM)
     return _present(subscriber, issue_id)
 

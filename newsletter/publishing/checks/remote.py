@@ -3,8 +3,9 @@
 Kept apart because it is slow, optional (`newsletter issue check --links`) and the only
 check whose result depends on other people's servers.
 
-Fetching never acts: every link the service sends answers HEAD and GET with a page that
-only shows what the link would do (its button, a POST, acts), so checking the links of an
+Fetching never acts: every per-subscriber link the service sends (confirm, vote,
+unsubscribe, resubscribe) answers HEAD and GET with a page that only shows what the link
+would do (its button, a POST, acts; the site's pages answer GET), so checking the links of an
 email, the sample subscriber's or a real one's, votes, confirms and unsubscribes nobody.
 The checker sends HEAD first and GET only where HEAD is refused, and never POSTs.
 """

@@ -1,10 +1,13 @@
 """The physical lines under an import's CSV reader: numbered, and kept for the record being
 read, so that a record found to have swallowed the rows after it (an unclosed quote) can
-name its lines and have them read again, one by one, as rows of their own.
+name its lines and hand them back to be read again, as rows of their own.
 
-Each line is taken from the stream once and handed to the csv reader once: lines are never
-pushed back under the reader (a record that swallowed lines which themselves swallow lines
-would otherwise be read again and again, quadratic in the file's length).
+Python's csv reader pulls one line at a time from any iterator and keeps no state between
+records, so lines handed back here are simply read next (and a row written on several
+lines among them reads whole). A line is handed back at most once (`read_again` refuses a
+line already handed back; `csv_rows` reads the lines of a record that begins with such a
+line each on its own instead), so each line reaches the csv reader at most twice, whatever
+the file: handing lines back again and again would be quadratic in the file's length.
 
 What is held stays bounded whatever the file: a record holds at most `MAX_RECORD_LINES`
 lines and, past `MAX_RECORD_CHARS` characters, takes no further line (csv's own field limit,
@@ -16,6 +19,7 @@ is `Unreadable`, and the reader starts afresh on the next line.
 from __future__ import annotations
 
 import csv
+from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Final
@@ -33,7 +37,9 @@ class Lines:
 
     def __init__(self, stream: Iterable[str]) -> None:
         self._source = iter(stream)
+        self._again: deque[tuple[int, str]] = deque()
         self._read = 0  # lines taken from the stream so far
+        self.again_until = 0  # the last line handed back to be read again
         self._chars = 0  # characters of the current record
         self.taken: list[tuple[int, str]] = []  # (number, text) of the current record
 
@@ -43,20 +49,38 @@ class Lines:
     def __next__(self) -> str:
         if len(self.taken) >= MAX_RECORD_LINES or self._chars >= MAX_RECORD_CHARS:
             raise RecordTooLong
-        line = next(self._source)
-        self._read += 1
+        if self._again:
+            number, line = self._again.popleft()
+        else:
+            line = next(self._source)
+            self._read += 1
+            number = self._read
         self._chars += len(line)
-        self.taken.append((self._read, line))
+        self.taken.append((number, line))
         return line
 
     @property
     def next_number(self) -> int:
         """The number of the line read next (where a decoding error is)."""
-        return self._read + 1
+        return self._again[0][0] if self._again else self._read + 1
 
     def start_record(self) -> None:
         self.taken = []
         self._chars = 0
+
+    def read_again(self, lines: list[tuple[int, str]]) -> None:
+        """Hand back lines read once: they are read next, in their order, before the rest.
+        ValueError for a line already handed back (a line is read again at most once)."""
+        if not lines:
+            return
+        if lines[0][0] <= self.again_until:
+            raise ValueError(f"line {lines[0][0]} was read again already")
+        self._again.extend(lines)
+        self.again_until = lines[-1][0]
+
+    def read_before(self, number: int) -> bool:
+        """Whether line `number` is one handed back (so being read a second time)."""
+        return number <= self.again_until
 
 
 @dataclass(frozen=True)

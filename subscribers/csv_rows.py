@@ -10,16 +10,23 @@ The rules (the README's import section says the same to operators):
 - **A row is one line.** A quoted field may hold a line break (a spreadsheet cell written
   on several lines): such a row is read whole if its address is on one line, it has no
   more cells than the header names, and none of its later lines reads as a row of its own
-  with a valid address. The line where the cell closes (`Lovelace",ada@example.com`: a
-  `"` before a separator or the line's end) is the cell's end, not a row of its own; only
-  a line wholly inside the open cell, or one whose closing `"` is stray
-  (`b@example.com,"Bob"`), can be. Otherwise the row is an unclosed quote that swallowed
-  the rows after it: it is reported with its first and last line and not imported, and
-  its later lines are read again, each as a row on its own (a quote opened in one ends
-  with its line), so no line is read more than twice whatever the file.
+  with a valid address. A later line is read as a row on its own, except the line where
+  the open cell closes (a `"` before a separator or the line's end): only the cells wholly
+  before that `"` count there. So `Lovelace",ada@example.com` is the cell's end (the
+  address after the `"` is the row's own), as is `bob@elsewhere.example"` (the address is
+  in the cell the `"` closes), but `b@example.com,Screen 27"` is a row that an unclosed
+  quote swallowed. A note line that holds an address and more cells, `x@example.com,n"`,
+  reads exactly like such a row and cannot be told from one: it is reported too (a report
+  the operator can check rather than a row silently merged into the name above it).
+  Otherwise the row is an unclosed quote that swallowed the rows after it: it is reported
+  with its first and last line and not imported, and its later lines are read again as
+  CSV (a row on several lines among them reads whole). A record that begins with a line
+  read again and is an unclosed quote too is not read again a third time: each of its
+  lines is read on its own (a quote opened in one ends with its line). So no line is read
+  more than three times, whatever the file.
 - **A record is bounded**: past 1,000 lines or 1,048,576 characters (`csv_lines`), or
   with a field over csv's 128 KiB limit, it is reported as unreadable from its first
-  line, and its lines are read again one by one as above.
+  line, and its later lines are read again as above.
 - **Cells** lose the whitespace and byte order marks around them (a BOM comes from an
   editor, or from files joined end to end; it is never part of a value and never shown in
   a message).
@@ -159,14 +166,27 @@ class CsvFile:
 
     def rows(self) -> Iterator[CsvRow | BadRow]:
         """Every data row, clean or bad, in the file's order; blank rows are not rows.
-        UnicodeDecodeError passes through (the caller names the line)."""
-        for record in records(self.lines, self.columns.delimiter):
+        UnicodeDecodeError passes through (the caller names the line).
+
+        A record that swallowed the rows after it hands its later lines back to be read
+        again; a record that begins with a line handed back (being read a second time) and
+        is an unclosed quote as well hands nothing back: each of its lines is read on its
+        own. So no line is read more than three times, whatever the file."""
+        lines = self.lines
+        for record in records(lines, self.columns.delimiter):
+            again = lines.read_before(record.lines[0][0])
             if isinstance(record, Unreadable):
-                yield self._unreadable(record)
-                yield from self._one_by_one(record.lines[1:])
+                if again:
+                    yield from self._one_by_one(record.lines)
+                else:
+                    lines.read_again(record.lines[1:])
+                    yield self._unreadable(record)
             elif len(record.lines) > 1 and self._runs_over(record):
-                yield self._swallowed(record)
-                yield from self._one_by_one(record.lines[1:])
+                if again:
+                    yield from self._one_by_one(record.lines)
+                else:
+                    lines.read_again(record.lines[1:])
+                    yield self._swallowed(record)
             elif any(trim(cell) for cell in record.cells):
                 yield parse_row(record.cells, record.first, record.last, self.columns, self.label)
 
@@ -174,8 +194,11 @@ class CsvFile:
         """Whether a record of several lines is an unclosed quote: its address holds a line
         break, it has cells past the header's (a quote closed and opened again across
         lines), or one of its later lines is a row of its own with a valid address. A line
-        that closes the open cell with a `"` before a separator or the line's end (`Lovelace",
-        ada@example.com`) ends that cell, and is no row of its own."""
+        that closes the open cell (`_closing_quote`) is such a row only if a whole cell
+        before its closing `"` holds a valid address where the email column is
+        (`b@example.com,Screen 27"`); the cells after that `"` are the record's own
+        (`Lovelace",ada@example.com`: the record's address), and the cell the `"` closes
+        is not a cell of that line (`bob@elsewhere.example"` ends a note)."""
         columns = self.columns
         cells = record.cells
         if columns.email_at < len(cells) and _LINE_BREAK.search(cells[columns.email_at].strip()):
@@ -183,9 +206,11 @@ class CsvFile:
         if any(trim(cell) for cell in cells[columns.width :]):
             return True
         for _, line in record.lines[1:]:
-            if _closes_cell(line, columns.delimiter):
-                continue
-            line_cells = _cells(line, columns.delimiter)
+            closing = _closing_quote(line, columns.delimiter)
+            if closing is None:
+                line_cells = _cells(line, columns.delimiter)  # the line as a row on its own
+            else:  # the cells wholly before the closing quote
+                line_cells = _cells(line[:closing], columns.delimiter)[:-1]
             if columns.email_at < len(line_cells):
                 try:
                     normalize_email(address_of(trim(line_cells[columns.email_at])))
@@ -195,8 +220,7 @@ class CsvFile:
         return False
 
     def _one_by_one(self, lines: list[tuple[int, str]]) -> Iterator[CsvRow | BadRow]:
-        """Lines an unclosed quote held, each read as a row on its own (a quote it opens
-        ends with it), so that no line is read again more than once."""
+        """Lines each read as a row on its own (a quote one opens ends with it)."""
         for number, line in lines:
             try:
                 cells = next(csv.reader([line], delimiter=self.columns.delimiter), [])
@@ -239,20 +263,22 @@ def _problem(reason: str) -> str:
     return reason
 
 
-def _closes_cell(line: str, delimiter: str) -> bool:
-    """Whether a line read inside an open quoted cell closes it the way a cell ends: the
-    first `"` not doubled (`""` is a quote inside the cell) followed by the separator or
-    the line's end. (A `"` followed by anything else is stray, as where a row of its own
-    opens a quote: `b@example.com,"Bob"`.)"""
+def _closing_quote(line: str, delimiter: str) -> int | None:
+    """Where a line read inside an open quoted cell closes it the way a cell ends, if it
+    does: the first `"` not doubled (`""` is a quote inside the cell) followed by the
+    separator or the line's end. (A `"` followed by anything else is stray, as where a row
+    of its own opens a quote: `b@example.com,"Bob"`.)"""
     at = line.find('"')
     while at != -1:
         end = at
         while end < len(line) and line[end] == '"':
             end += 1
         if (end - at) % 2:
-            return end == len(line) or line[end] in (delimiter, "\r", "\n")
+            if end == len(line) or line[end] in (delimiter, "\r", "\n"):
+                return end - 1
+            return None
         at = line.find('"', end)
-    return False
+    return None
 
 
 def _read_again(first: int, last: int) -> str:

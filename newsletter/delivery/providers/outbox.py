@@ -31,6 +31,7 @@ import re
 import secrets
 import threading
 import time
+import unicodedata
 from collections.abc import Sequence
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -89,13 +90,56 @@ def header_address(name: str | None, address: str) -> tuple[Address, bool]:
 def sender_address(name: str | None, address: str) -> tuple[Address, bool]:
     """The From header as configured (`NEWSLETTER_FROM_EMAIL`), and whether it needs
     SMTPUTF8. The operator's own address is written as it is, not validated as a
-    subscriber's would be: a development domain (`.test`, `.local`) is fine for the outbox.
-    An IDN domain becomes its A-label; `ValueError` if it cannot be a header at all."""
-    local, _, domain = address.rpartition("@")
+    subscriber's would be: a development domain (`.test`, `.local`, `localhost`) is fine
+    for the outbox. An IDN domain becomes its A-label; `ValueError` if it cannot be a
+    header at all (`_sender_parts`)."""
+    local, domain = _sender_parts(address)
     with contextlib.suppress(UnicodeError):  # else written as it is (SMTPUTF8)
         domain = domain.encode("idna").decode("ascii")
     utf8 = not (local.isascii() and domain.isascii())
     return Address(name or "", username=local, domain=domain), utf8
+
+
+_ATOM = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+")
+_QUOTED = re.compile(r'"((?:[^"\\]|\\.)+)"')
+_LABEL_SPECIALS = frozenset('()<>[]:;@\\,"')
+
+
+def _sender_parts(address: str) -> tuple[str, str]:
+    """The local part (unquoted: `Address` quotes it again where it must) and the domain
+    of an address with exactly one `@` outside quotes, a local part that is a dot-atom or
+    one quoted string, and a domain of non-empty dot-separated labels; `ValueError`
+    naming what is wrong otherwise. No part holds a control character or a line break, and
+    only a quoted local part a space."""
+    if any(
+        unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp") for ch in address
+    ):
+        raise ValueError("it holds a control character or a line break")
+    quoted = _QUOTED.match(address)
+    if quoted and address[quoted.end() : quoted.end() + 1] == "@":
+        local = re.sub(r"\\(.)", r"\1", quoted.group(1))
+        domain = address[quoted.end() + 1 :]
+    else:
+        if address.count("@") != 1:
+            raise ValueError("it needs exactly one '@' between a local part and a domain")
+        local, _, domain = address.partition("@")
+        if not all(_ATOM.fullmatch(atom) or _plain_unicode(atom) for atom in local.split(".")):
+            raise ValueError(f"{local!r} is not a local part")
+    labels = domain.split(".")
+    if not all(labels) or any(ch in _LABEL_SPECIALS or _blank(ch) for ch in domain):
+        raise ValueError(f"{domain!r} is not a domain")
+    return local, domain
+
+
+def _blank(char: str) -> bool:
+    return char.isspace() or unicodedata.category(char)[0] == "Z"
+
+
+def _plain_unicode(atom: str) -> bool:
+    """An atom of a UTF-8 local part (RFC 6531): ASCII atom characters and any others."""
+    return bool(atom) and all(
+        _ATOM.fullmatch(ch) or not (ch.isascii() or _blank(ch)) for ch in atom
+    )
 
 
 def build_email(message: Message, recipient: Recipient) -> EmailMessage:

@@ -202,15 +202,44 @@ def test_the_sender_is_written_as_configured_even_on_a_development_domain(
         assert (address.addr_spec, address.display_name) == (written, "Verdicts")
 
 
-def test_a_sender_that_cannot_be_a_header_stops_the_send(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "sender",
+    [
+        "news@example.com\r\nBcc: x@example.com",
+        "noat",  # (was written as `<@noat>`)
+        "",  # (was `<>`)
+        "news@exa mple.test",  # (was written with the space)
+        "news@example.com@other.test",
+        "@example.com",
+        "news@",
+        "news@example..com",
+        "ne ws@example.com",
+        "news<x>@example.com",
+    ],
+)
+def test_a_sender_that_cannot_be_a_header_stops_the_send(tmp_path: Path, sender: str) -> None:
     backend = OutboxBackend(tmp_path)
     with pytest.raises(PermanentFailure, match="NEWSLETTER_FROM_EMAIL") as failed:
-        backend.send_batch(
-            _message(from_email="news@example.com\r\nBcc: x@example.com"),
-            [_recipient(1, "ok@example.com")],
-        )
+        backend.send_batch(_message(from_email=sender), [_recipient(1, "ok@example.com")])
     assert failed.value.stops_send
     assert not (tmp_path / "issue-1").exists()
+
+
+@pytest.mark.parametrize(
+    ("sender", "written"),
+    [
+        ('"news desk"@example.com', '"news desk"@example.com'),  # (was `"\\"news desk\\""@…`)
+        ('"a@b"@example.test', '"a@b"@example.test'),
+        ("news@localhost", "news@localhost"),
+        ("news@münchen.de", "news@xn--mnchen-3ya.de"),
+    ],
+)
+def test_a_sender_is_written_as_configured(tmp_path: Path, sender: str, written: str) -> None:
+    backend = OutboxBackend(tmp_path)
+    backend.send_batch(_message(from_email=sender), [_recipient(1, "ok@example.com")])
+    (path,) = (tmp_path / "issue-1").glob("*.eml")
+    parsed = email.message_from_bytes(path.read_bytes(), policy=default)
+    assert parsed["From"].addresses[0].addr_spec == written
 
 
 def test_a_folder_that_cannot_be_written_fails_the_batch_for_a_retry(tmp_path: Path) -> None:

@@ -12,14 +12,20 @@ The checker sends HEAD first and GET only where HEAD is refused, and never POSTs
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import httpx
 
 from newsletter.publishing.checks.findings import Finding, Level
 from newsletter.publishing.checks.html import collect
 
 
-def check_links_answer(html: str, timeout: float = 5.0) -> list[Finding]:
-    """Optional (`--links`): every distinct http(s) link answers below 400."""
+def check_links_answer(
+    html: str, timeout: float = 5.0, *, published_later: Collection[str] = ()
+) -> list[Finding]:
+    """Optional (`--links`): every distinct http(s) link answers below 400. A link in
+    `published_later` (the issue's own web version, which exists once the issue has gone
+    out) answering 404 is a warning that says so, not an error."""
     findings = []
     seen: set[str] = set()
     with httpx.Client(timeout=timeout, follow_redirects=True) as client:
@@ -36,7 +42,16 @@ def check_links_answer(html: str, timeout: float = 5.0) -> list[Finding]:
                     Finding(Level.ERROR, "links", f"{link.href} did not answer ({exc})")
                 )
                 continue
-            if answer.status_code >= 400:
+            if answer.status_code == 404 and link.href in published_later:
+                findings.append(
+                    Finding(
+                        Level.WARNING,
+                        "links",
+                        f"{link.href} answered 404: the web version is published when the "
+                        "issue goes out",
+                    )
+                )
+            elif answer.status_code >= 400:
                 findings.append(
                     Finding(Level.ERROR, "links", f"{link.href} answered {answer.status_code}")
                 )

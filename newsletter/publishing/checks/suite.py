@@ -46,5 +46,6 @@ def run_checks(
         *check_comparisons(comparisons),
     ]
     if links:
-        findings += check_links_answer(filled_html)
+        view = recipient.substitutions.get(placeholders.VIEW)
+        findings += check_links_answer(filled_html, published_later=(view,) if view else ())
     return findings

@@ -113,6 +113,23 @@ def test_issue_check_links_finds_every_link_answering_and_changes_nothing(
     assert snapshot(engine) == before
 
 
+def test_a_drafts_web_version_not_yet_published_is_a_warning_not_an_error(
+    live_app: str, settings: Settings
+) -> None:
+    """A draft's "view in your browser" link answers once the issue has gone out: before
+    that its 404 is a warning saying so, not an error that fails every draft's check;
+    any other 404 stays an error."""
+    urls = SiteUrls(settings.site_url)
+    view, gone = urls.issue(41), urls.issue(42)
+    html = "".join(f'<a href="{url}">x</a>' for url in (urls.home(), view, gone))
+    findings = check_links_answer(html, published_later=(view,))
+    assert [(f.level, f.message.split()[0]) for f in findings] == [
+        (Level.WARNING, view),
+        (Level.ERROR, gone),
+    ]
+    assert "published when the issue goes out" in findings[0].message
+
+
 def test_a_link_checker_on_a_real_subscribers_links_changes_nothing(
     live_app: str, engine: Engine, settings: Settings, tmp_path: Path
 ) -> None:

@@ -50,6 +50,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
 }
 FORMS: dict[tuple[str, str], dict[str, str]] = {
     ("POST", "/subscribe"): {"email": "hostile@example.com"},
+    ("POST", "/confirm/{token}"): {"named": "1", "name": "Ada"},
 }
 
 CLEANED = {
@@ -168,6 +169,7 @@ def test_the_walk_finds_every_string_the_routes_take(app: FastAPI) -> None:
         ("POST", "/confirm/{token}", "path", "token"),
         ("POST", "/subscribe", "form", "email"),
         ("POST", "/subscribe", "form", "name"),
+        ("POST", "/confirm/{token}", "form", "name"),
     } <= names
     tokens = {p.path for p in text_parameters(app) if p.name == "token"}
     assert len(tokens) == 4  # confirm, vote, unsubscribe, resubscribe

@@ -14,7 +14,6 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
-from fastapi.routing import APIRoute, iter_route_contexts
 from sqlalchemy import Engine
 
 from newsletter.core.settings import Settings
@@ -22,6 +21,7 @@ from newsletter.web.app import create_app
 from tests.conftest import serve
 from tests.factories import comparison, write_content
 from tests.newsletter.web.helpers import ADMIN
+from tests.newsletter.web.route_walk import route_parameters
 
 OUT_OF_RANGE = [
     str(2**31),  # past PostgreSQL's INTEGER
@@ -71,18 +71,7 @@ def _is_int(annotation: Any) -> bool:
 
 
 def int_parameters(app: FastAPI) -> list[IntParameter]:
-    found = []
-    for context in iter_route_contexts(app.routes):
-        route = context.original_route
-        if not isinstance(route, APIRoute) or context.path is None:
-            continue
-        for method in sorted(route.methods or ()):
-            for where, field in _fields(route.dependant):
-                if _is_int(field.field_info.annotation):
-                    if route.body_field is not None:
-                        assert (method, context.path) in BODIES, f"add a body for {context.path}"
-                    found.append(IntParameter(method, context.path, where, field.alias))
-    return found
+    return [IntParameter(*found) for found in route_parameters(app, _fields, _is_int, set(BODIES))]
 
 
 @pytest.fixture

@@ -18,7 +18,6 @@ import httpx
 import pytest
 from fastapi import FastAPI, params
 from fastapi.dependencies.models import Dependant
-from fastapi.routing import APIRoute, iter_route_contexts
 from pydantic import BaseModel
 from sqlalchemy import Engine
 
@@ -27,6 +26,7 @@ from newsletter.web.app import create_app
 from tests.conftest import serve
 from tests.factories import comparison, write_content
 from tests.newsletter.web.helpers import ADMIN
+from tests.newsletter.web.route_walk import route_parameters
 
 HOSTILE = [
     "\x00",
@@ -125,19 +125,8 @@ class _Named:
 
 
 def text_parameters(app: FastAPI) -> list[TextParameter]:
-    found = []
-    for context in iter_route_contexts(app.routes):
-        route = context.original_route
-        if not isinstance(route, APIRoute) or context.path is None:
-            continue
-        for method in sorted(route.methods or ()):
-            for where, field in _fields(route.dependant):
-                if _is_str(field.field_info.annotation):
-                    if route.body_field is not None:
-                        known = (method, context.path)
-                        assert known in BODIES or known in FORMS, f"add a body for {known}"
-                    found.append(TextParameter(method, context.path, where, field.alias))
-    return found
+    bodies = set(BODIES) | set(FORMS)
+    return [TextParameter(*found) for found in route_parameters(app, _fields, _is_str, bodies)]
 
 
 @pytest.fixture

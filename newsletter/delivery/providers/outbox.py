@@ -42,6 +42,7 @@ from pathlib import Path
 from email_validator import EmailNotValidError, validate_email
 
 from newsletter.core.clock import utcnow
+from newsletter.core.processes import process_exists
 from newsletter.core.settings import Settings
 from newsletter.delivery import (
     Backend,
@@ -197,24 +198,12 @@ def sweep(folder: Path, *, now: float | None = None) -> int:
             continue
         try:
             old = now - entry.stat(follow_symlinks=False).st_mtime > STALE_AFTER
-            if old or not _running(int(match.group(1))):
+            if old or not process_exists(int(match.group(1))):
                 os.unlink(entry.path)
                 removed += 1
         except FileNotFoundError:
             continue  # its writer finished, or another sweep took it
     return removed
-
-
-def _running(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # it exists, under another user
-    return True
 
 
 class OutboxBackend(Backend):

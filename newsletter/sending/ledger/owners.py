@@ -13,6 +13,7 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from newsletter.core.clock import utcnow
+from newsletter.core.processes import process_exists
 from newsletter.sending.ledger.outcomes import settle_recipients
 from newsletter.sending.ledger.tables import BatchState, SendBatch
 
@@ -48,13 +49,7 @@ def owner_is_gone(owner: str | None) -> bool:
     if pid == os.getpid():
         with _owners_lock:
             return owner not in _live_owners
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False  # it exists, under another user
-    return False
+    return not process_exists(pid)
 
 
 def heartbeat(session: Session, owner: str, *, now: float, lease: float) -> int:

@@ -101,6 +101,30 @@ class Settings(BaseSettings):
     """Sign-up requests waiting for their confirmation email; past this the form answers
     503 until the queue drains."""
 
+    # The event webhook and what events do (newsletter/tracking/).
+    sendgrid_webhook_public_key: str = Field(
+        default="", validation_alias="SENDGRID_WEBHOOK_PUBLIC_KEY"
+    )
+    """The key SendGrid signs its events with (base64 DER, as its settings page shows it).
+    Empty: POST /webhooks/sendgrid answers 503 and stores nothing."""
+    webhook_max_age: int = Field(default=600, ge=1)
+    """Seconds a signed webhook request stays acceptable (older: a replay, refused)."""
+    settle_after: timedelta = timedelta(hours=2)
+    """How long an `unknown` batch's recipients may wait for any event before `issue
+    status` lists them for `issue resend-unknown`."""
+    tracking: Literal["on", "off"] = "on"
+    """`on`: the provider's open and click tracking are enabled in every request and opens
+    and clicks are stored; `off`: both disabled in every request, none stored."""
+    soft_bounce_limit: int = Field(default=3, ge=1)
+    soft_bounce_window: int = Field(default=5, ge=1)
+    """An address soft-bounced in `soft_bounce_limit` of the last `soft_bounce_window`
+    issues sent to it (counted since its last delivery) is suppressed as bounced."""
+    pause_min_delivered: int = Field(default=1000, ge=1)
+    pause_hard_bounce_rate: float = Field(default=0.05, gt=0, le=1)
+    pause_complaint_rate: float = Field(default=0.001, gt=0, le=1)
+    """A send pauses itself (cause `deliverability`) once `pause_min_delivered` recipients
+    are delivered and hard bounces or spam reports pass these shares of delivered."""
+
     @field_validator("signup_limit_per_client", "signup_limit_total")
     @classmethod
     def _rates(cls, value: str) -> str:
@@ -115,7 +139,7 @@ class Settings(BaseSettings):
                 ) from None
         return value.strip()
 
-    @field_validator("misfire_grace", mode="before")
+    @field_validator("misfire_grace", "settle_after", mode="before")
     @classmethod
     def _seconds_or_duration(cls, value: object) -> object:
         """'21600' (seconds), 'PT6H' (ISO 8601) and '06:00:00' all mean six hours."""

@@ -71,6 +71,7 @@ class PauseCause(StrEnum):
     RETRIES_EXHAUSTED = "retries_exhausted"  # batches safe to retry ran out of attempts
     REFUSED = "refused"  # the provider refused the key, sender or message: every batch alike
     BACKEND_ERROR = "backend_error"  # the backend raised something that is not an answer
+    DELIVERABILITY = "deliverability"  # events showed too many hard bounces or spam reports
 
 
 # The named sets: ask by meaning, not by listing statuses.

@@ -13,6 +13,7 @@ from sqlmodel import SQLModel
 import newsletter.publishing.models
 import newsletter.sending.ledger
 import newsletter.sending.signup_queue
+import newsletter.tracking.models
 import scheduler.store
 import subscribers.models
 from newsletter.core.database import (
@@ -26,6 +27,7 @@ from newsletter.core.database import (
 assert newsletter.publishing.models
 assert newsletter.sending.ledger
 assert newsletter.sending.signup_queue
+assert newsletter.tracking.models
 assert subscribers.models
 assert scheduler.store
 

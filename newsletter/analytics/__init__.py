@@ -1,0 +1,1 @@
+"""Read-only reports built from the ledger, the events and the votes."""

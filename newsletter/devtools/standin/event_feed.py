@@ -29,10 +29,11 @@ class EventFeed:
         poster: PosterSettings | None = None,
         keep: bool = True,
         log: Callable[[str], None] | None = None,
+        signer: WebhookSigner | None = None,
     ) -> None:
         self.shares = shares or EventShares()
         self.seed = secrets.token_hex(8) if seed is None else str(seed)
-        self.signer = WebhookSigner()
+        self.signer = signer or WebhookSigner()  # given: its key was handed out first
         self.maker = EventMaker(self.shares, self.seed)
         self.poster = WebhookPoster(
             url,

@@ -21,12 +21,15 @@ from newsletter.devtools.standin.records import (
     Stats,
 )
 from newsletter.devtools.standin.server import Handler, Server
+from newsletter.devtools.standin.signing import WebhookSigner
 from newsletter.devtools.standin.webhook_poster import PosterSettings
 
 
 class StandIn:
     """A SendGrid mail/send stand-in: records what was accepted, injects faults, and with
-    `events_to` posts signed webhook events about it (`self.events`, see `EventFeed`).
+    `events_to` posts signed webhook events about it (`self.events`, see `EventFeed`),
+    signed with `signer` when given (its public key can then be handed to the receiver
+    before the receiver's URL is known), else with a key pair of its own.
 
     Thread-safe: the server handles each connection in its own thread and the
     test (or the control routes) may inspect or script it at any time.
@@ -42,6 +45,7 @@ class StandIn:
         event_shares: EventShares | None = None,
         seed: int | str | None = None,
         poster: PosterSettings | None = None,
+        signer: WebhookSigner | None = None,
     ) -> None:
         self.recorder = Recorder(record)
         self.events: EventFeed | None = None
@@ -53,6 +57,7 @@ class StandIn:
                 poster=poster,
                 keep=record == "full",
                 log=self.log,
+                signer=signer,
             )
         self.script = FaultScript()
         self.api_keys: frozenset[str] = frozenset(api_keys)

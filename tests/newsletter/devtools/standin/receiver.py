@@ -36,7 +36,9 @@ def verified(public_key: str, body: bytes, signature: str, timestamp: str) -> bo
     key = serialization.load_der_public_key(base64.b64decode(public_key))
     assert isinstance(key, ec.EllipticCurvePublicKey)
     try:
-        key.verify(base64.b64decode(signature), timestamp.encode() + body, ec.ECDSA(hashes.SHA256()))
+        key.verify(
+            base64.b64decode(signature), timestamp.encode() + body, ec.ECDSA(hashes.SHA256())
+        )
     except (InvalidSignature, ValueError):
         return False
     return True

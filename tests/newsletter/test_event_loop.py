@@ -68,7 +68,9 @@ def test_bounces_and_spam_reports_posted_by_the_stand_in_suppress_their_addresse
 
     with serve(create_app(settings, engine)) as port:
         hook = f"http://127.0.0.1:{port}/webhooks/sendgrid"
-        poster = PosterSettings(batch_size=500, interval=0.2, backoff=0.2, max_backoff=2)
+        poster = PosterSettings(
+            batch_size=500, interval=0.2, backoff=0.2, max_backoff=2, max_attempts=5
+        )
         with StandIn(
             api_keys=[KEY],
             events_to=hook,

@@ -33,7 +33,7 @@ USER_AGENT: Final = "SendGrid Event API (stand-in)"
 class PosterSettings:
     batch_size: int = 1000
     interval: float = 1.0  # seconds an event may wait for its batch to fill
-    max_attempts: int = 8  # per batch; then it is given up
+    max_attempts: int = 12  # per batch, over about 3.5 minutes; then it is given up
     backoff: float = 0.5  # first pause after a failure; doubled each time
     max_backoff: float = 30.0
     timeout: float = 10.0  # per POST
@@ -213,6 +213,7 @@ class WebhookPoster:
             with self._lock:
                 self._bump(requests=1, failures=0 if 200 <= status < 300 else 1)
             if 200 <= status < 300:
+                self._log(f"events POST {self.url} -> {status} ({len(batch)} events)")
                 self._posted(batch)
                 return
             self._log(f"events POST {self.url} -> {status or 'no answer'} (attempt {attempt})")

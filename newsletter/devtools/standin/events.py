@@ -5,7 +5,8 @@ the run's seed and the address alone, so a seeded run is reproducible whatever o
 requests arrive in (and an address meets the same fate on every send of one run). The
 events follow SendGrid's order for one message: processed, (deferred,) then exactly one of
 delivered / bounce / dropped (or nothing more: `processed_only`), then open, click and
-spamreport for a delivered one.
+spamreport for a delivered one. Timestamps are the request's time plus a second or so per
+step (SendGrid's own spread, minutes to days, would only slow a local run down).
 
 Field names and values follow SendGrid's Event Webhook reference: `email`, `timestamp`
 (unix seconds), `event`, `sg_event_id` (unique, base64 like SendGrid's), `sg_message_id`
@@ -20,8 +21,9 @@ from __future__ import annotations
 import base64
 import random
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
+from functools import partial
 from typing import Any, Final
 
 from newsletter.devtools.standin.click_links import click_candidates, pick_click_url
@@ -170,8 +172,8 @@ class EventMaker:
             for email in _addresses(personalization):
                 common = self._common(request, custom, email, index)
                 key = f"{self.seed}|click|{email.lower()}"
-                clicked = pick_click_url(candidates, substitutions, key)
-                made.extend(self._recipient_events(request, common, email, clicked))
+                click_url = partial(pick_click_url, candidates, substitutions, key)
+                made.extend(self._recipient_events(request, common, email, click_url))
                 index += 1
         return made
 
@@ -192,8 +194,14 @@ class EventMaker:
         return common
 
     def _recipient_events(
-        self, request: AcceptedRequest, common: Event, email: str, click_url: str | None
+        self,
+        request: AcceptedRequest,
+        common: Event,
+        email: str,
+        click_url: Callable[[], str | None],
     ) -> Iterator[Event]:
+        """One recipient's events in SendGrid's order; `click_url` is asked only for a
+        click (it substitutes the recipient's links: too dear to do for everyone)."""
         base = request.accepted_at
         message_id = common["sg_message_id"]
         sequence = 0
@@ -236,8 +244,9 @@ class EventMaker:
                 useragent=agent,
                 ip=READER_IP,
             )
-            if fate.clicked and click_url is not None:
-                yield event("click", later + 2, url=click_url, useragent=agent, ip=READER_IP)
+            url = click_url() if fate.clicked else None
+            if url is not None:
+                yield event("click", later + 2, url=url, useragent=agent, ip=READER_IP)
         if fate.spam:
             yield event("spamreport", later + 3)
             self._remember(email, SPAM_DROPPED_REASON)

@@ -54,6 +54,7 @@ def test_dev_sendgrid_is_registered() -> None:
     shown = runner.invoke(app, ["dev", "sendgrid", "--help"])
     assert shown.exit_code == 0
     assert "--port" in shown.output
+    assert "--events-to" in shown.output
     assert "stand-in" in shown.output
 
 

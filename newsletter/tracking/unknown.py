@@ -175,13 +175,14 @@ def mark_batch(
     new batch's number is the next one, and the move is conditional on each recipient
     still being `unknown` with no event, so two runs never move one recipient twice.
     """
-    ids = list(
-        session.exec(  # type: ignore[call-overload]
+    ids = [
+        int(sid)
+        for (sid,) in session.connection().execute(
             _unsettled_query(issue_id, settle_after=settle_after, now=now)
             .with_only_columns(col(SendRecipient.subscriber_id))
             .where(col(SendRecipient.subscriber_id).in_(list(subscribers)))
-        ).all()
-    )
+        )
+    ]
     if not ids:
         return None
     last = session.exec(
@@ -203,14 +204,16 @@ def mark_batch(
     session.flush()
     # Conditional again: an event applied since the look-up settles its recipient first.
     moved = int(
-        session.exec(
+        session.connection()
+        .execute(
             update(SendRecipient)
             .where(col(SendRecipient.issue_id) == issue_id)
             .where(col(SendRecipient.subscriber_id).in_(ids))
             .where(col(SendRecipient.state) == RecipientState.UNKNOWN)
             .where(_no_event())
             .values(batch_seq=seq, state=RecipientState.QUEUED)
-        ).rowcount
+        )
+        .rowcount
     )
     batch = session.get(SendBatch, (issue_id, seq))
     assert batch is not None

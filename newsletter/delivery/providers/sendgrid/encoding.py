@@ -38,7 +38,6 @@ from newsletter.delivery import (
 )
 from newsletter.delivery.headers import LIST_ID, LIST_UNSUBSCRIBE, LIST_UNSUBSCRIBE_POST, ONE_CLICK
 from newsletter.delivery.message import ISSUE_ARG, SUBSCRIBER_ARG
-from newsletter.delivery.providers.sendgrid.links import mark_action_links
 from newsletter.delivery.providers.sendgrid.limits import (
     MAX_BODY_BYTES,
     MAX_CATEGORIES,
@@ -48,6 +47,7 @@ from newsletter.delivery.providers.sendgrid.limits import (
     NAME_REFUSED_CHARACTERS,
     RESERVED_HEADERS,
 )
+from newsletter.delivery.providers.sendgrid.links import mark_action_links
 
 TOKEN_MAX_CHARS: Final = 100
 """A token is a few base64 integers, a dot and a 16-character MAC: the template proves the

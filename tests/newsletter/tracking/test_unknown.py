@@ -4,6 +4,11 @@ runs twice or dies half-way."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -39,6 +44,8 @@ from tests.newsletter.sending.test_sender import (
     sendgrid,
     set_status,
 )
+
+CLI = [sys.executable, "-c", "from newsletter.cli.main import main; main()"]
 
 
 @pytest.fixture
@@ -248,6 +255,62 @@ def test_a_crash_between_the_mark_and_the_request_never_sends_again_at_once(
     assert standin.stats().requests == requests + 1
     much_later = utcnow() + send_settings.settle_after + timedelta(minutes=1)
     assert listed(engine, issue, send_settings, now=much_later) == ids[:4]
+
+
+def test_kill_9_while_the_resend_is_in_flight_never_sends_it_twice(
+    engine: Engine,
+    send_settings: Settings,
+    standin: StandIn,
+    issue: Issue,
+    aged: dict[int, str],
+    tmp_path: Path,
+) -> None:
+    """`newsletter issue resend-unknown` in a subprocess, killed with -9 while SendGrid (the
+    stand-in, answering slowly) holds its request: the next run finds the batch in flight
+    under a dead owner, declares it unknown and sends nothing; each recipient has one copy."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("NEWSLETTER_")}
+    environ.update(
+        NEWSLETTER_DATABASE_URL=send_settings.database_url,
+        NEWSLETTER_SECRET_KEY=send_settings.secret_key,
+        NEWSLETTER_SITE_URL=send_settings.site_url,
+        NEWSLETTER_POSTAL_ADDRESS=send_settings.postal_address,
+        NEWSLETTER_BACKEND="sendgrid",
+        NEWSLETTER_SENDGRID_HOST=standin.url,
+        SENDGRID_API_KEY=KEY,
+        NEWSLETTER_BATCH_SIZE="10",
+        NO_PROXY="127.0.0.1,localhost",
+        no_proxy="127.0.0.1,localhost",
+    )
+    requests = standin.stats().requests
+    standin.inject("slow", seconds=2.0)
+    resender = subprocess.Popen(
+        [*CLI, "issue", "resend-unknown", str(issue.number), "--yes"],
+        env=environ,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 30
+    while standin.stats().requests == requests and time.monotonic() < deadline:
+        assert resender.poll() is None, resender.communicate()
+        time.sleep(0.01)
+    resender.send_signal(signal.SIGKILL)
+    resender.communicate(timeout=30)  # and reaped: a zombie would look alive
+    [(seq, (_, size, _))] = [
+        (seq, row) for seq, row in batch_states(engine, issue).items() if row[0] == "in_flight"
+    ]
+    assert size == 10
+
+    report = resend_unknown(engine, issue.number, send_settings, sendgrid(standin))
+
+    assert (report.reaped, report.chosen, report.marked) == (10, 0, 0)
+    assert batch_states(engine, issue)[seq][0] == BatchState.UNKNOWN
+    deadline = time.monotonic() + 10
+    while standin.stats().accepted_requests < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)  # the killed run's request, taken after all
+    assert standin.stats().requests == requests + 1
+    assert deliveries(standin) == {email: 1 for email in standin.recipients()}
+    assert set(aged.values()) <= set(standin.recipients())
 
 
 def test_a_refused_resend_is_recorded_failed_and_a_transient_refusal_is_retried(

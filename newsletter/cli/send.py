@@ -160,7 +160,8 @@ def _summary(report: SendReport, how: str) -> None:
             soft_wrap=True,
         )
     _notes(
-        "unknown batches (may or may not have been accepted; never re-sent)", report.unknown_batches
+        "unknown batches (may or may not have been accepted; never re-sent by `issue send`)",
+        report.unknown_batches,
     )
     _notes("failed batches", report.failed_batches)
     if report.status == IssueStatus.PAUSED:
@@ -170,8 +171,8 @@ def _summary(report: SendReport, how: str) -> None:
     if report.failed or report.unknown:
         fail(
             f"issue #{n} did not reach everyone: {report.failed:,} recipient(s) failed, "
-            f"{report.unknown:,} unknown (may or may not have been delivered; never re-sent); "
-            f"see `newsletter issue status {n}`"
+            f"{report.unknown:,} unknown (may or may not have been delivered; never re-sent "
+            f"by `issue send`); see `newsletter issue status {n}`"
         )
 
 
@@ -284,7 +285,7 @@ def issue_status_command(
     console.print(when + f", batches of {counts.batch_size}", soft_wrap=True)
     console.print(_counts_table(counts))
     _notes(
-        "unknown batches (may or may not have been accepted; never re-sent)",
+        "unknown batches (may or may not have been accepted; never re-sent by `issue send`)",
         counts.unknown_batches,
     )
     _notes("failed batches", counts.failed_batches)

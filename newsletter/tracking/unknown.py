@@ -38,7 +38,7 @@ from newsletter.links.personalize import Personalizer, vote_slots
 from newsletter.links.tokens import Signer
 from newsletter.publishing import lifecycle
 from newsletter.publishing.issues import get_issue
-from newsletter.publishing.lifecycle import FINISHED, PAUSED, IssueStatus
+from newsletter.publishing.lifecycle import FINISHED, PAUSED
 from newsletter.publishing.models import Issue
 from newsletter.sending import ledger
 from newsletter.sending.errors import SendConflict, SendRefused
@@ -237,7 +237,9 @@ def _sendable(engine: Engine, number: int, settings: Settings) -> Sendable:
     return Sendable(issue, issue_message(issue, settings), personalizer)
 
 
-def _check(engine: Engine, issue: Issue, backend: Backend, sendable: Sendable) -> IssueStatus:
+def _check(engine: Engine, issue: Issue, backend: Backend, sendable: Sendable) -> None:
+    """Refuse what cannot be re-sent: an issue never sent, a send at work, a message the
+    provider would refuse for every batch."""
     assert issue.id is not None
     with session_scope(engine) as session:
         started = session.get(IssueSend, issue.id) is not None
@@ -253,7 +255,6 @@ def _check(engine: Engine, issue: Issue, backend: Backend, sendable: Sendable) -
         backend.check_message(sendable.message)
     except DeliveryError as exc:
         raise SendRefused(f"the message cannot be sent: {exc}") from None
-    return status
 
 
 def resend_unknown(

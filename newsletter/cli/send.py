@@ -1,4 +1,4 @@
-"""`newsletter issue send|status|test-send`: delivering an issue.
+"""`newsletter issue send|status|test-send|resend-unknown`: delivering an issue.
 
 Thin: each command parses, calls one function of `newsletter.sending`, and presents the
 result. A command that makes a backend closes it when it ends (`with make_backend(...)`),
@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 import threading
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Annotated
 
 import typer
@@ -39,8 +40,10 @@ from newsletter.sending import (
     send_issue,
     test_send,
 )
+from newsletter.tracking.unknown import resend_unknown, unsettled, unsettled_summary
 
 NOTES_SHOWN = 20
+UNSETTLED_SHOWN = 5
 
 NumberArgument = Annotated[
     int | None, typer.Argument(help="Issue number (default: the issue of --week, or this week).")
@@ -157,7 +160,8 @@ def _summary(report: SendReport, how: str) -> None:
             soft_wrap=True,
         )
     _notes(
-        "unknown batches (may or may not have been accepted; never re-sent)", report.unknown_batches
+        "unknown batches (may or may not have been accepted; never re-sent by `issue send`)",
+        report.unknown_batches,
     )
     _notes("failed batches", report.failed_batches)
     if report.status == IssueStatus.PAUSED:
@@ -167,8 +171,8 @@ def _summary(report: SendReport, how: str) -> None:
     if report.failed or report.unknown:
         fail(
             f"issue #{n} did not reach everyone: {report.failed:,} recipient(s) failed, "
-            f"{report.unknown:,} unknown (may or may not have been delivered; never re-sent); "
-            f"see `newsletter issue status {n}`"
+            f"{report.unknown:,} unknown (may or may not have been delivered; never re-sent "
+            f"by `issue send`); see `newsletter issue status {n}`"
         )
 
 
@@ -281,11 +285,43 @@ def issue_status_command(
     console.print(when + f", batches of {counts.batch_size}", soft_wrap=True)
     console.print(_counts_table(counts))
     _notes(
-        "unknown batches (may or may not have been accepted; never re-sent)",
+        "unknown batches (may or may not have been accepted; never re-sent by `issue send`)",
         counts.unknown_batches,
     )
     _notes("failed batches", counts.failed_batches)
     _notes("batches waiting for a retry", counts.retryable_batches)
+    if counts.unknown:
+        _unsettled(number)
+
+
+def _waited(after: timedelta) -> str:
+    """A duration as an operator reads it: "2 h 00 min", "45 min"."""
+    minutes = int(after.total_seconds() // 60)
+    return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min"
+
+
+def _unsettled(number: int) -> None:
+    """The unknown recipients no event has settled in NEWSLETTER_SETTLE_AFTER, and what to do."""
+    settle_after = get_settings().settle_after
+    with session_scope(get_engine()) as session:
+        summary = unsettled_summary(
+            session, number, settle_after=settle_after, now=utcnow(), shown=UNSETTLED_SHOWN
+        )
+    if not summary.count:
+        return
+    more = (
+        f", … ({summary.count - len(summary.first):,} more)"
+        if summary.count > len(summary.first)
+        else ""
+    )
+    console.print(
+        f"{summary.count:,} unknown recipient(s) with no event from the provider after "
+        f"{_waited(settle_after)}: {', '.join(summary.first)}{more}\n"
+        f"  they most likely never got it; `newsletter issue resend-unknown {number}` sends it "
+        "to them again (the only command that can send someone an issue twice)",
+        markup=False,
+        soft_wrap=True,
+    )
 
 
 def issue_test_send(
@@ -314,8 +350,74 @@ def issue_test_send(
     )
 
 
+def issue_resend_unknown(
+    number: Annotated[int, typer.Argument(help="Issue number.")],
+    yes: Annotated[
+        bool,
+        typer.Option("--yes", "-y", help="Re-send without asking (needed off a terminal)."),
+    ] = False,
+) -> None:
+    """Send an issue again to its unknown recipients that no provider event has settled.
+
+    These recipients' batch may have reached the provider without an answer saying so: some
+    may have the issue already. This is the only command that can send someone an issue
+    twice, so it asks first (on a terminal; --yes otherwise). Exits 1 when some re-sends
+    failed or are unknown again.
+    Example: [bold]newsletter issue resend-unknown 3[/]
+    """
+    settings = get_settings()
+    engine = get_engine()
+    with session_scope(engine) as session:
+        found = unsettled(session, number, settle_after=settings.settle_after, now=utcnow())
+    if not found:
+        console.print(
+            f"issue #{number}: no unknown recipient is left without a provider event after "
+            f"{_waited(settings.settle_after)}; nothing to send",
+            soft_wrap=True,
+        )
+        return
+    shown = ", ".join(u.email for u in found[:UNSETTLED_SHOWN])
+    if len(found) > UNSETTLED_SHOWN:
+        shown += f", … ({len(found) - UNSETTLED_SHOWN:,} more)"
+    console.print(
+        "This is the only command that can send someone an issue twice: the provider may have "
+        "delivered their first copy without saying so.\n"
+        f"issue #{number}: {len(found):,} unknown recipient(s), no event heard in "
+        f"{_waited(settings.settle_after)}: {shown}",
+        markup=False,
+        soft_wrap=True,
+    )
+    if not yes:
+        if not is_terminal():
+            fail(f"issue #{number} was not re-sent: pass --yes to re-send without a terminal")
+        if not typer.confirm(f"Send issue #{number} again to them?", default=False):
+            fail(f"issue #{number} was not re-sent")
+    with make_backend(settings) as backend:
+        report = resend_unknown(
+            engine, number, settings, backend, subscribers=[u.subscriber_id for u in found]
+        )
+    settled = report.chosen - report.marked
+    console.print(
+        f"issue #{number} re-sent: {report.accepted:,} accepted, {report.failed:,} failed, "
+        f"{report.unknown:,} unknown, {report.skipped:,} skipped (left the list)"
+        + (f"; {settled:,} settled meanwhile, not re-sent" if settled else ""),
+        soft_wrap=True,
+    )
+    console.print(f"issue #{number}: {report.status}")
+    if report.status_reason:
+        console.print(f"  {report.status_reason}", markup=False, soft_wrap=True)
+    for line in report.errors:
+        problem(line)
+    if report.failed or report.unknown:
+        fail(
+            f"issue #{number}: {report.failed:,} re-send(s) failed, {report.unknown:,} unknown; "
+            f"see `newsletter issue status {number}`"
+        )
+
+
 def register(issue_group: typer.Typer) -> None:
     """Add the sending commands to the `issue` group, which they share with `issues`."""
     issue_group.command("send")(issue_send)
     issue_group.command("status")(issue_status_command)
     issue_group.command("test-send")(issue_test_send)
+    issue_group.command("resend-unknown")(issue_resend_unknown)

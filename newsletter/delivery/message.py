@@ -32,6 +32,13 @@ class Message:
     """Sent once per request and merged into every recipient's (SendGrid custom_args)."""
     sandbox: bool = False
     """Validate only, deliver nothing (SendGrid's sandbox mode; a dry run)."""
+    tracking: bool = False
+    """Ask the provider to track opens and clicks (NEWSLETTER_TRACKING). Off unless the
+    maker of the message says so: a message made without thinking about it is not tracked."""
+    action_urls: tuple[str, ...] = ()
+    """Prefixes of the links that act for the recipient (confirm, unsubscribe, vote, view):
+    a provider that rewrites links to count clicks must leave these alone, as it must every
+    link whose address is a per-recipient placeholder. Other links may be tracked."""
 
 
 @dataclass(frozen=True)

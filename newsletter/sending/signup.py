@@ -23,6 +23,7 @@ from newsletter.links.tokens import Signer
 from newsletter.links.urls import SiteUrls
 from newsletter.publishing.render import EMAIL_TEMPLATES, compile_mjml, environment
 from newsletter.sending.confirm import CONFIRM_VALID_DAYS
+from newsletter.sending.message import action_urls
 from subscribers.addresses import normalize_email
 from subscribers.service import request_subscription
 
@@ -46,6 +47,10 @@ def _templates(folder: Path) -> Environment:
 
 
 def confirmation_message(settings: Settings, confirm_url: str) -> Message:
+    """The double opt-in email. Never tracked, whatever NEWSLETTER_TRACKING says: it is
+    transactional (nobody subscribed yet, so nobody agreed to be tracked), and its one link
+    must reach the site as it is, not through a click-tracking redirect; the link is marked
+    besides (`action_urls`)."""
     env = _templates(settings.templates_dir / EMAIL_TEMPLATES)
     subject = f"Confirm your subscription to {settings.from_name}"
     values = {
@@ -64,6 +69,8 @@ def confirmation_message(settings: Settings, confirm_url: str) -> Message:
         from_email=settings.from_email,
         from_name=settings.from_name,
         categories=("confirmation",),
+        tracking=False,
+        action_urls=action_urls(settings),
     )
 
 

@@ -4,8 +4,9 @@
 registers the one error mapping (`errors`) and the routers, and owns the delivery backend
 for the app's lifetime: the lifespan starts the sign-up dispatcher (the thread that sends
 confirmation emails outside the request workers), and at shutdown stops it and then closes
-the backend. Every answer carries the security headers, and the preview answers only for
-loopback names (`security`).
+the backend. The providers' event webhooks are built once, first: a wrong key stops the app
+at start, not at each event. Every answer carries the security headers, and the preview
+answers only for loopback names (`security`).
 """
 
 from __future__ import annotations
@@ -21,12 +22,13 @@ from sqlalchemy import Engine
 from newsletter.core.database import get_engine
 from newsletter.core.settings import Settings, get_settings
 from newsletter.delivery import Backend
-from newsletter.delivery.registry import make_backend
+from newsletter.delivery.events import EventWebhook
+from newsletter.delivery.registry import WEBHOOKS, event_webhook, make_backend
 from newsletter.links.tokens import Signer
 from newsletter.publishing.preview import PreviewCache
 from newsletter.publishing.render import long_date
 from newsletter.sending.signup_dispatcher import SignupDispatcher
-from newsletter.web import api, docs, errors, pages, ratelimit, security, static
+from newsletter.web import api, docs, errors, pages, ratelimit, security, static, webhooks
 from newsletter.web import preview as preview_routes
 from newsletter.web.deps import Services, services_of
 
@@ -48,6 +50,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             services.backend.close()
 
 
+def configured_webhooks(settings: Settings) -> dict[str, EventWebhook]:
+    """Every provider's event webhook that has a key. A key that is set but is not one
+    raises SettingsError here, so the server stops at start rather than at each event."""
+    found = {name: event_webhook(settings, name) for name in WEBHOOKS}
+    return {name: webhook for name, webhook in found.items() if webhook is not None}
+
+
 def create_app(
     settings: Settings | None = None,
     engine: Engine | None = None,
@@ -66,6 +75,7 @@ def create_app(
         docs_url=None,  # served by `docs`, under a policy of its own
         redoc_url=None,
     )
+    hooks = configured_webhooks(settings)
     engine = engine or get_engine(settings.database_url)
     templates = Jinja2Templates(directory=settings.templates_dir / "web")
     templates.env.filters["longdate"] = long_date
@@ -76,6 +86,7 @@ def create_app(
         signer=Signer(settings.secret()),
         backend=backend or make_backend(settings),
         preview=PreviewCache(engine, settings) if preview else None,
+        webhooks=hooks,
     )
     app.state.signup_dispatcher = SignupDispatcher(engine, settings, app.state.services.backend)
     ratelimit.install(app, settings)
@@ -85,6 +96,7 @@ def create_app(
     app.include_router(docs.router)
     app.include_router(pages.router)
     app.include_router(api.router)
+    app.include_router(webhooks.router)
     if preview:
         app.include_router(preview_routes.router)
     return app

@@ -9,8 +9,8 @@ apps as they like.
 from __future__ import annotations
 
 import hmac
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Annotated, Final
 
 from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request, status
@@ -22,6 +22,7 @@ from sqlmodel import Session
 from newsletter.core.database import session_scope
 from newsletter.core.settings import Settings
 from newsletter.delivery import Backend
+from newsletter.delivery.events import EventWebhook
 from newsletter.links.tokens import Signer
 from newsletter.publishing.preview import PreviewCache
 from newsletter.web.presenter import Pages
@@ -37,6 +38,8 @@ class Services:
     signer: Signer
     backend: Backend
     preview: PreviewCache | None = None
+    webhooks: Mapping[str, EventWebhook] = field(default_factory=dict)
+    """The configured event webhooks by provider name; a provider missing has no key."""
 
 
 def services_of(app: FastAPI) -> Services:

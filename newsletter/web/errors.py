@@ -1,9 +1,12 @@
 """One error mapping for the whole app: a `NewsletterError` raised anywhere under a route
 becomes one answer, chosen by its kind, never by its message.
 
-Under /api/ (the admin API) and /preview (the editor's local preview, when it is on) the
-answer is JSON `{"detail": message}`; elsewhere it is the site's message page, for a
-reader. The same split holds for what the framework raises before a route runs: an unknown
+Under /api/ (the admin API), /webhooks/ (providers' event webhooks) and /preview (the
+editor's local preview, when it is on) the answer is JSON `{"detail": message}`; elsewhere
+it is the site's message page, for a reader. A refused webhook request is the exception:
+its detail is the same whatever the cause (`WITHHELD`), and the cause goes to the log.
+
+The same split holds for what the framework raises before a route runs: an unknown
 address, or a path parameter that cannot be what the route expects (`/issues/abc`), is a
 404 page in the site's look for a reader, and FastAPI's own JSON, naming the parameter and
 the reason, for the admin API and the preview.
@@ -22,6 +25,7 @@ an expired link's 410) and `KIND_STATUS`; any other `NewsletterError` is a 400.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Mapping
 from http import HTTPStatus
 from typing import Any, Final, TypeVar
@@ -34,11 +38,18 @@ from fastapi.utils import is_body_allowed_for_status_code
 from starlette.exceptions import HTTPException
 
 from newsletter.core.errors import Conflict, InvalidInput, NewsletterError, NotFound, Refused
+from newsletter.delivery.events import (
+    WebhookMalformed,
+    WebhookNotConfigured,
+    WebhookRefused,
+    WebhookTooLarge,
+)
 from newsletter.links.tokens import ExpiredToken, TokenError
 from newsletter.publishing.site import NoSuchComparison, NoSuchIssue
 from newsletter.sending.confirm import CONFIRM_VALID_DAYS
 from newsletter.sending.optout import AddressGone
 from newsletter.web import preview as preview_routes
+from newsletter.web import webhooks
 from newsletter.web.deps import get_services
 from newsletter.web.presenter import SITE_RELATIVE, Pages
 from newsletter.web.security import add_missing, site_headers
@@ -58,7 +69,20 @@ STATUS: Final[ErrorStatuses] = {
     # a genuine one past its age is gone (the page says how to get a fresh one).
     ExpiredToken: status.HTTP_410_GONE,
     TokenError: status.HTTP_400_BAD_REQUEST,
+    # A provider's webhook: off without a key, a body too large, or not the provider's shape
+    # (its refusals are `Refused`: 403).
+    WebhookNotConfigured: status.HTTP_503_SERVICE_UNAVAILABLE,
+    WebhookTooLarge: status.HTTP_413_CONTENT_TOO_LARGE,
+    WebhookMalformed: status.HTTP_400_BAD_REQUEST,
 }
+
+WITHHELD: Final[Mapping[type[NewsletterError], str]] = {
+    WebhookRefused: "the request is not signed by the provider",
+}
+"""Errors whose message is logged (warning) but not answered: the answer is this text,
+the same for every cause, so a forger learns nothing of which check failed."""
+
+log = logging.getLogger(__name__)
 
 _ROUTE_STATUSES: dict[Callable[..., object], ErrorStatuses] = {}
 
@@ -110,6 +134,13 @@ PAGES: Final[Mapping[type[NewsletterError], tuple[str, str | None, tuple[str, st
 }
 
 
+def _withheld(error: NewsletterError) -> str | None:
+    for cls in type(error).__mro__:
+        if cls in WITHHELD:
+            return WITHHELD[cls]
+    return None
+
+
 def _page_text(error: NewsletterError) -> tuple[str, str, tuple[str, str] | None]:
     for cls in type(error).__mro__:
         if issubclass(cls, NewsletterError) and cls in PAGES:
@@ -150,7 +181,7 @@ def answers_json(request: Request) -> bool:
     parameter was wrong (`scheme`, `number`) or why the issue cannot be shown. On the public
     server, where the preview is off, /preview is a reader's missing page like any other."""
     path = request.url.path
-    if _under(path, API_PREFIX):
+    if _under(path, API_PREFIX) or _under(path, webhooks.PREFIX):
         return True
     return _under(path, preview_routes.PREFIX) and get_services(request).preview is not None
 
@@ -160,10 +191,13 @@ async def newsletter_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, NewsletterError)
     endpoint = request.scope.get("endpoint")
     code = status_for(error, _ROUTE_STATUSES.get(endpoint) if endpoint else None)
+    detail = _withheld(error)
+    if detail is not None:
+        log.warning("%s %s refused: %s", request.method, request.url.path, error)
     if answers_json(request):
-        return EscapedJSON({"detail": str(error)}, status_code=code)
+        return EscapedJSON({"detail": str(error) if detail is None else detail}, status_code=code)
     title, body, action = _page_text(error)
-    return _message(request, title, body, action, code)
+    return _message(request, title, body if detail is None else detail, action, code)
 
 
 def _message(

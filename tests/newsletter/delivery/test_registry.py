@@ -8,8 +8,9 @@ import pytest
 
 from newsletter.core.settings import Settings, SettingsError
 from newsletter.delivery.providers.outbox import OutboxBackend
-from newsletter.delivery.providers.sendgrid import SendGridBackend
-from newsletter.delivery.registry import PROVIDERS, make_backend
+from newsletter.delivery.providers.sendgrid import SendGridBackend, SendGridWebhook
+from newsletter.delivery.registry import PROVIDERS, WEBHOOKS, event_webhook, make_backend
+from newsletter.devtools.standin.signing import WebhookSigner
 
 
 def settings(tmp_path: Path, backend: str) -> Settings:
@@ -48,3 +49,21 @@ def test_an_unknown_provider_is_one_line_naming_the_variable(tmp_path: Path) -> 
         match=r"^NEWSLETTER_BACKEND: no provider named 'smtp' \(one of: outbox, sendgrid\)$",
     ):
         make_backend(settings(tmp_path, "smtp"))
+
+
+def test_the_sendgrid_webhook_is_made_from_its_key_and_is_none_without_one(
+    tmp_path: Path,
+) -> None:
+    assert set(WEBHOOKS) == {"sendgrid"}
+    without = settings(tmp_path, "outbox")
+    assert event_webhook(without, "sendgrid") is None
+    signer = WebhookSigner()
+    configured = settings(tmp_path, "outbox")
+    configured.sendgrid_webhook_public_key = signer.public_key
+    webhook = event_webhook(configured, "sendgrid")
+    assert isinstance(webhook, SendGridWebhook)
+    body = b"[]"
+    webhook.verify(body, signer.headers(body, timestamp=1000), now=1000)
+    configured.sendgrid_webhook_public_key = "garbage"
+    with pytest.raises(SettingsError, match=r"^SENDGRID_WEBHOOK_PUBLIC_KEY: "):
+        event_webhook(configured, "sendgrid")

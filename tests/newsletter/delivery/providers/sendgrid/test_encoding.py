@@ -14,7 +14,7 @@ from newsletter.delivery.providers.sendgrid import (
     check_message,
     encode_request,
 )
-from newsletter.delivery.providers.sendgrid.encoding import display_name
+from newsletter.delivery.providers.sendgrid.encoding import display_name, tracking_settings
 from tests.newsletter.delivery.providers.sendgrid.samples import (
     ROWS,
     message,
@@ -78,15 +78,78 @@ def test_a_display_name_is_never_refused_nor_breaks_a_header(
 # ------------------------------------------------------- the sender's fast request path
 
 
-def test_the_fast_body_is_the_dict_body() -> None:
+@pytest.mark.parametrize("tracking", [True, False])
+def test_the_fast_body_is_the_dict_body(tracking: bool) -> None:
     p = personalizer()
     batch = PersonalizedBatch(p, ROWS)
-    msg = message(custom_args={"issue": "7", "batch": "12"}, sandbox=True)
+    msg = message(
+        custom_args={"issue": "7", "batch": "12"},
+        sandbox=True,
+        tracking=tracking,
+        html=TRACKED_HTML,
+        action_urls=("https://verdicts.example.com/vote/",),
+    )
 
     fast = json.loads(encode_request(msg, batch))
 
     assert fast == build_body(msg, [p.recipient(*row) for row in ROWS])
     assert list(batch) == [p.recipient(*row) for row in ROWS]  # any backend sees Recipients
+    assert fast["tracking_settings"] == tracking_settings(tracking)
+    assert fast["content"][1]["value"].count('clicktracking="off"') == 3
+
+
+# ------------------------------------------------------------------------------ tracking
+
+TRACKED_HTML = (
+    '<p><a href="https://tool.example/">a tool</a> '
+    '<a href="%%vote_1_1%%">vote</a> <a href="https://verdicts.example.com/vote/x.y">vote</a> '
+    '<a class="link" href="%%unsubscribe_url%%">unsubscribe</a></p>'
+)
+
+
+@pytest.mark.parametrize(
+    ("tracking", "expected"),
+    [
+        (
+            True,
+            {
+                "click_tracking": {"enable": True, "enable_text": False},
+                "open_tracking": {"enable": True},
+            },
+        ),
+        (
+            False,
+            {
+                "click_tracking": {"enable": False, "enable_text": False},
+                "open_tracking": {"enable": False},
+            },
+        ),
+    ],
+)
+def test_every_request_states_its_tracking(tracking: bool, expected: dict[str, object]) -> None:
+    """NEWSLETTER_TRACKING decides, not the account's defaults: on, opens and HTML clicks are
+    tracked and text links never are (no link there can be marked); off, neither."""
+    msg = message(tracking=tracking)
+    assert build_body(msg, [recipient(1)])["tracking_settings"] == expected
+    fast = encode_request(msg, PersonalizedBatch(personalizer(), ROWS[:1]))
+    assert json.loads(fast)["tracking_settings"] == expected
+
+
+def test_a_message_is_untracked_unless_its_maker_says_so() -> None:
+    assert build_body(message(), [recipient(1)])["tracking_settings"] == tracking_settings(False)
+
+
+def test_action_links_are_marked_in_the_request_and_content_links_are_not() -> None:
+    msg = message(html=TRACKED_HTML, action_urls=("https://verdicts.example.com/vote/",))
+    html = build_body(msg, [recipient(1)])["content"][1]["value"]
+    assert html == (
+        '<p><a href="https://tool.example/">a tool</a> '
+        '<a clicktracking="off" href="%%vote_1_1%%">vote</a> '
+        '<a clicktracking="off" href="https://verdicts.example.com/vote/x.y">vote</a> '
+        '<a clicktracking="off" class="link" href="%%unsubscribe_url%%">unsubscribe</a></p>'
+    )
+    assert msg.html == TRACKED_HTML  # the message itself is left as it was
+    assert build_body(msg, [recipient(1)])["content"][0]["value"] == msg.text  # text untouched
 
 
 def test_the_fast_path_is_refused_like_the_dict_path() -> None:

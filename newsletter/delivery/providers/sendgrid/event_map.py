@@ -1,0 +1,158 @@
+"""SendGrid's event webhook body, read into `DeliveryEvent`s: one table from SendGrid's event
+names to `EventType`, one function per event.
+
+The body is a JSON array of objects. Only its shape is required: an object missing a field,
+or carrying one of the wrong type, gives an event with that field empty, and an event type
+this code does not know is kept as `EventType.UNKNOWN` (so SendGrid, answered 2xx, does not
+retry it for a day). The custom_args the request carried (`message.ISSUE_ARG` and its
+neighbours) come back as top-level keys, as strings; anything but a clean decimal id in
+range is None, which leaves the event unmatched rather than refused. Text is cleaned of
+control characters and cut to the size of the column that keeps it.
+
+An event without a usable `sg_event_id` gets one derived from its content (SHA-256 of its
+canonical JSON): a retried POST carries the same bytes for it, so it is still stored once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Final
+
+from newsletter.core.text import without_controls
+from newsletter.delivery.events import BounceKind, DeliveryEvent, EventType, WebhookMalformed
+from newsletter.delivery.message import BATCH_ARG, ISSUE_ARG, SUBSCRIBER_ARG, TEST_ARG
+
+EVENT_TYPES: Final[Mapping[str, EventType]] = {
+    "processed": EventType.PROCESSED,
+    "dropped": EventType.DROPPED,
+    "delivered": EventType.DELIVERED,
+    "deferred": EventType.DEFERRED,
+    "bounce": EventType.BOUNCED,
+    "open": EventType.OPENED,
+    "click": EventType.CLICKED,
+    "spamreport": EventType.COMPLAINED,
+    "unsubscribe": EventType.UNSUBSCRIBED,
+    "group_unsubscribe": EventType.GROUP_UNSUBSCRIBED,
+    "group_resubscribe": EventType.GROUP_RESUBSCRIBED,
+}
+"""SendGrid's `event` names; any other is `EventType.UNKNOWN`."""
+
+SOFT_BOUNCE: Final = "blocked"
+"""A bounce event's `type` for a soft bounce; `bounce` (or none, as older events) is hard."""
+
+# The sizes of the columns these texts are kept in (`tracking.models.StoredEvent`, which
+# this layer may not import; a test holds the two together).
+EVENT_ID_MAX: Final = 100
+PROVIDER_TYPE_MAX: Final = 50
+REASON_MAX: Final = 500
+CLASSIFICATION_MAX: Final = 100
+STATUS_MAX: Final = 20
+URL_MAX: Final = 2000
+USER_AGENT_MAX: Final = 500
+EMAIL_MAX: Final = 320  # the longest address (64 + @ + 255), as the subscriber table's
+MESSAGE_ID_MAX: Final = 255  # not kept; SendGrid's are about 70 characters
+
+ID_MAX: Final = 2**31 - 1
+"""The largest id the tables hold (PostgreSQL's INTEGER)."""
+_ID: Final = re.compile(r"[1-9][0-9]{0,9}")  # a clean decimal: no sign, space or leading 0
+_EVENT_ID: Final = re.compile(r"[!-~]+")  # printable ASCII, no space: SendGrid's are base64
+_LAST_SECOND: Final = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC).timestamp()
+
+
+def parse_events(body: bytes, provider: str) -> list[DeliveryEvent]:
+    """The events of a SendGrid webhook body, in order; WebhookMalformed, naming the item,
+    for a body that is not a JSON array of objects with unix timestamps."""
+    items = _json_array(body)
+    return [_event(item, index, provider) for index, item in enumerate(items)]
+
+
+def _json_array(body: bytes) -> list[object]:
+    try:
+        data = json.loads(body, parse_constant=_no_constant)
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+        raise WebhookMalformed(f"the body is not JSON: {exc}") from None
+    if not isinstance(data, list):
+        raise WebhookMalformed(f"the body is a JSON {type(data).__name__}, not an array of events")
+    return data
+
+
+def _no_constant(name: str) -> object:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _event(item: object, index: int, provider: str) -> DeliveryEvent:
+    if not isinstance(item, dict):
+        raise WebhookMalformed(f"event {index}: a JSON {type(item).__name__}, not an object")
+    name = item.get("event")
+    kind = EVENT_TYPES.get(name, EventType.UNKNOWN) if isinstance(name, str) else EventType.UNKNOWN
+    bounce = None
+    if kind is EventType.BOUNCED:
+        soft = item.get("type") == SOFT_BOUNCE
+        bounce = BounceKind.SOFT if soft else BounceKind.HARD
+    reason = item.get("reason")
+    if kind is EventType.DEFERRED and not isinstance(reason, str):
+        reason = item.get("response")  # a deferral gives the receiving server's answer
+    return DeliveryEvent(
+        provider=provider,
+        event_id=_event_id(item),
+        type=kind,
+        occurred_at=_occurred_at(item.get("timestamp"), index),
+        email=_text(item.get("email"), EMAIL_MAX),
+        issue_number=_id(item.get(ISSUE_ARG)),
+        subscriber_id=_id(item.get(SUBSCRIBER_ARG)),
+        batch_seq=_id(item.get(BATCH_ARG)),
+        test=_flag(item.get(TEST_ARG)),
+        provider_type=_text(name, PROVIDER_TYPE_MAX),
+        bounce_kind=bounce,
+        reason=_text(reason, REASON_MAX),
+        classification=_text(item.get("bounce_classification"), CLASSIFICATION_MAX),
+        smtp_status=_text(item.get("status"), STATUS_MAX),
+        url=_text(item.get("url"), URL_MAX),
+        machine_open=kind is EventType.OPENED and _flag(item.get("sg_machine_open")),
+        user_agent=_text(item.get("useragent"), USER_AGENT_MAX),
+        message_id=_text(item.get("sg_message_id"), MESSAGE_ID_MAX),
+    )
+
+
+def _event_id(item: dict[str, object]) -> str:
+    """SendGrid's `sg_event_id` when it is one; otherwise one derived from the event's
+    content, the same for the same event however often it is posted."""
+    given = item.get("sg_event_id")
+    if isinstance(given, str) and len(given) <= EVENT_ID_MAX and _EVENT_ID.fullmatch(given):
+        return given
+    canonical = json.dumps(item, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return "sha256:" + hashlib.sha256(canonical.encode("ascii")).hexdigest()
+
+
+def _occurred_at(value: object, index: int) -> datetime:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise WebhookMalformed(f"event {index}: timestamp {repr(value)[:40]} is not unix seconds")
+    if not 0 <= value <= _LAST_SECOND:
+        raise WebhookMalformed(f"event {index}: timestamp {value!r:.40} is out of range")
+    return datetime.fromtimestamp(value, UTC)
+
+
+def _id(value: object) -> int | None:
+    """A custom arg as an id: SendGrid echoes them as strings; an int is taken too."""
+    if isinstance(value, str) and _ID.fullmatch(value):
+        number = int(value)
+    elif isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    else:
+        return None
+    return number if 1 <= number <= ID_MAX else None
+
+
+def _flag(value: object) -> bool:
+    if isinstance(value, str):
+        return value.lower() in ("1", "true")
+    return value is True or (type(value) is int and value == 1)
+
+
+def _text(value: object, limit: int) -> str:
+    """Clean one line of the provider's text, cut to `limit` characters ("" if not text)."""
+    return without_controls(value)[:limit].rstrip() if isinstance(value, str) else ""

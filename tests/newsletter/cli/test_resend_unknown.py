@@ -1,0 +1,137 @@
+"""`newsletter issue status` naming the unknown recipients nobody heard of, and
+`newsletter issue resend-unknown`: the warning before the question, the question, --yes,
+and the refusal without a terminal."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
+from typer.testing import CliRunner
+
+from newsletter.cli import send
+from newsletter.cli.main import app
+from newsletter.core.clock import utcnow
+from newsletter.core.database import session_scope
+from newsletter.core.settings import Settings, get_settings
+from newsletter.devtools.standin import StandIn
+from newsletter.sending.ledger import RecipientState
+from tests.newsletter.sending.test_sender import KEY, add_subscribers, build
+
+runner = CliRunner()
+WARNING = "This is the only command that can send someone an issue twice"
+
+
+@pytest.fixture
+def through_standin(env: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[StandIn]:
+    """The CLI configured, by environment alone, to send through a stand-in."""
+    with StandIn(api_keys=[KEY]) as standin:
+        for name, value in {
+            "NEWSLETTER_BACKEND": "sendgrid",
+            "NEWSLETTER_SENDGRID_HOST": standin.url,
+            "SENDGRID_API_KEY": KEY,
+            "NEWSLETTER_BATCH_SIZE": "10",
+            "NEWSLETTER_SEND_CONCURRENCY": "1",
+            "NEWSLETTER_SEND_RETRY_BASE": "0.01",
+        }.items():
+            monkeypatch.setenv(name, value)
+        get_settings.cache_clear()
+        yield standin
+
+
+@pytest.fixture
+def lost(engine: Engine, env: Settings, through_standin: StandIn, tmp_path: Path) -> list[str]:
+    """Issue #1 sent to 30; the second request was dropped before SendGrid took it, and
+    NEWSLETTER_SETTLE_AFTER has passed since with no event: the ten addresses."""
+    build(engine, env, tmp_path / "content")
+    people = add_subscribers(engine, 30, inactive_every=1000)
+    through_standin.inject("slow", seconds=0)
+    through_standin.inject("drop_before")
+    sent = runner.invoke(app, ["issue", "send", "1", "--yes"])
+    assert sent.exit_code == 1, sent.output
+    with session_scope(engine) as session:
+        connection = session.connection()
+        connection.execute(
+            text("UPDATE send_batch SET finished_at = :t WHERE state = 'unknown'"),
+            {"t": utcnow() - timedelta(hours=3)},
+        )
+        ids = connection.execute(
+            text("SELECT subscriber_id FROM send_recipient WHERE state = :s"),
+            {"s": RecipientState.UNKNOWN.value},
+        )
+        return sorted(people.active[sid] for (sid,) in ids)
+
+
+def test_status_lists_the_unsettled_with_the_command_to_run(lost: list[str]) -> None:
+    status = runner.invoke(app, ["issue", "status", "1"])
+
+    assert status.exit_code == 0, status.output
+    said = " ".join(status.output.split())
+    assert "10 unknown recipient(s) with no event from the provider after 2 h 00 min:" in said
+    assert ", ".join(lost[:5]) + ", … (5 more)" in said
+    assert "`newsletter issue resend-unknown 1`" in said
+
+
+def test_without_a_terminal_it_warns_and_refuses_unless_yes(
+    lost: list[str], through_standin: StandIn
+) -> None:
+    requests = through_standin.stats().requests
+
+    refused = runner.invoke(app, ["issue", "resend-unknown", "1"])
+
+    assert refused.exit_code == 1
+    said = " ".join(refused.output.split())
+    assert said.index(WARNING) < said.index("pass --yes")
+    assert "issue #1: 10 unknown recipient(s)" in said
+    assert through_standin.stats().requests == requests
+
+    sent = runner.invoke(app, ["issue", "resend-unknown", "1", "--yes"])
+
+    assert sent.exit_code == 0, sent.output
+    said = " ".join(sent.output.split())
+    assert "issue #1 re-sent: 10 accepted, 0 failed, 0 unknown, 0 skipped" in said
+    assert "issue #1: sent" in said
+    assert sorted(through_standin.recipients()[-10:]) == lost
+    assert len(through_standin.recipients()) == 30  # each once
+
+    status = runner.invoke(app, ["issue", "status", "1"])
+    assert "resend-unknown" not in status.output
+    nothing = runner.invoke(app, ["issue", "resend-unknown", "1", "--yes"])
+    assert nothing.exit_code == 0, nothing.output
+    assert "nothing to send" in nothing.output
+    assert len(through_standin.recipients()) == 30
+
+
+def test_on_a_terminal_it_asks_after_the_warning(
+    lost: list[str], through_standin: StandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(send, "is_terminal", lambda: True)
+    requests = through_standin.stats().requests
+
+    declined = runner.invoke(app, ["issue", "resend-unknown", "1"], input="n\n")
+
+    assert declined.exit_code == 1
+    said = " ".join(declined.output.split())
+    assert said.index(WARNING) < said.index("Send issue #1 again to them?")
+    assert "issue #1 was not re-sent" in said
+    assert through_standin.stats().requests == requests
+
+    accepted = runner.invoke(app, ["issue", "resend-unknown", "1"], input="y\n")
+
+    assert accepted.exit_code == 0, accepted.output
+    assert sorted(through_standin.recipients()[-10:]) == lost
+    assert through_standin.stats().requests == requests + 1
+
+
+def test_a_resend_that_fails_exits_1(lost: list[str], through_standin: StandIn) -> None:
+    through_standin.inject("error", status=400)
+
+    failed = runner.invoke(app, ["issue", "resend-unknown", "1", "--yes"])
+
+    assert failed.exit_code == 1
+    said = " ".join(failed.output.split())
+    assert "issue #1 re-sent: 0 accepted, 10 failed" in said
+    assert "10 re-send(s) failed" in said

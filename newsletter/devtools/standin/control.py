@@ -5,6 +5,8 @@ another process (the CLI's stand-in, the benchmark's). No auth: a local developm
   queues one (``"default": true`` sets the default instead; a null fault clears it).
 - ``GET accepted[?content=1]``: recipients and requests (full mode only: 409 otherwise).
 - ``POST reset``: records, counters and faults cleared. ``GET stats``: the counters.
+- ``GET events``: the event webhook's URL, public key, seed, events made by type and
+  what the poster did (409 without ``--events-to``).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ _METHODS: Final = {
     "accepted": ("GET",),
     "reset": ("POST",),
     "stats": ("GET",),
+    "events": ("GET",),
 }
 
 
@@ -58,6 +61,11 @@ def answer(exchange: Exchange, path: str) -> int:
         query = parse_qs(urlsplit(exchange.path).query)
         content = query.get("content", ["0"])[-1].lower() in ("1", "true", "yes")
         exchange.reply_json(200, standin.summary(content=content))
+    elif route == "events":
+        if standin.events is None:
+            exchange.reply_errors(409, [ApiError("no event webhook: start with --events-to")])
+            return 409
+        exchange.reply_json(200, standin.events.as_json())
     elif route == "reset":
         standin.reset()
         exchange.reply_json(200, {"reset": True})

@@ -65,6 +65,8 @@ def process(standin: StandIn, authorization: str | None, raw: bytes) -> Outcome:
     message_id = secrets.token_urlsafe(16)
     record = accepted_from(body, message_id, len(raw)) if standin.record == "full" else None
     standin.recorder.accept(record, personalizations=count, recipients=recipients, size=len(raw))
+    if standin.events is not None:
+        standin.events.accepted(body, message_id, time.time())
     return Outcome(202, message_id=message_id, personalizations=count)
 
 

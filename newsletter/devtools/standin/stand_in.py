@@ -10,6 +10,8 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
+from newsletter.devtools.standin.event_feed import EventFeed
+from newsletter.devtools.standin.events import EventShares
 from newsletter.devtools.standin.faults import FaultScript
 from newsletter.devtools.standin.records import (
     Accepted,
@@ -19,10 +21,15 @@ from newsletter.devtools.standin.records import (
     Stats,
 )
 from newsletter.devtools.standin.server import Handler, Server
+from newsletter.devtools.standin.signing import WebhookSigner
+from newsletter.devtools.standin.webhook_poster import PosterSettings
 
 
 class StandIn:
-    """A SendGrid mail/send stand-in: records what was accepted, injects faults.
+    """A SendGrid mail/send stand-in: records what was accepted, injects faults, and with
+    `events_to` posts signed webhook events about it (`self.events`, see `EventFeed`),
+    signed with `signer` when given (its public key can then be handed to the receiver
+    before the receiver's URL is known), else with a key pair of its own.
 
     Thread-safe: the server handles each connection in its own thread and the
     test (or the control routes) may inspect or script it at any time.
@@ -34,8 +41,24 @@ class StandIn:
         record: RecordMode = "full",
         *,
         verbose: bool = False,
+        events_to: str | None = None,
+        event_shares: EventShares | None = None,
+        seed: int | str | None = None,
+        poster: PosterSettings | None = None,
+        signer: WebhookSigner | None = None,
     ) -> None:
         self.recorder = Recorder(record)
+        self.events: EventFeed | None = None
+        if events_to is not None:
+            self.events = EventFeed(
+                events_to,
+                event_shares,
+                seed=seed,
+                poster=poster,
+                keep=record == "full",
+                log=self.log,
+                signer=signer,
+            )
         self.script = FaultScript()
         self.api_keys: frozenset[str] = frozenset(api_keys)
         self.verbose = verbose
@@ -68,6 +91,8 @@ class StandIn:
         if ":" in shown:
             shown = f"[{shown}]"
         self._server, self._url = server, f"http://{shown}:{bound_port}"
+        if self.events is not None:
+            self.events.start()
         return server
 
     def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
@@ -92,6 +117,8 @@ class StandIn:
             server.shutdown()
             thread.join(timeout=5)
         server.server_close()
+        if self.events is not None:
+            self.events.stop()
         self._server = self._thread = self._url = None
 
     def serve_forever(
@@ -111,6 +138,8 @@ class StandIn:
         finally:
             self._stopping.set()
             server.server_close()
+            if self.events is not None:
+                self.events.stop()
             self._server = self._url = None
 
     def __enter__(self) -> StandIn:
@@ -152,9 +181,11 @@ class StandIn:
     # -- records (see `Recorder`)
 
     def reset(self) -> None:
-        """Back to as-new: records, counters and faults are cleared."""
+        """Back to as-new: records, counters, faults and events made are cleared."""
         self.recorder.reset()
         self.script.clear()
+        if self.events is not None:
+            self.events.reset()
 
     @property
     def requests(self) -> list[Accepted]:

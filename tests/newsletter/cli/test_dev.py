@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import email
 import email.policy
 import os
@@ -16,6 +17,8 @@ from pathlib import Path
 from typing import IO
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import func
 from sqlmodel import select
 from typer.testing import CliRunner
@@ -51,6 +54,7 @@ def test_dev_sendgrid_is_registered() -> None:
     shown = runner.invoke(app, ["dev", "sendgrid", "--help"])
     assert shown.exit_code == 0
     assert "--port" in shown.output
+    assert "--events-to" in shown.output
     assert "stand-in" in shown.output
 
 
@@ -104,14 +108,19 @@ def test_demo_refuses_a_database_whose_issues_went_to_other_people(env: Settings
     assert "1 issue(s) sent to people other than its demo subscribers" in result.output
 
 
-def _stand_in_says(extra_env: dict[str, str], cwd: Path) -> str:
-    """What `newsletter dev sendgrid` prints in an 80-column terminal, up to the command to
-    paste; the stand-in is stopped with Ctrl-C (SIGINT) once it has said it."""
+def _stand_in_says(
+    extra_env: dict[str, str],
+    cwd: Path,
+    *options: str,
+    until: str = "newsletter issue send",
+) -> str:
+    """What `newsletter dev sendgrid` prints in an 80-column terminal, up to the line that
+    ends with `until`; the stand-in is stopped with Ctrl-C (SIGINT) once it has said it."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("NEWSLETTER_", "SENDGRID_"))}
     env.update({"COLUMNS": "80", "LINES": "24", **extra_env})
     command = [sys.executable, "-c", "from newsletter.cli.main import main; main()"]
     process = subprocess.Popen(
-        [*command, "dev", "sendgrid", "--port", "0"],
+        [*command, "dev", "sendgrid", "--port", "0", *options],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
@@ -129,7 +138,7 @@ def _stand_in_says(extra_env: dict[str, str], cwd: Path) -> str:
     lines: list[str] = []
     deadline = time.monotonic() + 30
     try:
-        while not lines or not lines[-1].rstrip().endswith("newsletter issue send"):
+        while not lines or not lines[-1].rstrip().endswith(until):
             lines.append(said.get(timeout=max(0.01, deadline - time.monotonic())))
     finally:
         process.send_signal(signal.SIGINT)
@@ -137,7 +146,9 @@ def _stand_in_says(extra_env: dict[str, str], cwd: Path) -> str:
     return "".join(lines)
 
 
-def _paste(printed: str, tmp_path: Path, env: dict[str, str]) -> dict[str, str]:
+def _paste(
+    printed: str, tmp_path: Path, env: dict[str, str], *, also: tuple[str, ...] = ()
+) -> dict[str, str]:
     """Paste what follows the instructions into a real shell, as a person would, with a
     `newsletter` that reports the environment it was started with, and whether urllib (what
     the sendgrid client sends with) would go past the proxy to the stand-in (`DIRECT`)."""
@@ -151,6 +162,7 @@ def _paste(printed: str, tmp_path: Path, env: dict[str, str]) -> dict[str, str]:
         "SENDGRID_API_KEY",
         "NO_PROXY",
         "no_proxy",
+        *also,
     )
     direct = (
         "import os, urllib.request as u; "
@@ -261,3 +273,55 @@ def test_the_pasted_lines_reach_the_stand_in_past_a_lowercase_proxy(tmp_path: Pa
     assert seen["DIRECT"] == "True"
     assert seen["no_proxy"] == "127.0.0.1,upper.corp.example,lower.corp.example"
     assert seen["NO_PROXY"] == "127.0.0.1,upper.corp.example"
+
+
+def test_with_events_to_the_stand_in_prints_the_lines_for_the_web_services_terminal(
+    tmp_path: Path,
+) -> None:
+    """The second block is for the terminal of `newsletter serve`: the same backend and the
+    public key the events are signed with, in the form SENDGRID_WEBHOOK_PUBLIC_KEY takes."""
+    hook = "http://127.0.0.1:8123/webhooks/sendgrid"
+    printed = _stand_in_says(
+        {}, tmp_path, "--events-to", hook, "--seed", "1", until="newsletter serve --port 8123"
+    )
+    assert f"Events about what it accepts go to {hook}" in " ".join(printed.split())
+    send_part, serve_block = (
+        printed.split("newsletter issue send\n", 1)[0],
+        printed.rsplit(":\n", 1)[1],
+    )
+    assert "export NEWSLETTER_BACKEND=sendgrid" in send_part
+    assert "WEBHOOK" not in send_part  # the sending terminal needs no key
+    seen = _paste("x:\n" + serve_block, tmp_path, {}, also=("SENDGRID_WEBHOOK_PUBLIC_KEY",))
+    assert seen["ARGS"] == "serve --port 8123"
+    assert seen["NEWSLETTER_BACKEND"] == "sendgrid"
+    assert seen["NEWSLETTER_SENDGRID_HOST"].startswith("http://127.0.0.1:")
+    key = serialization.load_der_public_key(base64.b64decode(seen["SENDGRID_WEBHOOK_PUBLIC_KEY"]))
+    assert isinstance(key, ec.EllipticCurvePublicKey)
+    assert key.curve.name == "secp256r1"
+    assert (
+        get_settings()
+        .model_validate({"SENDGRID_WEBHOOK_PUBLIC_KEY": seen["SENDGRID_WEBHOOK_PUBLIC_KEY"]})
+        .sendgrid_webhook_public_key
+        == seen["SENDGRID_WEBHOOK_PUBLIC_KEY"]
+    )
+
+
+def test_bad_event_shares_are_refused_in_one_line() -> None:
+    result = runner.invoke(
+        app,
+        [
+            "dev",
+            "sendgrid",
+            "--events-to",
+            "http://127.0.0.1:1/h",
+            "--hard-bounces",
+            "0.7",
+            "--drops",
+            "0.7",
+        ],
+    )
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [
+        "error: newsletter dev sendgrid: hard-bounces + soft-bounces + drops + processed-only "
+        "must be at most 1, not 1.405"
+    ]

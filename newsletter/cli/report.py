@@ -11,7 +11,7 @@ import sys
 from typing import Annotated
 
 import typer
-from rich.table import Table
+from rich.table import Column, Table
 
 from newsletter.analytics import IssueReport
 from newsletter.analytics import issue_report as build_report
@@ -63,8 +63,12 @@ def _numbers(report: IssueReport) -> Table:
 
 
 def _links(report: IssueReport) -> Table:
-    table = Table("link", "unique clicks", "of clickers", title="links clicked")
-    table.columns[1].justify = table.columns[2].justify = "right"
+    table = Table(
+        Column("link", overflow="fold"),  # a long address wraps whole, never cut short
+        Column("unique clicks", justify="right"),
+        Column("of clickers", justify="right"),
+        title="links clicked",
+    )
     for link in report.links[:LINKS_SHOWN]:
         table.add_row(plain(link.url), f"{link.clicks:,}", percent(link.share))
     return table
@@ -77,6 +81,7 @@ def _show(report: IssueReport) -> None:
         return
     say(f"{head}: {report.subject}")
     console.print(_numbers(report))
+    say(f"{report.events:,} provider events stored")
     if report.links:
         console.print(_links(report))
         if len(report.links) > LINKS_SHOWN:

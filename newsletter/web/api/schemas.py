@@ -102,8 +102,6 @@ class StatsOut(BaseModel):
 
 # ------------------------------------------------------------------ an issue's report
 
-_TIME = {"format": "date-time"}
-
 
 class LinkClicksOut(BaseModel):
     url: str
@@ -139,8 +137,12 @@ class IssueReportOut(BaseModel):
     subject: str
     status: str
     sent: bool = Field(description="Sending has started; false: not sent yet, every count 0.")
-    started_at: str | None = Field(description="ISO 8601, UTC.", json_schema_extra=_TIME)
-    finished_at: str | None = Field(description="ISO 8601, UTC.", json_schema_extra=_TIME)
+    started_at: str | None = Field(
+        description="ISO 8601, UTC.", json_schema_extra={"format": "date-time"}
+    )
+    finished_at: str | None = Field(
+        description="ISO 8601, UTC.", json_schema_extra={"format": "date-time"}
+    )
     audience: int
     accepted: int
     failed: int

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, and_, case, func, not_, or_
+from sqlalchemy import ColumnElement, and_, case, func, literal, not_, or_, union_all
 from sqlmodel import Session, col, select
 
 from newsletter.sending.ledger import BatchState, RecipientState, SendBatch, SendRecipient
@@ -77,27 +77,42 @@ def _untouched() -> ColumnElement[bool]:
 def recipient_counts(session: Session, issue_id: int) -> RecipientCounts:
     """The recipients of issue `issue_id` (its row id) by state; see the module docstring
     for which batches are summed and which are counted."""
+    totals, unclean = _batch_side(session, issue_id)
+    if len(unclean) > UNCLEAN_MAX:  # most of the send: count it all, as plainly as it gets
+        return _counted(_by_state(session, issue_id, None))
+    by_state = _by_state(session, issue_id, unclean) if unclean else {}
+    accepted, skipped, queued = totals
+    return _counted(by_state, accepted=accepted, skipped=skipped, queued=queued)
+
+
+def _batch_side(session: Session, issue_id: int) -> tuple[tuple[int, int, int], list[int]]:
+    """(accepted, skipped, queued) summed over the batches whose totals say it all, and the
+    numbers of the others (at most `UNCLEAN_MAX` + 1 of them).
+
+    One statement, so one snapshot on PostgreSQL too: read apart, a batch accepted between
+    the two reads would be in neither or in both.
+    """
     clean, untouched = _clean_accepted(), _untouched()
-    unclean = session.exec(
-        select(SendBatch.seq)
-        .where(SendBatch.issue_id == issue_id)
+    totals = select(
+        literal(0).label("seq"),
+        func.coalesce(func.sum(case((clean, col(SendBatch.sent)), else_=0)), 0),
+        func.coalesce(
+            func.sum(case((clean, col(SendBatch.size) - col(SendBatch.sent)), else_=0)), 0
+        ),
+        func.coalesce(func.sum(case((untouched, col(SendBatch.size)), else_=0)), 0),
+    ).where(col(SendBatch.issue_id) == issue_id)
+    others = (
+        select(col(SendBatch.seq).label("seq"))
+        .where(col(SendBatch.issue_id) == issue_id)
         .where(not_(or_(clean, untouched)))
         .order_by(col(SendBatch.seq))
         .limit(UNCLEAN_MAX + 1)
-    ).all()
-    if len(unclean) > UNCLEAN_MAX:  # most of the send: count it all, as plainly as it gets
-        return _counted(_by_state(session, issue_id, None))
-    sent, skipped, queued = session.exec(
-        select(
-            func.coalesce(func.sum(case((clean, col(SendBatch.sent)), else_=0)), 0),
-            func.coalesce(
-                func.sum(case((clean, col(SendBatch.size) - col(SendBatch.sent)), else_=0)), 0
-            ),
-            func.coalesce(func.sum(case((untouched, col(SendBatch.size)), else_=0)), 0),
-        ).where(SendBatch.issue_id == issue_id)
-    ).one()
-    by_state = _by_state(session, issue_id, list(unclean)) if unclean else {}
-    return _counted(by_state, accepted=int(sent), skipped=int(skipped), queued=int(queued))
+        .subquery()
+    )
+    listed = select(others.c.seq, literal(0), literal(0), literal(0))
+    rows = session.connection().execute(union_all(totals, listed)).all()
+    summed = next(row for row in rows if row[0] == 0)  # batch numbers start at 1
+    return (int(summed[1]), int(summed[2]), int(summed[3])), [int(r[0]) for r in rows if r[0]]
 
 
 def _by_state(session: Session, issue_id: int, batches: list[int] | None) -> dict[str, int]:

@@ -2,8 +2,8 @@
 alone says what became of its recipients, and one by one only where it cannot.
 
 Why not one `GROUP BY state` over `send_recipient`: the table has no index on the state,
-so counting a million recipients reads a million table rows (250-350 ms on SQLite, 200 ms
-on PostgreSQL, measured by `benchmarks/report.py`), most of a report's budget. A batch
+so counting a million recipients reads a million table rows (250-350 ms on SQLite, 150-200
+ms on PostgreSQL, measured by `benchmarks/report.py`), most of a report's budget. A batch
 row (about 1,000 per million recipients) already knows how many of its recipients went
 out, so:
 
@@ -11,30 +11,41 @@ out, so:
   accepted recipients and `size - sent` skipped ones: the request carried every recipient
   still queued (`batch_members`), the outcome moved them all to accepted and marked the
   others skipped (`ledger.record_outcome`);
+- a *clean* failed batch (failed, something sent) likewise holds `sent` failed and
+  `size - sent` skipped recipients: a refusal is of the whole request, recorded by the
+  same `record_outcome` with how many it carried (a late refusal included), and no event
+  follows a request the provider refused;
 - an *untouched* batch (pending, never claimed) holds `size` queued recipients: the
   snapshot writes them queued and nothing else moves them before a claim;
 - every other batch is counted recipient by recipient through the batch index
   (`ix_send_recipient_batch`): an accepted batch whose provider refused some recipients
-  one by one (the outbox; its error names them), failed and unknown batches (the event
-  webhook settles unknown recipients one at a time), skipped ones and batches in progress.
+  one by one (the outbox; its error names them), unknown batches (tracking or an
+  operator's resend may still move them), skipped ones, and batches in progress (claimed,
+  retryable).
 
 A normal send leaves nearly every batch clean, so the per-recipient part reads a few
 batches (about 5 ms for a million recipients on either database). When more than
-`UNCLEAN_MAX` batches need counting (a send refused wholesale, one that has just begun
-and was interrupted), the whole issue is counted in one statement: as slow as the plain
-count, never another answer.
+`UNCLEAN_MAX` batches need counting (a send where every batch had a refusal, or whose
+answers were all lost),
+the whole issue is counted in one statement: as slow as the plain count, never another
+answer.
 
-What the report relies on, then, is that whatever moves a recipient of an accepted batch
-(other than the outcome that accepted it) also sets the batch's error or leaves it
-another state, as the ledger's one-by-one refusals do today; the tests compare this
-count with the plain one after real sends.
+What this relies on: whatever moves a recipient of an accepted batch, other than the
+outcome that accepted it, also sets the batch's error or leaves it in another state, as the
+ledger's one-by-one refusals do. An `unknown` batch that events settle (tracking makes it
+accepted and clears its error) reads right too: its `sent` is the size of the request whose
+answer was lost, recorded with that outcome; a batch whose sender died in flight recorded
+none (`sent` 0) and is counted one by one. The tests compare this count with the plain one
+after real sends, refusals, settled and reaped batches.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, func, literal, not_, or_, union_all
+from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
 from newsletter.sending.ledger import BatchState, RecipientState, SendBatch, SendRecipient
@@ -70,6 +81,14 @@ def _clean_accepted() -> ColumnElement[bool]:
     )
 
 
+def _clean_failed() -> ColumnElement[bool]:
+    return and_(
+        col(SendBatch.state) == BatchState.FAILED,
+        col(SendBatch.sent) > 0,
+        col(SendBatch.sent) <= col(SendBatch.size),
+    )
+
+
 def _untouched() -> ColumnElement[bool]:
     return and_(col(SendBatch.state) == BatchState.PENDING, col(SendBatch.attempts) == 0)
 
@@ -81,38 +100,42 @@ def recipient_counts(session: Session, issue_id: int) -> RecipientCounts:
     if len(unclean) > UNCLEAN_MAX:  # most of the send: count it all, as plainly as it gets
         return _counted(_by_state(session, issue_id, None))
     by_state = _by_state(session, issue_id, unclean) if unclean else {}
-    accepted, skipped, queued = totals
-    return _counted(by_state, accepted=accepted, skipped=skipped, queued=queued)
+    return _counted(by_state, **totals)
 
 
-def _batch_side(session: Session, issue_id: int) -> tuple[tuple[int, int, int], list[int]]:
-    """(accepted, skipped, queued) summed over the batches whose totals say it all, and the
-    numbers of the others (at most `UNCLEAN_MAX` + 1 of them).
+def _batch_side(session: Session, issue_id: int) -> tuple[dict[str, int], list[int]]:
+    """The recipients by state summed over the batches whose totals say it all, and the
+    numbers of the other batches (at most `UNCLEAN_MAX` + 1 of them).
 
     One statement, so one snapshot on PostgreSQL too: read apart, a batch accepted between
     the two reads would be in neither or in both.
     """
-    clean, untouched = _clean_accepted(), _untouched()
-    totals = select(
+    accepted, failed, untouched = _clean_accepted(), _clean_failed(), _untouched()
+    sent, size = col(SendBatch.sent), col(SendBatch.size)
+
+    def total(*cases: tuple[ColumnElement[bool], Any]) -> ColumnElement[Any]:
+        return func.coalesce(func.sum(case(*cases, else_=0)), 0)
+
+    totals = core_select(  # plain Core: five columns, run on the connection
         literal(0).label("seq"),
-        func.coalesce(func.sum(case((clean, col(SendBatch.sent)), else_=0)), 0),
-        func.coalesce(
-            func.sum(case((clean, col(SendBatch.size) - col(SendBatch.sent)), else_=0)), 0
-        ),
-        func.coalesce(func.sum(case((untouched, col(SendBatch.size)), else_=0)), 0),
+        total((accepted, sent)),
+        total((failed, sent)),
+        total((or_(accepted, failed), size - sent)),
+        total((untouched, size)),
     ).where(col(SendBatch.issue_id) == issue_id)
     others = (
-        select(col(SendBatch.seq).label("seq"))
+        core_select(col(SendBatch.seq).label("seq"))
         .where(col(SendBatch.issue_id) == issue_id)
-        .where(not_(or_(clean, untouched)))
+        .where(not_(or_(accepted, failed, untouched)))
         .order_by(col(SendBatch.seq))
         .limit(UNCLEAN_MAX + 1)
         .subquery()
     )
-    listed = select(others.c.seq, literal(0), literal(0), literal(0))
+    listed = core_select(others.c.seq, literal(0), literal(0), literal(0), literal(0))
     rows = session.connection().execute(union_all(totals, listed)).all()
     summed = next(row for row in rows if row[0] == 0)  # batch numbers start at 1
-    return (int(summed[1]), int(summed[2]), int(summed[3])), [int(r[0]) for r in rows if r[0]]
+    names = ("accepted", "failed", "skipped", "queued")
+    return dict(zip(names, map(int, summed[1:]), strict=True)), [int(r[0]) for r in rows if r[0]]
 
 
 def _by_state(session: Session, issue_id: int, batches: list[int] | None) -> dict[str, int]:
@@ -133,11 +156,16 @@ def _by_state(session: Session, issue_id: int, batches: list[int] | None) -> dic
 
 
 def _counted(
-    by_state: dict[str, int], *, accepted: int = 0, skipped: int = 0, queued: int = 0
+    by_state: dict[str, int],
+    *,
+    accepted: int = 0,
+    failed: int = 0,
+    skipped: int = 0,
+    queued: int = 0,
 ) -> RecipientCounts:
     return RecipientCounts(
         accepted=accepted + by_state.get(RecipientState.ACCEPTED, 0),
-        failed=by_state.get(RecipientState.FAILED, 0),
+        failed=failed + by_state.get(RecipientState.FAILED, 0),
         unknown=by_state.get(RecipientState.UNKNOWN, 0),
         skipped=skipped + by_state.get(RecipientState.SKIPPED, 0),
         queued=queued + by_state.get(RecipientState.QUEUED, 0),

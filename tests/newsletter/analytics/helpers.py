@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import Engine, text
-from sqlmodel import select
 
 from newsletter.core.database import session_scope
 from newsletter.core.settings import Settings
@@ -18,6 +17,7 @@ from newsletter.delivery.providers.sendgrid.backend import SendGridBackend
 from newsletter.devtools.standin import StandIn
 from newsletter.publishing.models import Issue
 from newsletter.sending import SendProgress, SendReport, send_issue
+from newsletter.sending.ledger import BatchState, settle_recipients
 from newsletter.tracking.models import EventTally, IssueLink, Tally
 from tests.newsletter.sending.test_sender import KEY, People, add_subscribers, build, set_status
 
@@ -119,36 +119,29 @@ def plain_counts(engine: Engine, issue_id: int) -> dict[str, int]:
         return {str(state): int(n) for state, n in rows}
 
 
-def settle(engine: Engine, issue_id: int, how_many: int) -> list[int]:
-    """Settle recipients of the issue's unknown batch as tracking does when an event proves
-    the provider has their message: `unknown` -> `accepted`, one by one, and the counter."""
+def settle(engine: Engine, issue_id: int) -> int:
+    """Settle the issue's unknown batches as tracking does once an event proves the provider
+    has one of their messages (a request is accepted or refused whole): each batch becomes
+    accepted, its error (which described the lost answer) cleared, its unknown recipients
+    accepted with it; the counter counts them. Returns the recipients settled."""
+    settled = 0
     with session_scope(engine) as session:
         conn = session.connection()
-        ids = [
-            int(sid)
-            for (sid,) in conn.execute(
-                text(
-                    "SELECT subscriber_id FROM send_recipient WHERE issue_id = :i "
-                    "AND state = 'unknown' ORDER BY subscriber_id LIMIT :n"
-                ),
-                {"i": issue_id, "n": how_many},
+        batches = [
+            int(seq)
+            for (seq,) in conn.execute(
+                text("SELECT seq FROM send_batch WHERE issue_id = :i AND state = 'unknown'"),
+                {"i": issue_id},
             )
         ]
-        for sid in ids:
+        for seq in batches:
             conn.execute(
                 text(
-                    "UPDATE send_recipient SET state = 'accepted' "
-                    "WHERE issue_id = :i AND subscriber_id = :s AND state = 'unknown'"
+                    "UPDATE send_batch SET state = 'accepted', error = NULL "
+                    "WHERE issue_id = :i AND seq = :q AND state = 'unknown'"
                 ),
-                {"i": issue_id, "s": sid},
+                {"i": issue_id, "q": seq},
             )
-        row = session.exec(
-            select(EventTally).where(
-                EventTally.issue_id == issue_id, EventTally.name == Tally.SETTLED.value
-            )
-        ).first()
-        if row is None:
-            session.add(EventTally(issue_id=issue_id, name=Tally.SETTLED.value, value=len(ids)))
-        else:
-            row.value += len(ids)
-    return ids
+            settled += settle_recipients(session, issue_id, seq, BatchState.ACCEPTED)
+        session.add(EventTally(issue_id=issue_id, name=Tally.SETTLED.value, value=settled))
+    return settled

@@ -5,11 +5,12 @@ nothing delivered, an issue never sent, and numbers that name no issue."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from sqlmodel import insert
 
 from newsletter.analytics import IssueReport, issue_report, recipient_counts
@@ -23,8 +24,14 @@ from newsletter.delivery.providers.outbox import OutboxBackend
 from newsletter.delivery.providers.sendgrid.backend import SendGridBackend
 from newsletter.devtools.standin import StandIn
 from newsletter.publishing.lifecycle import IssueStatus
-from newsletter.sending import send_issue
-from newsletter.sending.ledger import snapshot_audience
+from newsletter.sending import SendProgress, send_issue
+from newsletter.sending.ledger import (
+    claim_batch,
+    new_owner,
+    reap_orphans,
+    retire_owner,
+    snapshot_audience,
+)
 from newsletter.tracking.models import StoredEvent, Tally
 from subscribers.models import Subscriber
 from tests.newsletter.analytics.helpers import (
@@ -35,7 +42,7 @@ from tests.newsletter.analytics.helpers import (
     settle,
     track,
 )
-from tests.newsletter.sending.test_sender import KEY, add_subscribers, build
+from tests.newsletter.sending.test_sender import KEY, add_subscribers, build, set_status
 
 
 @pytest.fixture
@@ -130,20 +137,50 @@ def test_as_dict_is_the_report_as_json_data(
     assert data["started_at"] == report.started_at.isoformat()
 
 
-def test_recipients_settled_by_events_move_from_unknown_to_accepted(
+def test_an_unknown_batch_settled_by_events_is_accepted(
     engine: Engine, settings: Settings, standin: StandIn, tmp_path: Path
 ) -> None:
-    sent = sent_with_trouble(engine, settings, standin, tmp_path / "content")
+    sent = sent_with_trouble(engine, settings, standin, tmp_path / "content", leave=1)
     assert sent.issue.id is not None
     before = report_of(engine, 1)
 
-    settled = settle(engine, sent.issue.id, 3)
+    settled = settle(engine, sent.issue.id)
 
     after = report_of(engine, 1)
-    assert len(settled) == 3
-    assert (before.accepted, before.unknown) == (30, 10)
-    assert (after.accepted, after.unknown) == (33, 7)
+    assert settled == 10
+    assert (before.accepted, before.unknown) == (29, 10)
+    assert (after.accepted, after.unknown) == (39, 0)
     assert ledger_of(after) == plain_counts(engine, sent.issue.id)
+    with session_scope(engine) as session:  # now a clean accepted batch: read from its total
+        assert recipient_counts(session, sent.issue.id).counted_one_by_one == 0
+
+
+def test_a_reaped_batch_settled_by_events_is_counted_one_by_one(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    """A batch whose sender died in flight never recorded how many it sent (`sent` is 0):
+    once events settle it, its batch row alone cannot say who was accepted."""
+    issue = build(engine, settings, tmp_path / "content")
+    add_subscribers(engine, 25)
+    assert issue.id is not None
+    with session_scope(engine, immediate=True) as session:
+        session.connection().execute(
+            text("UPDATE issue SET status = 'sending' WHERE id = :i"), {"i": issue.id}
+        )
+        snapshot_audience(session, issue.id, 10)
+    gone = new_owner()
+    retire_owner(gone)
+    now = time.time()
+    with session_scope(engine, immediate=True) as session:
+        assert claim_batch(session, issue.id, gone, now=now, lease=30, max_tries=5)
+    with session_scope(engine, immediate=True) as session:
+        assert reap_orphans(session, issue.id, now=now + 31) == [(1, 10)]
+
+    settle(engine, issue.id)
+
+    report = report_of(engine, issue.number)
+    assert ledger_of(report) == {"accepted": 10, "queued": 15}
+    assert ledger_of(report) == plain_counts(engine, issue.id)
 
 
 def test_recipients_the_outbox_refused_one_by_one_are_failed(
@@ -199,11 +236,11 @@ def test_batch_totals_agree_with_the_plain_count_however_many_batches_are_odd(
     assert sent.issue.id is not None
     with session_scope(engine) as session:
         mostly_batches = recipient_counts(session, sent.issue.id)
-    monkeypatch.setattr(recipients_module, "UNCLEAN_MAX", 1)  # past it: count them all
+    monkeypatch.setattr(recipients_module, "UNCLEAN_MAX", 0)  # past it: count them all
     with session_scope(engine) as session:
         all_counted = recipient_counts(session, sent.issue.id)
 
-    assert mostly_batches.counted_one_by_one == 20  # the failed and the unknown batch
+    assert mostly_batches.counted_one_by_one == 10  # the unknown batch alone
     assert all_counted.counted_one_by_one == 50
     for counts in (mostly_batches, all_counted):
         assert (counts.accepted, counts.failed, counts.unknown, counts.skipped) == (29, 10, 10, 1)
@@ -215,16 +252,24 @@ def test_nothing_delivered_divides_by_nothing(
 ) -> None:
     send_settings(settings)
     issue = build(engine, settings, tmp_path / "content")
-    add_subscribers(engine, 20)
+    last = max(add_subscribers(engine, 30).active)
     assert issue.id is not None
     standin.set_default_fault("error", status=400)  # every batch refused: nothing accepted
-    send_issue(engine, issue.number, settings, SendGridBackend(KEY, standin.url, 5))
+
+    def leave(progress: SendProgress) -> None:  # one of the last batch, found gone at its claim
+        if progress.settled == 10:
+            set_status(engine, last, "unsubscribed")
+
+    send_issue(
+        engine, issue.number, settings, SendGridBackend(KEY, standin.url, 5), on_progress=leave
+    )
     track(engine, issue.id, {Tally.EVENTS: 0}, {})
 
     report = report_of(engine, issue.number)
 
     assert report.status == IssueStatus.FAILED
-    assert ledger_of(report) == {"failed": 20}
+    assert ledger_of(report) == {"failed": 29, "skipped": 1}
+    assert ledger_of(report) == plain_counts(engine, issue.id)
     assert report.delivered == 0
     assert all(rate is None for rate in vars(report.rates).values())
     assert report.links == ()

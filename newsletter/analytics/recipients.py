@@ -26,9 +26,11 @@ out, so:
 A normal send leaves nearly every batch clean, so the per-recipient part reads a few
 batches (about 5 ms for a million recipients on either database). When more than
 `UNCLEAN_MAX` batches need counting (a send where every batch had a refusal, or whose
-answers were all lost),
-the whole issue is counted in one statement: as slow as the plain count, never another
-answer.
+answers were all lost), the whole issue is counted in one statement. Either way only the
+recipients outside the state their batches make likeliest are grouped, and that state gets
+the rest of the batches' sizes (fixed at the snapshot, one row per recipient): the worst
+case, every batch counted, takes about 100 ms on SQLite instead of the 250-400 ms of the
+plain count.
 
 What this relies on: whatever moves a recipient of an accepted batch, other than the
 outcome that accepted it, also sets the batch's error or leaves it in another state, as the
@@ -41,6 +43,7 @@ after real sends, refusals, settled and reaped batches.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -96,63 +99,117 @@ def _untouched() -> ColumnElement[bool]:
 def recipient_counts(session: Session, issue_id: int) -> RecipientCounts:
     """The recipients of issue `issue_id` (its row id) by state; see the module docstring
     for which batches are summed and which are counted."""
-    totals, unclean = _batch_side(session, issue_id)
-    if len(unclean) > UNCLEAN_MAX:  # most of the send: count it all, as plainly as it gets
-        return _counted(_by_state(session, issue_id, None))
-    by_state = _by_state(session, issue_id, unclean) if unclean else {}
-    return _counted(by_state, **totals)
+    batches = _batch_side(session, issue_id)
+    likely: Counter[RecipientState] = Counter()
+    for state, size in batches.others.values():
+        likely[state] += size
+    if len(batches.others) > UNCLEAN_MAX:  # most of the send: count it all, plainly
+        likely.update({RecipientState(k): n for k, n in batches.totals.items()})
+        everyone = _by_state(session, issue_id, None, batches.recipients, likely)
+        return _counted(everyone)
+    if not batches.others:
+        return _counted({}, **batches.totals)
+    rows = sum(size for _, size in batches.others.values())
+    by_state = _by_state(session, issue_id, list(batches.others), rows, likely)
+    return _counted(by_state, **batches.totals)
 
 
-def _batch_side(session: Session, issue_id: int) -> tuple[dict[str, int], list[int]]:
-    """The recipients by state summed over the batches whose totals say it all, and the
-    numbers of the other batches (at most `UNCLEAN_MAX` + 1 of them).
+@dataclass(frozen=True)
+class _Batches:
+    totals: dict[str, int]
+    """Recipients by state (accepted, failed, skipped, queued) over the batches whose
+    totals say it all."""
+    recipients: int
+    """In every batch of the issue (sizes are fixed at the snapshot, one row each)."""
+    others: dict[int, tuple[RecipientState, int]]
+    """The other batches (at most `UNCLEAN_MAX` + 1): number -> (the state most of their
+    recipients are likely in, size)."""
 
-    One statement, so one snapshot on PostgreSQL too: read apart, a batch accepted between
-    the two reads would be in neither or in both.
-    """
+
+_LIKELY = (
+    RecipientState.QUEUED,  # pending, claimed, retryable
+    RecipientState.ACCEPTED,
+    RecipientState.FAILED,
+    RecipientState.UNKNOWN,
+    RecipientState.SKIPPED,
+)
+"""What a batch's state says of most of its recipients, by the code `_batch_side` gives."""
+
+
+def _batch_side(session: Session, issue_id: int) -> _Batches:
+    """What the batch rows alone tell: one statement, so one snapshot on PostgreSQL too
+    (read apart, a batch accepted between two reads would be in neither or in both)."""
     accepted, failed, untouched = _clean_accepted(), _clean_failed(), _untouched()
-    sent, size = col(SendBatch.sent), col(SendBatch.size)
+    sent, size, state = col(SendBatch.sent), col(SendBatch.size), col(SendBatch.state)
 
     def total(*cases: tuple[ColumnElement[bool], Any]) -> ColumnElement[Any]:
         return func.coalesce(func.sum(case(*cases, else_=0)), 0)
 
-    totals = core_select(  # plain Core: five columns, run on the connection
+    totals = core_select(  # plain Core: six columns, run on the connection
         literal(0).label("seq"),
         total((accepted, sent)),
         total((failed, sent)),
         total((or_(accepted, failed), size - sent)),
         total((untouched, size)),
+        func.coalesce(func.sum(size), 0),
     ).where(col(SendBatch.issue_id) == issue_id)
     others = (
-        core_select(col(SendBatch.seq).label("seq"))
+        core_select(
+            col(SendBatch.seq).label("seq"),
+            size.label("size"),
+            case(
+                *((state == s.value, code) for code, s in enumerate(_LIKELY) if code),
+                else_=0,
+            ).label("likely"),
+        )
         .where(col(SendBatch.issue_id) == issue_id)
         .where(not_(or_(accepted, failed, untouched)))
         .order_by(col(SendBatch.seq))
         .limit(UNCLEAN_MAX + 1)
         .subquery()
     )
-    listed = core_select(others.c.seq, literal(0), literal(0), literal(0), literal(0))
+    listed = core_select(
+        others.c.seq, others.c.size, others.c.likely, literal(0), literal(0), literal(0)
+    )
     rows = session.connection().execute(union_all(totals, listed)).all()
     summed = next(row for row in rows if row[0] == 0)  # batch numbers start at 1
     names = ("accepted", "failed", "skipped", "queued")
-    return dict(zip(names, map(int, summed[1:]), strict=True)), [int(r[0]) for r in rows if r[0]]
+    return _Batches(
+        totals=dict(zip(names, map(int, summed[1:5]), strict=True)),
+        recipients=int(summed[5]),
+        others={int(r[0]): (_LIKELY[int(r[2])], int(r[1])) for r in rows if r[0]},
+    )
 
 
-def _by_state(session: Session, issue_id: int, batches: list[int] | None) -> dict[str, int]:
-    """Recipients by state, one by one: of these batches, or of the whole issue (None).
+def _by_state(
+    session: Session,
+    issue_id: int,
+    batches: list[int] | None,
+    rows: int,
+    likely: Counter[RecipientState],
+) -> dict[str, int]:
+    """Recipients by state, one by one: of these batches (holding `rows` recipients), or of
+    the whole issue (None).
 
-    The batches go as a list of numbers, not a subquery: PostgreSQL then plans for that
-    many batches (an index scan), where a subquery's estimate (a third of the issue) made
-    it read the whole table.
+    Only the recipients outside the likeliest state are grouped; that state gets the rest.
+    On SQLite, reading a million rows costs about 100 ms and sorting them into groups
+    twice that again, so grouping only the few odd ones makes the worst case about three
+    times faster. The batches go as a list of numbers, not a subquery: PostgreSQL then plans
+    for that many batches (an index scan), where a subquery's estimate (a third of the
+    issue) made it read the whole table.
     """
+    common = likely.most_common(1)[0][0] if likely else RecipientState.ACCEPTED
     query = (
         select(SendRecipient.state, func.count())
         .where(SendRecipient.issue_id == issue_id)
+        .where(SendRecipient.state != common.value)
         .group_by(col(SendRecipient.state))
     )
     if batches is not None:
         query = query.where(col(SendRecipient.batch_seq).in_(batches))
-    return {str(state): int(n) for state, n in session.exec(query).all()}
+    found = {str(state): int(n) for state, n in session.exec(query).all()}
+    found[common.value] = rows - sum(found.values())
+    return found
 
 
 def _counted(

@@ -35,11 +35,12 @@ plain count.
 What this relies on: a batch's `size` is its number of recipient rows (the snapshot writes
 both; nothing deletes a recipient or moves one to another batch), and whatever moves a
 recipient of an accepted batch, other than the outcome that accepted it, also sets the
-batch's error or leaves it in another state, as the ledger's one-by-one refusals do. An `unknown` batch that events settle (tracking makes it
-accepted and clears its error) reads right too: its `sent` is the size of the request whose
-answer was lost, recorded with that outcome; a batch whose sender died in flight recorded
-none (`sent` 0) and is counted one by one. The tests compare this count with the plain one
-after real sends, refusals, settled and reaped batches.
+batch's error or leaves it in another state, as the ledger's one-by-one refusals do. An
+`unknown` batch that events settle (tracking makes it accepted and clears its error) reads
+right too: its `sent` is the size of the request whose answer was lost, recorded with that
+outcome; a batch whose sender died in flight recorded none (`sent` 0) and is counted one
+by one. The tests compare this count with the plain one after real sends, refusals,
+settled and reaped batches.
 """
 
 from __future__ import annotations

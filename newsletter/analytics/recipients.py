@@ -32,15 +32,17 @@ the rest of the batches' sizes (fixed at the snapshot, one row per recipient): t
 case, every batch counted, takes about 100 ms on SQLite instead of the 250-400 ms of the
 plain count.
 
-What this relies on: a batch's `size` is its number of recipient rows (the snapshot writes
-both; nothing deletes a recipient or moves one to another batch), and whatever moves a
-recipient of an accepted batch, other than the outcome that accepted it, also sets the
-batch's error or leaves it in another state, as the ledger's one-by-one refusals do. An
-`unknown` batch that events settle (tracking makes it accepted and clears its error) reads
-right too: its `sent` is the size of the request whose answer was lost, recorded with that
-outcome; a batch whose sender died in flight recorded none (`sent` 0) and is counted one
-by one. The tests compare this count with the plain one after real sends, refusals,
-settled and reaped batches.
+What this relies on. A batch's `size` is its number of recipient rows (the snapshot writes
+both; nothing deletes a recipient), except once `issue resend-unknown` moved recipients of
+an unknown batch into a new batch, leaving the old one's `size` and `sent` as they were:
+the sizes then add up to more than the audience, and the whole issue is counted instead
+(by the audience). Whatever moves a recipient of an accepted batch, other than the outcome
+that accepted it, also sets the batch's error or leaves it in another state, as the
+ledger's one-by-one refusals do. An `unknown` batch that events settle (tracking makes it
+accepted and clears its error) reads right too: its `sent` is the size of the request
+whose answer was lost, recorded with that outcome; a batch whose sender died in flight
+recorded none (`sent` 0) and is counted one by one. The tests compare this count with the
+plain one after real sends, refusals, settled, reaped and re-sent batches.
 """
 
 from __future__ import annotations
@@ -53,7 +55,13 @@ from sqlalchemy import ColumnElement, and_, case, func, literal, not_, or_, unio
 from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
-from newsletter.sending.ledger import BatchState, RecipientState, SendBatch, SendRecipient
+from newsletter.sending.ledger import (
+    BatchState,
+    IssueSend,
+    RecipientState,
+    SendBatch,
+    SendRecipient,
+)
 
 UNCLEAN_MAX = 500
 """Past this many batches to count one by one, the whole issue is counted instead: one
@@ -105,9 +113,10 @@ def recipient_counts(session: Session, issue_id: int) -> RecipientCounts:
     likely: Counter[RecipientState] = Counter()
     for state, size in batches.others.values():
         likely[state] += size
-    if len(batches.others) > UNCLEAN_MAX:  # most of the send: count it all, plainly
+    if len(batches.others) > UNCLEAN_MAX or batches.recipients != batches.audience:
+        # Most of the send is odd, or recipients moved between batches: count them all.
         likely.update({RecipientState(k): n for k, n in batches.totals.items()})
-        everyone = _by_state(session, issue_id, None, batches.recipients, likely)
+        everyone = _by_state(session, issue_id, None, batches.audience, likely)
         return _counted(everyone)
     if not batches.others:
         return _counted({}, **batches.totals)
@@ -122,7 +131,9 @@ class _Batches:
     """Recipients by state (accepted, failed, skipped, queued) over the batches whose
     totals say it all."""
     recipients: int
-    """In every batch of the issue (sizes are fixed at the snapshot, one row each)."""
+    """The sum of the batches' sizes."""
+    audience: int
+    """The recipients snapshotted (`issue_send.audience`): the issue's rows, for ever."""
     others: dict[int, tuple[RecipientState, int]]
     """The other batches (at most `UNCLEAN_MAX` + 1): number -> (the state most of their
     recipients are likely in, size)."""
@@ -147,13 +158,19 @@ def _batch_side(session: Session, issue_id: int) -> _Batches:
     def total(*cases: tuple[ColumnElement[bool], Any]) -> ColumnElement[Any]:
         return func.coalesce(func.sum(case(*cases, else_=0)), 0)
 
-    totals = core_select(  # plain Core: six columns, run on the connection
+    audience = (
+        core_select(col(IssueSend.audience))
+        .where(col(IssueSend.issue_id) == issue_id)
+        .scalar_subquery()
+    )
+    totals = core_select(  # plain Core: seven columns, run on the connection
         literal(0).label("seq"),
         total((accepted, sent)),
         total((failed, sent)),
         total((or_(accepted, failed), size - sent)),
         total((untouched, size)),
         func.coalesce(func.sum(size), 0),
+        func.coalesce(audience, 0),
     ).where(col(SendBatch.issue_id) == issue_id)
     others = (
         core_select(
@@ -171,7 +188,7 @@ def _batch_side(session: Session, issue_id: int) -> _Batches:
         .subquery()
     )
     listed = core_select(
-        others.c.seq, others.c.size, others.c.likely, literal(0), literal(0), literal(0)
+        others.c.seq, others.c.size, others.c.likely, *(literal(0) for _ in range(4))
     )
     rows = session.connection().execute(union_all(totals, listed)).all()
     summed = next(row for row in rows if row[0] == 0)  # batch numbers start at 1
@@ -179,6 +196,7 @@ def _batch_side(session: Session, issue_id: int) -> _Batches:
     return _Batches(
         totals=dict(zip(names, map(int, summed[1:5]), strict=True)),
         recipients=int(summed[5]),
+        audience=int(summed[6]),
         others={int(r[0]): (_LIKELY[int(r[2])], int(r[1])) for r in rows if r[0]},
     )
 

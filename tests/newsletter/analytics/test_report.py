@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -33,6 +34,7 @@ from newsletter.sending.ledger import (
     snapshot_audience,
 )
 from newsletter.tracking.models import StoredEvent, Tally
+from newsletter.tracking.unknown import resend_unknown
 from subscribers.models import Subscriber
 from tests.newsletter.analytics.helpers import (
     LINKS,
@@ -181,6 +183,38 @@ def test_a_reaped_batch_settled_by_events_is_counted_one_by_one(
     report = report_of(engine, issue.number)
     assert ledger_of(report) == {"accepted": 10, "queued": 15}
     assert ledger_of(report) == plain_counts(engine, issue.id)
+
+
+@pytest.mark.parametrize("late_event", [False, True])
+def test_unknown_recipients_re_sent_by_the_operator(
+    engine: Engine,
+    settings: Settings,
+    standin: StandIn,
+    tmp_path: Path,
+    late_event: bool,
+) -> None:
+    """`issue resend-unknown` moves the unknown batch's recipients into a new batch and
+    leaves the old batch's size as it was; an event that arrives later for the old request
+    still settles the old batch (accepted, with its old `sent`). Neither counts anyone
+    twice."""
+    sent = sent_with_trouble(engine, settings, standin, tmp_path / "content")
+    assert sent.issue.id is not None
+
+    resent = resend_unknown(
+        engine,
+        1,
+        settings,
+        SendGridBackend(KEY, standin.url, 5),
+        now=utcnow() + settings.settle_after + timedelta(minutes=1),
+    )
+    if late_event:
+        settle(engine, sent.issue.id)
+
+    report = report_of(engine, 1)
+    assert resent.accepted == 10
+    assert ledger_of(report) == {"accepted": 40, "failed": 10}
+    assert ledger_of(report) == plain_counts(engine, sent.issue.id)
+    assert report.audience == 50
 
 
 def test_recipients_the_outbox_refused_one_by_one_are_failed(

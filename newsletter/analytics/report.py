@@ -5,7 +5,8 @@ watches and the links people clicked.
 Everything is read, nothing counted from events: the event counters (`event_tally`,
 `issue_link.clicks`) are kept as events are applied (`newsletter.tracking`), and the
 ledger's states come from batch totals (`recipients`). So a report of an issue with a
-million recipients and millions of events reads a few thousand rows at most.
+million recipients and millions of events usually reads a few thousand rows (about 5 ms;
+`benchmarks/report.py` measures it and the worst case).
 
 What each number means:
 

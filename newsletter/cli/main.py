@@ -16,7 +16,7 @@ from sqlalchemy.exc import OperationalError
 from typer._click import ClickException, Context
 from typer.core import TyperGroup
 
-from newsletter.cli import composition, content, db, dev, issues, send, serve, subscribers
+from newsletter.cli import composition, content, db, dev, issues, report, send, serve, subscribers
 from newsletter.cli.console import fail
 from newsletter.core.errors import Conflict, InvalidInput, NewsletterError, NotFound, Refused
 from newsletter.core.settings import get_settings
@@ -86,6 +86,7 @@ issue_app = typer.Typer(help="Weekly issues: build, render, send.", no_args_is_h
 send.register(issue_app)
 issues.register(issue_app)
 composition.register(issue_app)
+report.register(issue_app)
 
 db.register(app)
 content.register(app)

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from newsletter.web.api import stats, subscribers
+from newsletter.web.api import reports, stats, subscribers
 from newsletter.web.deps import AdminDep
 
 router = APIRouter(prefix="/api", tags=["admin"], dependencies=[AdminDep])
 router.include_router(subscribers.router)
 router.include_router(stats.router)
+router.include_router(reports.router)

@@ -98,3 +98,69 @@ class StatsOut(BaseModel):
     total: int
     by_status: dict[str, int]
     growth: list[WeekGrowth]
+
+
+# ------------------------------------------------------------------ an issue's report
+
+
+class LinkClicksOut(BaseModel):
+    url: str
+    clicks: int = Field(description="Recipients who clicked it at least once.")
+    share: float | None = Field(
+        description="Its clicks over the recipients who clicked any link (0 to 1); null when "
+        "nobody clicked."
+    )
+
+
+class RatesOut(BaseModel):
+    """Shares from 0 to 1, null when their base is zero: `delivered` over accepted, every
+    other rate over delivered."""
+
+    delivered: float | None
+    bounced: float | None
+    bounced_hard: float | None
+    bounced_soft: float | None
+    dropped: float | None
+    complained: float | None
+    unsubscribed: float | None
+    unique_opens: float | None
+    machine_opens: float | None
+    unique_clicks: float | None
+
+
+class IssueReportOut(BaseModel):
+    """An issue's numbers (`newsletter.analytics.report` says what each counts); the same
+    shape as `newsletter issue report N --json`."""
+
+    number: int
+    week: str
+    subject: str
+    status: str
+    sent: bool = Field(description="Sending has started; false: not sent yet, every count 0.")
+    started_at: str | None = Field(
+        description="ISO 8601, UTC.", json_schema_extra={"format": "date-time"}
+    )
+    finished_at: str | None = Field(
+        description="ISO 8601, UTC.", json_schema_extra={"format": "date-time"}
+    )
+    audience: int
+    accepted: int
+    failed: int
+    unknown: int
+    skipped: int
+    queued: int
+    processed: int
+    delivered: int
+    deferred: int
+    bounced: int
+    bounced_hard: int
+    bounced_soft: int
+    dropped: int
+    complained: int
+    unsubscribed: int
+    unique_opens: int = Field(description="Recipients with an open not flagged as a machine's.")
+    machine_opens: int = Field(description="Recipients with a machine open (privacy proxies).")
+    unique_clicks: int
+    events: int = Field(description="Provider events stored for the issue (no duplicates).")
+    rates: RatesOut
+    links: list[LinkClicksOut] = Field(description="Clicked links, most clicked first.")

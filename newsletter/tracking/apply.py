@@ -31,7 +31,7 @@ from newsletter.tracking.rules import ENGAGEMENT, Effects, apply_event
 from newsletter.tracking.settlement import settle_batches
 from newsletter.tracking.soft_bounces import over_soft_limit, soft_bounce_reason
 from newsletter.tracking.states import write_activity
-from newsletter.tracking.store import event_key, event_row, store_new, unique_events
+from newsletter.tracking.store import event_row, store_new, unique_events
 from newsletter.tracking.suppression import StatusRequest, change_statuses
 from subscribers.models import Status
 
@@ -63,11 +63,12 @@ def apply_events(
 ) -> Applied:
     """Apply `events` inside the caller's transaction (see the module docstring)."""
     applied = Applied(received=len(events))
-    unique = unique_events(events)
+    by_key = unique_events(events)
     if settings.tracking == "off":
-        kept = [event for event in unique if event.type not in ENGAGEMENT]
-        applied.untracked = len(unique) - len(kept)
-        unique = kept
+        kept = {key: event for key, event in by_key.items() if event.type not in ENGAGEMENT}
+        applied.untracked = len(by_key) - len(kept)
+        by_key = kept
+    keys, unique = list(by_key), list(by_key.values())
     by_number = issues_by_number(
         session, {e.issue_number for e in unique if _candidate(e) and e.issue_number is not None}
     )
@@ -89,12 +90,13 @@ def apply_events(
 
     rows = []
     received_at = driver.time(now)
-    for event, pair in zip(unique, pairs, strict=True):
+    for key, event, pair in zip(keys, unique, pairs, strict=True):
         recipient = known.get(pair) if pair is not None else None
         matched = pair if recipient is not None else None
         rows.append(
             event_row(
                 driver,
+                key,
                 event,
                 received_at=received_at,
                 issue_id=matched[0] if matched else None,
@@ -109,7 +111,7 @@ def apply_events(
 
     effects = Effects()
     fresh = [
-        (event, pair) for event, pair in zip(unique, pairs, strict=True) if event_key(event) in new
+        (event, pair) for key, event, pair in zip(keys, unique, pairs, strict=True) if key in new
     ]
     fresh.sort(key=lambda item: item[0].occurred_at)
     touched: set[int] = set()

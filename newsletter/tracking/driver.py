@@ -16,6 +16,9 @@ from typing import Any
 
 from sqlmodel import Session
 
+SQLITE_PARAMETERS = 8000
+"""Bound parameters per SQLite statement (its limit is 32,766)."""
+
 
 class Driver:
     """The session's DB-API connection with its placeholder and its time format."""
@@ -52,9 +55,38 @@ class Driver:
         cursor = self.raw.cursor()
         try:
             cursor.execute(sql, tuple(params))
-            yield from cursor.fetchall()
+            if cursor.description is not None:  # a statement that returns rows
+                yield from cursor.fetchall()
         finally:
             cursor.close()
+
+    def insert(
+        self,
+        table: str,
+        columns: Sequence[str],
+        types: Sequence[str],
+        rows: Sequence[Sequence[Any]],
+        tail: str,
+    ) -> list[tuple[Any, ...]]:
+        """INSERT `rows` into `table` followed by `tail` (ON CONFLICT ..., RETURNING ...);
+        the rows returned. PostgreSQL takes one statement with one array per column
+        (`types` are their SQL types); SQLite takes a few multi-row VALUES statements."""
+        if not rows:
+            return []
+        names = ", ".join(columns)
+        if not self.sqlite:
+            arrays = ", ".join(f"%s::{kind}[]" for kind in types)
+            sql = f"INSERT INTO {table} ({names}) SELECT * FROM unnest({arrays}) {tail}"  # noqa: S608
+            return list(self.rows(sql, [list(values) for values in zip(*rows, strict=True)]))
+        found: list[tuple[Any, ...]] = []
+        one = f"({self.marks(len(columns))})"
+        per = SQLITE_PARAMETERS // len(columns)
+        for start in range(0, len(rows), per):
+            part = rows[start : start + per]
+            values = ", ".join([one] * len(part))
+            sql = f"INSERT INTO {table} ({names}) VALUES {values} {tail}"  # noqa: S608
+            found.extend(self.rows(sql, [value for row in part for value in row]))
+        return found
 
     def many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         assert self.raw is not None

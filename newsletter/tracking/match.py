@@ -77,14 +77,24 @@ def issue_refs(session: Session, issue_ids: Collection[int]) -> dict[int, IssueR
     return refs
 
 
-_RECIPIENTS = (
-    "SELECT r.subscriber_id, r.batch_seq, r.state, s.status, a.issue_id, "  # noqa: S608
-    + ", ".join(f"a.{name}" for name in COLUMNS)
-    + " FROM send_recipient r JOIN subscriber s ON s.id = r.subscriber_id"
-    " LEFT JOIN recipient_activity a"
-    " ON a.issue_id = r.issue_id AND a.subscriber_id = r.subscriber_id"
-    " WHERE r.issue_id = {mark} AND r.subscriber_id IN ({marks})"
+_COLUMNS = "r.subscriber_id, r.batch_seq, r.state, s.status, a.issue_id, " + ", ".join(
+    f"a.{name}" for name in COLUMNS
 )
+_JOINS = (
+    " JOIN subscriber s ON s.id = r.subscriber_id LEFT JOIN recipient_activity a"
+    " ON a.issue_id = r.issue_id AND a.subscriber_id = r.subscriber_id"
+)
+_RECIPIENTS = {
+    # SQLite: one placeholder per id. PostgreSQL: one array, each id looked up on its own
+    # (LATERAL ... LIMIT 1: never flattened into a join), so the plan is three index
+    # lookups per id whatever the statistics say; a join planned on the statistics of a
+    # send that just started (not analysed yet) would read the whole issue every POST.
+    True: f"SELECT {_COLUMNS} FROM send_recipient r{_JOINS}"  # noqa: S608
+    " WHERE r.issue_id = ? AND r.subscriber_id IN ({marks})",
+    False: "SELECT x.* FROM unnest(%s::integer[]) AS w(id) CROSS JOIN LATERAL"  # noqa: S608
+    f" (SELECT {_COLUMNS} FROM send_recipient r{_JOINS}"
+    " WHERE r.issue_id = %s AND r.subscriber_id = w.id LIMIT 1) AS x",
+}
 
 
 def known_recipients(driver: Driver, wanted: dict[int, set[int]]) -> dict[tuple[int, int], Known]:
@@ -95,10 +105,12 @@ def known_recipients(driver: Driver, wanted: dict[int, set[int]]) -> dict[tuple[
     times = [i for i, name in enumerate(COLUMNS) if name in TIMES]
     for issue_id, subscriber_ids in sorted(wanted.items()):
         for part in chunks(sorted(subscriber_ids)):
-            sql = _RECIPIENTS.format(mark=driver.mark, marks=driver.marks(len(part)))
-            for subscriber_id, seq, state, status, stored, *values in driver.rows(
-                sql, [issue_id, *part]
-            ):
+            if driver.sqlite:
+                sql = _RECIPIENTS[True].format(marks=driver.marks(len(part)))
+                params: list[object] = [issue_id, *part]
+            else:
+                sql, params = _RECIPIENTS[False], [list(part), issue_id]
+            for subscriber_id, seq, state, status, stored, *values in driver.rows(sql, params):
                 activity = Activity()
                 if stored is not None:
                     for i in times:

@@ -131,16 +131,22 @@ def write_activity(driver: Driver, rows: Iterable[tuple[int, int, Activity]]) ->
         for issue_id, subscriber_id, activity in sorted(rows, key=_pair)
         if activity.changed
     ]
-    if values:
-        driver.many(_UPSERT.format(marks=driver.marks(2 + len(COLUMNS))), values)
+    driver.insert(
+        "recipient_activity",
+        ("issue_id", "subscriber_id", *COLUMNS),
+        ("integer", "integer", *(_TYPES[name] for name in COLUMNS)),
+        values,
+        "ON CONFLICT (issue_id, subscriber_id) DO UPDATE SET "
+        + ", ".join(f"{name} = excluded.{name}" for name in COLUMNS),
+    )
 
 
-_UPSERT = (
-    f"INSERT INTO recipient_activity (issue_id, subscriber_id, {', '.join(COLUMNS)}) "  # noqa: S608
-    "VALUES ({marks}) ON CONFLICT (issue_id, subscriber_id) DO UPDATE SET "
-    + ", ".join(f"{name} = excluded.{name}" for name in COLUMNS)
-)
 TIMES = frozenset(name for name in COLUMNS if name.endswith("_at"))
+_TIME_INDEXES = [i for i, name in enumerate(COLUMNS) if name in TIMES]
+_TYPES = {
+    name: "timestamptz" if name in TIMES else "boolean" if name == "soft_failed" else "text"
+    for name in COLUMNS
+}
 
 
 def _pair(row: tuple[int, int, Activity]) -> tuple[int, int]:
@@ -148,7 +154,9 @@ def _pair(row: tuple[int, int, Activity]) -> tuple[int, int]:
 
 
 def _columns(driver: Driver, activity: Activity) -> list[object]:
-    return [
-        driver.time(getattr(activity, name)) if name in TIMES else getattr(activity, name)
-        for name in COLUMNS
-    ]
+    values: list[object] = [getattr(activity, name) for name in COLUMNS]
+    for i in _TIME_INDEXES:
+        value = values[i]
+        if isinstance(value, datetime):
+            values[i] = driver.time(value)
+    return values

@@ -32,15 +32,12 @@ def event_key(event: DeliveryEvent) -> tuple[str, str]:
     return event.provider[:20], event_id
 
 
-def unique_events(events: Sequence[DeliveryEvent]) -> list[DeliveryEvent]:
-    """The events of a POST, each once (the first of two with one id), in the given order."""
-    seen: set[tuple[str, str]] = set()
-    unique = []
+def unique_events(events: Sequence[DeliveryEvent]) -> dict[tuple[str, str], DeliveryEvent]:
+    """The events of a POST by their key, each once (the first of two with one id), in the
+    given order."""
+    unique: dict[tuple[str, str], DeliveryEvent] = {}
     for event in events:
-        key = event_key(event)
-        if key not in seen:
-            seen.add(key)
-            unique.append(event)
+        unique.setdefault(event_key(event), event)
     return unique
 
 
@@ -63,8 +60,15 @@ COLUMNS = (
     "user_agent",
 )
 """The columns of a `delivery_event` row as `event_row` lays them out."""
-INSERT_ROWS = 500
-"""Rows per INSERT: 8,000 parameters, under SQLite's limit (32,766)."""
+TYPES = (
+    *("text",) * 4,
+    *("timestamptz",) * 2,
+    *("integer",) * 3,
+    *("text",) * 5,
+    "boolean",
+    "text",
+)
+"""Their PostgreSQL types, for the arrays PostgreSQL takes them in."""
 
 
 def _cut(text: str, width: int) -> str | None:
@@ -73,6 +77,7 @@ def _cut(text: str, width: int) -> str | None:
 
 def event_row(
     driver: Driver,
+    key: tuple[str, str],
     event: DeliveryEvent,
     *,
     received_at: object,
@@ -83,10 +88,8 @@ def event_row(
 ) -> tuple[Any, ...]:
     """The `delivery_event` row of an event, in `COLUMNS` order (ids None when it names no
     send we know); `received_at` as `driver.time` gives it."""
-    provider, event_id = event_key(event)
     return (
-        provider,
-        event_id,
+        *key,
         event.type.value,
         event.provider_type[:50],
         driver.time(event.occurred_at),
@@ -104,25 +107,19 @@ def event_row(
     )
 
 
-def store_new(driver: Driver, rows: list[tuple[Any, ...]]) -> set[tuple[str, str]]:
+def store_new(driver: Driver, rows: Sequence[tuple[Any, ...]]) -> set[tuple[str, str]]:
     """Insert the rows, skipping any already stored; the (provider, event id) of those this
     call stored. Rows go in key order, so two POSTs holding the same events take the
     unique index's locks in the same order (PostgreSQL) and do not deadlock."""
-    rows.sort(key=_key)
-    new: set[tuple[str, str]] = set()
-    one = f"({driver.marks(len(COLUMNS))})"
-    for start in range(0, len(rows), INSERT_ROWS):
-        part = rows[start : start + INSERT_ROWS]
-        sql = (
-            f"INSERT INTO delivery_event ({', '.join(COLUMNS)}) VALUES "  # noqa: S608
-            + ", ".join([one] * len(part))
-            + " ON CONFLICT (provider, event_id) DO NOTHING RETURNING provider, event_id"
-        )
-        params = [value for row in part for value in row]
-        new.update(
-            (str(provider), str(event_id)) for provider, event_id in driver.rows(sql, params)
-        )
-    return new
+    ordered: list[tuple[Any, ...]] = sorted(rows, key=_key)
+    stored = driver.insert(
+        "delivery_event",
+        COLUMNS,
+        TYPES,
+        ordered,
+        "ON CONFLICT (provider, event_id) DO NOTHING RETURNING provider, event_id",
+    )
+    return {(str(provider), str(event_id)) for provider, event_id in stored}
 
 
 def _key(row: tuple[Any, ...]) -> tuple[str, str]:

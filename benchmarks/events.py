@@ -273,7 +273,8 @@ def over_http(settings: Settings, batches: list[list[DeliveryEvent]]) -> None:
                 headers={"content-type": "application/json", **signer.headers(body)},
             )
             if answer.status_code >= 300:
-                raise SystemExit(f"POST /webhooks/sendgrid: {answer.status_code} {answer.text}")
+                first = answer.text.strip().splitlines()[:1]
+                raise SystemExit(f"POST /webhooks/sendgrid answered {answer.status_code}: {first}")
             received += POST_SIZE
         seconds = time.perf_counter() - started
     events = sum(len(b) for b in batches)

@@ -61,7 +61,11 @@ def _candidate(event: DeliveryEvent) -> bool:
 def apply_events(
     session: Session, events: Sequence[DeliveryEvent], settings: Settings, *, now: datetime
 ) -> Applied:
-    """Apply `events` inside the caller's transaction (see the module docstring)."""
+    """Apply `events` inside the caller's transaction: drop repeats within the POST (and,
+    with tracking off, opens and clicks), lock the issues they name, read the recipients
+    they name, store every event (only the new ones are applied), then write what the new
+    ones call for: recipients' rows, clicks, settled batches, status changes (the
+    soft-bounce rule included), counters, and a deliverability pause."""
     applied = Applied(received=len(events))
     by_key = unique_events(events)
     if settings.tracking == "off":
@@ -78,7 +82,8 @@ def apply_events(
     wanted: defaultdict[int, set[int]] = defaultdict(set)
     pairs: list[tuple[int, int] | None] = []
     for event in unique:
-        named = by_number.get(event.issue_number or 0) if _candidate(event) else None
+        named = by_number.get(event.issue_number) if event.issue_number is not None else None
+        named = named if _candidate(event) else None
         if named is not None and event.subscriber_id is not None:
             wanted[named].add(event.subscriber_id)
             pairs.append((named, event.subscriber_id))

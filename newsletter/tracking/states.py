@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from datetime import datetime
+from operator import itemgetter
 
 from newsletter.delivery.events import BounceKind, EventType
 from newsletter.tracking.driver import Driver
@@ -149,8 +150,7 @@ _TYPES = {
 }
 
 
-def _pair(row: tuple[int, int, Activity]) -> tuple[int, int]:
-    return row[0], row[1]
+_pair = itemgetter(0, 1)  # (issue id, subscriber id) of a row
 
 
 def _columns(driver: Driver, activity: Activity) -> list[object]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from operator import itemgetter
 from typing import Any
 
 from newsletter.delivery.events import DeliveryEvent
@@ -122,5 +123,4 @@ def store_new(driver: Driver, rows: Sequence[tuple[Any, ...]]) -> set[tuple[str,
     return {(str(provider), str(event_id)) for provider, event_id in stored}
 
 
-def _key(row: tuple[Any, ...]) -> tuple[str, str]:
-    return row[0], row[1]
+_key = itemgetter(0, 1)  # (provider, event id) of a row

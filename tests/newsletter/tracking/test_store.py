@@ -179,3 +179,36 @@ def test_forgetting_a_subscriber_erases_their_events(
     # the aggregates stay, as votes' shares do
     assert rows(engine, "SELECT clicks FROM issue_link") == [{"clicks": 2}]
     assert tallies(engine, sent.issue_id)["clicked"] == 2
+
+
+def test_oversized_fields_are_cut_to_fit_and_long_ids_still_dedupe(
+    engine: Engine, track_settings: Settings, sent: Sent
+) -> None:
+    who = sent.subscribers[0]
+    url = "https://alpha.example.com/?q=" + "x" * 3000
+    long_id = "e" * 150
+    events = [
+        event(
+            EventType.BOUNCED,
+            who,
+            7,
+            event_id=long_id,
+            bounce_kind=BounceKind.HARD,
+            reason="r" * 900,
+            classification="c" * 300,
+            smtp_status="5" * 50,
+            user_agent="u" * 900,
+            provider_type="p" * 80,
+        ),
+        event(EventType.CLICKED, who, 7, url=url),
+        event(EventType.CLICKED, who, 7, event_id="f" * 150, url=url + "y"),  # another link
+    ]
+    applied = ingest(engine, track_settings, events)
+    assert applied.stored == 3
+    assert ingest(engine, track_settings, events).duplicates == 3
+    stored = rows(engine, "SELECT event_id, type, reason, url FROM delivery_event")
+    assert all(len(r["event_id"]) <= 100 for r in stored)
+    bounce = next(r for r in stored if r["type"] == "bounced")
+    assert len(bounce["reason"]) == 500
+    assert rows(engine, "SELECT COUNT(*) AS n FROM issue_link")[0]["n"] == 2  # the full URL's hash
+    assert statuses(engine)[who] == "bounced"

@@ -254,7 +254,7 @@ def serving(app: Any) -> Iterator[str]:
         sock.close()
 
 
-def over_http(settings: Settings, batches: list[list[DeliveryEvent]]) -> None:
+def over_http(settings: Settings, engine: Engine, batches: list[list[DeliveryEvent]]) -> None:
     import httpx
 
     from newsletter.devtools.standin.signing import WebhookSigner
@@ -263,8 +263,10 @@ def over_http(settings: Settings, batches: list[list[DeliveryEvent]]) -> None:
     signer = WebhookSigner()
     settings.sendgrid_webhook_public_key = signer.public_key
     bodies = [json.dumps([sendgrid_json(e) for e in batch]).encode() for batch in batches]
-    with serving(create_app(settings)) as url, httpx.Client(base_url=url, timeout=60) as client:
-        received = 0
+    with (
+        serving(create_app(settings, engine)) as url,
+        httpx.Client(base_url=url, timeout=60) as client,
+    ):
         started = time.perf_counter()
         for body in bodies:
             answer = client.post(
@@ -275,13 +277,15 @@ def over_http(settings: Settings, batches: list[list[DeliveryEvent]]) -> None:
             if answer.status_code >= 300:
                 first = answer.text.strip().splitlines()[:1]
                 raise SystemExit(f"POST /webhooks/sendgrid answered {answer.status_code}: {first}")
-            received += POST_SIZE
         seconds = time.perf_counter() - started
     events = sum(len(b) for b in batches)
+    with session_scope(engine) as session:
+        stored = session.connection().execute(text("SELECT COUNT(*) FROM delivery_event"))
+        count = int(stored.scalar_one())
     print(
         f"http: {events} events in {len(bodies)} signed POSTs, {seconds:.2f} s: "
-        f"{events / seconds:,.0f} events/s (server in this process; peak RSS "
-        f"{rss_mb('VmHWM'):.0f} MB)"
+        f"{events / seconds:,.0f} events/s; {count} stored (server in this process; peak "
+        f"RSS {rss_mb('VmHWM'):.0f} MB)"
     )
 
 
@@ -344,7 +348,7 @@ def main() -> None:
                 f"{time.perf_counter() - started:.1f} s (RSS {rss_mb():.0f} MB)"
             )
             if args.http:
-                over_http(settings, batches)
+                over_http(settings, engine, batches)
             else:
                 direct(settings, engine, batches)
         finally:

@@ -8,8 +8,6 @@ from sqlalchemy import Engine
 from newsletter.core.settings import Settings
 from tests.newsletter.tracking.sends import Sent, add_subscribers, send
 
-NUMBER = 7
-
 
 @pytest.fixture
 def track_settings(settings: Settings) -> Settings:
@@ -24,4 +22,4 @@ def track_settings(settings: Settings) -> Settings:
 def sent(engine: Engine) -> Sent:
     """Issue 7, sent (and finished) to 30 subscribers in batches of 10."""
     add_subscribers(engine, 30)
-    return send(engine, NUMBER)
+    return send(engine, 7)

@@ -1,0 +1,124 @@
+"""Which send an event names: its issue by number, its recipient in the ledger.
+
+An event is matched only when the ledger has a `send_recipient` row for its issue and
+subscriber AND the subscriber still exists: the ids come from the request's custom_args,
+so a test send, another system on the same account or a forgotten subscriber names
+nothing we may link a row to (a forgotten subscriber's id would also fail the foreign key).
+
+Everything an event batch names is read in a few statements: the issues in one, the
+recipients of each issue in chunks by primary key, with their subscriber's status and
+their `recipient_activity` row joined in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from newsletter.core.sql import table_of
+from newsletter.publishing.models import Issue
+from newsletter.tracking.driver import Driver
+from newsletter.tracking.states import COLUMNS, TIMES, Activity
+
+CHUNK = 500
+"""Ids per IN (...): well under SQLite's limit on bound parameters."""
+
+T = TypeVar("T")
+
+_issue = table_of(Issue)
+
+
+@dataclass(slots=True)
+class Known:
+    """A recipient an event names, as the database has it now."""
+
+    batch_seq: int
+    ledger_state: str  # send_recipient.state
+    status: str  # the subscriber's status
+    activity: Activity
+
+
+@dataclass(frozen=True, slots=True)
+class IssueRef:
+    id: int
+    number: int
+    status: str
+
+
+def chunks(items: Sequence[T], size: int = CHUNK) -> Iterable[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def issues_by_number(session: Session, numbers: Collection[int]) -> dict[int, int]:
+    """Issue number -> id, for the numbers that name an issue."""
+    found: dict[int, int] = {}
+    for part in chunks(sorted(numbers)):
+        rows = session.connection().execute(
+            select(_issue.c.number, _issue.c.id).where(_issue.c.number.in_(part))
+        )
+        found.update((int(number), int(issue_id)) for number, issue_id in rows)
+    return found
+
+
+def issue_refs(session: Session, issue_ids: Collection[int]) -> dict[int, IssueRef]:
+    """The issues' numbers and statuses as they are now (read after they were locked)."""
+    refs: dict[int, IssueRef] = {}
+    for part in chunks(sorted(issue_ids)):
+        rows = session.connection().execute(
+            select(_issue.c.id, _issue.c.number, _issue.c.status).where(_issue.c.id.in_(part))
+        )
+        for issue_id, number, status in rows:
+            refs[int(issue_id)] = IssueRef(int(issue_id), int(number), str(status))
+    return refs
+
+
+_COLUMNS = "r.subscriber_id, r.batch_seq, r.state, s.status, a.issue_id, " + ", ".join(
+    f"a.{name}" for name in COLUMNS
+)
+_JOINS = (
+    " JOIN subscriber s ON s.id = r.subscriber_id LEFT JOIN recipient_activity a"
+    " ON a.issue_id = r.issue_id AND a.subscriber_id = r.subscriber_id"
+)
+_RECIPIENTS = {
+    # SQLite: one placeholder per id. PostgreSQL: one array, each id looked up on its own
+    # (LATERAL ... LIMIT 1: never flattened into a join), so the plan is three index
+    # lookups per id whatever the statistics say; a join planned on the statistics of a
+    # send that just started (not analysed yet) would read the whole issue every POST.
+    True: f"SELECT {_COLUMNS} FROM send_recipient r{_JOINS}"  # noqa: S608
+    " WHERE r.issue_id = ? AND r.subscriber_id IN ({marks})",
+    False: "SELECT x.* FROM unnest(%s::integer[]) AS w(id) CROSS JOIN LATERAL"  # noqa: S608
+    f" (SELECT {_COLUMNS} FROM send_recipient r{_JOINS}"
+    " WHERE r.issue_id = %s AND r.subscriber_id = w.id LIMIT 1) AS x",
+}
+
+
+def known_recipients(driver: Driver, wanted: dict[int, set[int]]) -> dict[tuple[int, int], Known]:
+    """(issue id, subscriber id) -> Known, for each pair in `wanted` (issue id -> subscriber
+    ids) that the ledger has and whose subscriber exists. Read by primary key, through the
+    driver (a thousand rows a POST)."""
+    found: dict[tuple[int, int], Known] = {}
+    times = [i for i, name in enumerate(COLUMNS) if name in TIMES]
+    for issue_id, subscriber_ids in sorted(wanted.items()):
+        for part in chunks(sorted(subscriber_ids)):
+            if driver.sqlite:
+                sql = _RECIPIENTS[True].format(marks=driver.marks(len(part)))
+                params: list[object] = [issue_id, *part]
+            else:
+                sql, params = _RECIPIENTS[False], [list(part), issue_id]
+            for subscriber_id, seq, state, status, stored, *values in driver.rows(sql, params):
+                activity = Activity()
+                if stored is not None:
+                    for i in times:
+                        values[i] = driver.read_time(values[i])
+                    activity = Activity(*values)
+                    activity.soft_failed = bool(activity.soft_failed)
+                    activity.stored = True
+                found[(issue_id, int(subscriber_id))] = Known(
+                    int(seq), str(state), str(status), activity
+                )
+    return found

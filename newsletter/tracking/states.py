@@ -1,0 +1,162 @@
+"""One recipient of one issue as events describe them (`recipient_activity`), and what each
+event changes in it and in the issue's counters.
+
+The rules, one function each: a delivery state never moves to a lower `RANK` (events
+arrive out of order; of two of the same rank the later one wins), each kind of engagement
+counts the first time only, and every counter moves exactly when the row does: a
+recipient counted `deferred` leaves that counter when it becomes `delivered`. Nothing here
+reads or writes the database but `write_activity`, so the rules are plain to test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, fields
+from datetime import datetime
+from operator import itemgetter
+
+from newsletter.delivery.events import BounceKind, EventType
+from newsletter.tracking.driver import Driver
+from newsletter.tracking.models import RANK, Delivery, Tally
+from newsletter.tracking.tallies import TallyChanges
+
+DELIVERY_OF: dict[EventType, Delivery] = {
+    EventType.PROCESSED: Delivery.PROCESSED,
+    EventType.DEFERRED: Delivery.DEFERRED,
+    EventType.DELIVERED: Delivery.DELIVERED,
+    EventType.BOUNCED: Delivery.BOUNCED,
+    EventType.DROPPED: Delivery.DROPPED,
+}
+"""The events that move a recipient's delivery state, and to what."""
+
+_COUNTER_OF: dict[tuple[str | None, str | None], Tally] = {
+    (Delivery.PROCESSED, None): Tally.PROCESSED,
+    (Delivery.DEFERRED, None): Tally.DEFERRED,
+    (Delivery.DELIVERED, None): Tally.DELIVERED,
+    (Delivery.BOUNCED, BounceKind.HARD): Tally.BOUNCED_HARD,
+    (Delivery.BOUNCED, BounceKind.SOFT): Tally.BOUNCED_SOFT,
+    (Delivery.DROPPED, None): Tally.DROPPED,
+}
+
+
+@dataclass(slots=True)
+class Activity:
+    """A `recipient_activity` row in memory; `stored` says whether the row exists yet and
+    `changed` whether it must be written."""
+
+    delivery: str | None = None
+    delivery_at: datetime | None = None
+    bounce_kind: str | None = None
+    soft_failed: bool = False
+    first_open_at: datetime | None = None
+    machine_open_at: datetime | None = None
+    first_click_at: datetime | None = None
+    complained_at: datetime | None = None
+    unsubscribed_at: datetime | None = None
+    stored: bool = False
+    changed: bool = False
+
+    def counter(self) -> Tally | None:
+        """The delivery counter this recipient is counted in (None: not yet in any)."""
+        return _COUNTER_OF.get((self.delivery, self.bounce_kind))
+
+
+COLUMNS = tuple(f.name for f in fields(Activity) if f.name not in ("stored", "changed"))
+"""The columns of `recipient_activity` besides its key, in `Activity`'s order."""
+
+
+def move_delivery(
+    activity: Activity,
+    state: Delivery,
+    kind: BounceKind | None,
+    at: datetime,
+    issue_id: int,
+    tallies: TallyChanges,
+) -> bool:
+    """Take delivery state `state` unless the recipient is in a higher-ranked one (or one of
+    the same rank reported later); True if the row moved."""
+    current = Delivery(activity.delivery) if activity.delivery is not None else None
+    if RANK[state] < RANK[current]:
+        return False
+    if (
+        RANK[state] == RANK[current]
+        and activity.delivery_at is not None
+        and at < activity.delivery_at
+    ):
+        return False
+    before = activity.counter()
+    activity.delivery = state.value
+    activity.delivery_at = at
+    activity.bounce_kind = kind.value if state == Delivery.BOUNCED and kind else None
+    if state == Delivery.BOUNCED and activity.bounce_kind is None:
+        activity.bounce_kind = BounceKind.HARD.value  # a bounce of no stated kind is final
+    activity.changed = True
+    tallies.move(issue_id, before, activity.counter())
+    return True
+
+
+def mark_soft_failed(activity: Activity) -> bool:
+    """This issue soft-bounced for the recipient; True if that is news."""
+    if activity.soft_failed:
+        return False
+    activity.soft_failed = activity.changed = True
+    return True
+
+
+def first(
+    activity: Activity,
+    column: str,
+    at: datetime,
+    issue_id: int,
+    tally: Tally,
+    tallies: TallyChanges,
+) -> bool:
+    """Record the first time of an engagement (`column`): counted once, the earliest time
+    kept when events arrive out of order. True if this is the recipient's first."""
+    seen: datetime | None = getattr(activity, column)
+    if seen is None:
+        setattr(activity, column, at)
+        activity.changed = True
+        tallies.add(issue_id, tally)
+        return True
+    if at < seen:
+        setattr(activity, column, at)
+        activity.changed = True
+    return False
+
+
+def write_activity(driver: Driver, rows: Iterable[tuple[int, int, Activity]]) -> None:
+    """Write the changed rows (new and old alike, in key order) in one statement."""
+    values = [
+        (issue_id, subscriber_id, *_columns(driver, activity))
+        for issue_id, subscriber_id, activity in sorted(rows, key=_pair)
+        if activity.changed
+    ]
+    driver.insert(
+        "recipient_activity",
+        ("issue_id", "subscriber_id", *COLUMNS),
+        ("integer", "integer", *(_TYPES[name] for name in COLUMNS)),
+        values,
+        "ON CONFLICT (issue_id, subscriber_id) DO UPDATE SET "
+        + ", ".join(f"{name} = excluded.{name}" for name in COLUMNS),
+    )
+
+
+TIMES = frozenset(name for name in COLUMNS if name.endswith("_at"))
+_TIME_INDEXES = [i for i, name in enumerate(COLUMNS) if name in TIMES]
+_TYPES = {
+    name: "timestamptz" if name in TIMES else "boolean" if name == "soft_failed" else "text"
+    for name in COLUMNS
+}
+
+
+_pair = itemgetter(0, 1)  # (issue id, subscriber id) of a row
+
+
+def _columns(driver: Driver, activity: Activity) -> list[object]:
+    values: list[object] = [getattr(activity, name) for name in COLUMNS]
+    for i in _TIME_INDEXES:
+        value = values[i]
+        if isinstance(value, datetime):
+            values[i] = driver.time(value)
+    return values

@@ -40,7 +40,12 @@ from newsletter.sending import (
     send_issue,
     test_send,
 )
-from newsletter.tracking.unknown import resend_unknown, unsettled, unsettled_summary
+from newsletter.tracking.unknown import (
+    reap_abandoned,
+    resend_unknown,
+    unsettled,
+    unsettled_summary,
+)
 
 NOTES_SHOWN = 20
 UNSETTLED_SHOWN = 5
@@ -367,6 +372,7 @@ def issue_resend_unknown(
     """
     settings = get_settings()
     engine = get_engine()
+    reap_abandoned(engine, number)  # a re-send killed earlier: its batch is unknown again
     with session_scope(engine) as session:
         found = unsettled(session, number, settle_after=settings.settle_after, now=utcnow())
     if not found:

@@ -33,6 +33,7 @@ from sqlmodel.sql.expression import Select
 from newsletter.core.clock import utcnow
 from newsletter.core.database import session_scope
 from newsletter.core.settings import Settings
+from newsletter.core.sql import row_id
 from newsletter.delivery import Backend, DeliveryError
 from newsletter.links.personalize import Personalizer, vote_slots
 from newsletter.links.tokens import Signer
@@ -257,6 +258,19 @@ def _check(engine: Engine, issue: Issue, backend: Backend, sendable: Sendable) -
         raise SendRefused(f"the message cannot be sent: {exc}") from None
 
 
+def reap_abandoned(engine: Engine, number: int) -> int:
+    """An earlier re-send that died between a mark and its outcome left its batch in flight
+    under a dead owner: its request may have gone out, so the batch is `unknown` again (and
+    its recipients are offered again after `settle_after`). Only for a finished issue (a
+    paused send's next resume reaps its own); how many recipients were reaped."""
+    with session_scope(engine, immediate=True) as session:
+        issue_id = row_id(get_issue(session, number).id)
+        if not lifecycle.lock_while(session, issue_id, FINISHED):
+            return 0
+        reaped = ledger.reap_orphans(session, issue_id, now=time.time())
+        return sum(size for _, size in reaped)
+
+
 def resend_unknown(
     engine: Engine,
     number: int,
@@ -289,12 +303,8 @@ def resend_unknown(
     beat = threading.Thread(target=run.heartbeat, args=(beating,), daemon=True)
     beat.start()
     try:
-        with run.writing(), session_scope(engine, immediate=True) as session:
-            # An earlier run that died between a mark and its outcome: its batch may have
-            # gone out, so it is unknown again (a paused send's next resume reaps it).
-            if lifecycle.lock_while(session, issue_id, FINISHED):
-                reaped = ledger.reap_orphans(session, issue_id, now=time.time())
-                report.reaped = sum(size for _, size in reaped)
+        with run.writing():
+            report.reaped = reap_abandoned(engine, number)
         if subscribers is None:
             with session_scope(engine) as session:
                 found = unsettled(session, number, settle_after=settings.settle_after, now=now)

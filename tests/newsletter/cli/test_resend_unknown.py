@@ -18,7 +18,8 @@ from newsletter.core.clock import utcnow
 from newsletter.core.database import session_scope
 from newsletter.core.settings import Settings, get_settings
 from newsletter.devtools.standin import StandIn
-from newsletter.sending.ledger import RecipientState
+from newsletter.sending.ledger import RecipientState, new_owner, retire_owner
+from newsletter.tracking.unknown import mark_batch, unsettled
 from tests.newsletter.sending.test_sender import KEY, add_subscribers, build
 
 runner = CliRunner()
@@ -135,3 +136,60 @@ def test_a_resend_that_fails_exits_1(lost: list[str], through_standin: StandIn) 
     said = " ".join(failed.output.split())
     assert "issue #1 re-sent: 0 accepted, 10 failed" in said
     assert "10 re-send(s) failed" in said
+
+
+def test_a_resend_that_died_with_everyone_marked_is_reaped_by_the_next_command(
+    engine: Engine, lost: list[str], through_standin: StandIn
+) -> None:
+    """Review defect: a re-send killed after marking every unsettled recipient left them
+    `queued` in a batch in flight under a dead owner, the list of unsettled was empty, and
+    the command said "nothing to send" without ever reaping that batch. Now the command
+    reaps it first: the batch is `unknown` again (its request may have gone), nothing is
+    sent, and its recipients are offered again after another NEWSLETTER_SETTLE_AFTER."""
+    settings = get_settings()
+    with session_scope(engine, immediate=True) as session:
+        issue_id = session.connection().execute(text("SELECT id FROM issue")).scalar_one()
+        ids = [
+            u.subscriber_id
+            for u in unsettled(session, 1, settle_after=settings.settle_after, now=utcnow())
+        ]
+        owner = new_owner()
+        marked = mark_batch(
+            session,
+            issue_id,
+            ids,
+            owner,
+            settle_after=settings.settle_after,
+            now=utcnow(),
+            lease=60,
+        )
+    assert marked is not None
+    assert marked[1] == len(lost)
+    retire_owner(owner)  # the process that marked them is gone
+    requests = through_standin.stats().requests
+
+    result = runner.invoke(app, ["issue", "resend-unknown", "1", "--yes"])
+
+    assert result.exit_code == 0, result.output
+    assert "nothing to send" in result.output
+    assert through_standin.stats().requests == requests
+    with session_scope(engine) as session:
+        states = dict(
+            session.connection()
+            .execute(
+                text("SELECT state, COUNT(*) FROM send_batch WHERE seq = :s GROUP BY state"),
+                {"s": marked[0]},
+            )
+            .all()
+        )
+        queued = (
+            session.connection()
+            .execute(text("SELECT COUNT(*) FROM send_recipient WHERE state = 'queued'"))
+            .scalar_one()
+        )
+    assert states == {"unknown": 1}
+    assert queued == 0
+    later = utcnow() + settings.settle_after + timedelta(minutes=1)
+    with session_scope(engine) as session:
+        again = unsettled(session, 1, settle_after=settings.settle_after, now=later)
+    assert sorted(u.email for u in again) == lost

@@ -122,7 +122,9 @@ def draw_fate(shares: EventShares, seed: str, email: str) -> Fate:
         return Fate(outcome, deferrals)
     opened = rng.random() < shares.opens
     machine = opened and rng.random() < shares.machine_opens
-    clicked = opened and rng.random() < shares.clicks
+    # A machine's open is a prefetch: nobody read the email, so nobody clicks (the draw is
+    # made all the same, so a seed gives every address the fate it gave before).
+    clicked = opened and rng.random() < shares.clicks and not machine
     spam = rng.random() < shares.spam_reports
     return Fate("delivered", deferrals, opened, machine, clicked, spam)
 

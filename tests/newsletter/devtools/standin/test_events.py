@@ -351,3 +351,21 @@ def test_bad_shares_are_refused(shares: dict[str, float], says: str) -> None:
 def test_events_to_must_be_an_http_url() -> None:
     with pytest.raises(ValueError, match="events-to must be an http"):
         StandIn(events_to="ftp://example.com/hook")
+
+
+def test_a_machine_open_is_never_followed_by_a_click() -> None:
+    """Review finding: a machine's open (a privacy proxy's prefetch) went on to click, with
+    the machine's user agent. Now only people who opened click."""
+    shares = EventShares(opens=1.0, machine_opens=0.5, clicks=1.0, duplicates=0)
+    html = '<a href="https://tools.example/t">tool</a>'
+    with receiving() as receiver, feeding(receiver, shares) as (standin, sg):
+        send(sg, bulk(100, html=html))
+        posted(standin)
+    people = by_email(receiver.events())
+    machine = [e for e, evs in people.items() if any(x.get("sg_machine_open") for x in evs)]
+    human = [e for e, evs in people.items() if any(x["event"] == "open" for x in evs)]
+    human = [e for e in human if e not in machine]
+    assert machine
+    assert human
+    assert not [e for e in machine if any(x["event"] == "click" for x in people[e])]
+    assert all(any(x["event"] == "click" for x in people[e]) for e in human)

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field, field_validator
 
+from newsletter.analytics.report import LinkClicks, Rates
 from newsletter.web.params import Text
 from subscribers.addresses import EMAIL_MAX, NAME_MAX, clean_name
 from subscribers.models import Status, Subscriber
@@ -103,31 +104,6 @@ class StatsOut(BaseModel):
 # ------------------------------------------------------------------ an issue's report
 
 
-class LinkClicksOut(BaseModel):
-    url: str
-    clicks: int = Field(description="Recipients who clicked it at least once.")
-    share: float | None = Field(
-        description="Its clicks over the recipients who clicked any link (0 to 1); null when "
-        "nobody clicked."
-    )
-
-
-class RatesOut(BaseModel):
-    """Shares from 0 to 1, null when their base is zero: `delivered` over accepted, every
-    other rate over delivered."""
-
-    delivered: float | None
-    bounced: float | None
-    bounced_hard: float | None
-    bounced_soft: float | None
-    dropped: float | None
-    complained: float | None
-    unsubscribed: float | None
-    unique_opens: float | None
-    machine_opens: float | None
-    unique_clicks: float | None
-
-
 class IssueReportOut(BaseModel):
     """An issue's numbers (`newsletter.analytics.report` says what each counts); the same
     shape as `newsletter issue report N --json`."""
@@ -162,5 +138,11 @@ class IssueReportOut(BaseModel):
     machine_opens: int = Field(description="Recipients with a machine open (privacy proxies).")
     unique_clicks: int
     events: int = Field(description="Provider events stored for the issue (no duplicates).")
-    rates: RatesOut
-    links: list[LinkClicksOut] = Field(description="Clicked links, most clicked first.")
+    rates: Rates = Field(
+        description="Shares from 0 to 1, null when their base is zero: `delivered` over "
+        "accepted, every other rate over delivered."
+    )
+    links: list[LinkClicks] = Field(
+        description="Clicked links, most clicked first, each with the recipients who clicked "
+        "it and its share of everyone who clicked any link."
+    )

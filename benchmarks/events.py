@@ -28,10 +28,13 @@ import os
 import random
 import secrets
 import socket
+import subprocess
+import sys
 import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -234,59 +237,131 @@ def sendgrid_json(event: DeliveryEvent) -> dict[str, Any]:
     return body
 
 
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def server_env(settings: Settings, public_key: str) -> dict[str, str]:
+    """The environment `newsletter serve` reads its settings from."""
+    return {
+        **os.environ,
+        "NEWSLETTER_DATABASE_URL": settings.database_url,
+        "NEWSLETTER_OUTBOX_DIR": str(settings.outbox_dir),
+        "NEWSLETTER_SECRET_KEY": settings.secret_key,
+        "NEWSLETTER_SITE_URL": settings.site_url,
+        "NEWSLETTER_POSTAL_ADDRESS": settings.postal_address,
+        "SENDGRID_WEBHOOK_PUBLIC_KEY": public_key,
+        "NO_PROXY": "127.0.0.1,localhost",
+        "no_proxy": "127.0.0.1,localhost",
+    }
+
+
 @contextmanager
-def serving(app: Any) -> Iterator[str]:
-    import uvicorn
+def server_process(env: dict[str, str], log: Path) -> Iterator[tuple[str, int]]:
+    """`newsletter serve` in a process of its own (its output in `log`): its URL and pid."""
+    import httpx
 
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.01)
+    port = free_port()
+    command = [str(Path(sys.executable).with_name("newsletter")), "serve", "--port", str(port)]
+    with log.open("wb") as output:
+        process = subprocess.Popen(command, env=env, stdout=output, stderr=output)  # noqa: S603
+    url = f"http://127.0.0.1:{port}"
     try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                error = log.read_text(errors="replace").strip()[-500:]
+                raise SystemExit(f"newsletter serve exited: {error}")
+            try:
+                httpx.get(url + "/webhooks/sendgrid", timeout=1)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    raise SystemExit("newsletter serve did not start within 60 s") from None
+                time.sleep(0.1)
+        yield url, process.pid
     finally:
-        server.should_exit = True
-        thread.join(timeout=60)
-        sock.close()
+        process.terminate()
+        process.wait(timeout=30)
 
 
-def over_http(settings: Settings, engine: Engine, batches: list[list[DeliveryEvent]]) -> None:
+def process_mb(pid: int, field: str = "VmRSS") -> float:
+    """A field of another process's /proc status (kB) in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def over_http(
+    settings: Settings, engine: Engine, batches: list[list[DeliveryEvent]], connections: int
+) -> None:
+    """POST every batch, pre-built and pre-signed, to `newsletter serve` running in its own
+    process, over `connections` concurrent connections (SendGrid posts concurrently); the
+    server's RSS after a quarter, half and all of the POSTs, and a check that every event
+    was stored once."""
     import httpx
 
     from newsletter.devtools.standin.signing import WebhookSigner
-    from newsletter.web.app import create_app
 
     signer = WebhookSigner()
-    settings.sendgrid_webhook_public_key = signer.public_key
     bodies = [json.dumps([sendgrid_json(e) for e in batch]).encode() for batch in batches]
-    with (
-        serving(create_app(settings, engine)) as url,
-        httpx.Client(base_url=url, timeout=60) as client,
-    ):
-        started = time.perf_counter()
-        for body in bodies:
-            answer = client.post(
-                "/webhooks/sendgrid",
-                content=body,
-                headers={"content-type": "application/json", **signer.headers(body)},
-            )
-            if answer.status_code >= 300:
-                first = answer.text.strip().splitlines()[:1]
-                raise SystemExit(f"POST /webhooks/sendgrid answered {answer.status_code}: {first}")
-        seconds = time.perf_counter() - started
+    requests = [
+        (body, {"content-type": "application/json", **signer.headers(body)}) for body in bodies
+    ]
+    unique = len({e.event_id for batch in batches for e in batch})
     events = sum(len(b) for b in batches)
+    marks = {len(requests) // 4: "25%", len(requests) // 2: "50%", len(requests): "100%"}
+    rss: dict[str, float] = {}
+    done = 0
+    lock = threading.Lock()
+
+    log = settings.outbox_dir.parent / "serve.log"
+    with server_process(server_env(settings, signer.public_key), log) as (url, pid):
+        rss["start"] = process_mb(pid)
+        limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+        with httpx.Client(base_url=url, timeout=120, limits=limits) as client:
+
+            def post(request: tuple[bytes, dict[str, str]]) -> dict[str, int]:
+                nonlocal done
+                answer = client.post("/webhooks/sendgrid", content=request[0], headers=request[1])
+                if answer.status_code >= 300:
+                    first = answer.text.strip().splitlines()[:1]
+                    raise SystemExit(f"POST answered {answer.status_code}: {first}")
+                with lock:
+                    done += 1
+                    if done in marks:
+                        rss[marks[done]] = process_mb(pid)
+                return dict(answer.json())
+
+            started = time.perf_counter()
+            with ThreadPoolExecutor(connections) as pool:
+                answers = list(pool.map(post, requests))
+            seconds = time.perf_counter() - started
+        peak = process_mb(pid, "VmHWM")
     with session_scope(engine) as session:
-        stored = session.connection().execute(text("SELECT COUNT(*) FROM delivery_event"))
-        count = int(stored.scalar_one())
+        found = session.connection().execute(
+            text("SELECT COUNT(*), COUNT(DISTINCT event_id) FROM delivery_event")
+        )
+        count, distinct = (int(n) for n in found.one())
+    stored = sum(a["stored"] for a in answers)
+    duplicates = sum(a["duplicates"] for a in answers)
     print(
-        f"http: {events} events in {len(bodies)} signed POSTs, {seconds:.2f} s: "
-        f"{events / seconds:,.0f} events/s; {count} stored (server in this process; peak "
-        f"RSS {rss_mb('VmHWM'):.0f} MB)"
+        f"http: {events} events in {len(bodies)} signed POSTs over {connections} connections, "
+        f"{seconds:.2f} s: {events / seconds:,.0f} events/s"
     )
+    print(
+        f"      server process RSS (MB): {', '.join(f'{k} {v:.0f}' for k, v in rss.items())};"
+        f" peak {peak:.0f}"
+    )
+    print(
+        f"      {unique} distinct events: {count} rows ({distinct} distinct ids), answers "
+        f"said {stored} stored and {duplicates} duplicates"
+    )
+    if not count == distinct == stored == unique or stored + duplicates != events:
+        raise SystemExit("not every event was stored exactly once")
 
 
 def tune(engine: Engine, cache_mb: int) -> None:
@@ -321,7 +396,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--direct", action="store_true", help="call ingest (the default)")
-    mode.add_argument("--http", action="store_true", help="POST to the app under uvicorn")
+    mode.add_argument(
+        "--http", action="store_true", help="POST to `newsletter serve` in its own process"
+    )
+    parser.add_argument(
+        "--connections", type=int, default=4, help="--http: concurrent POSTs (default 4)"
+    )
     parser.add_argument("--recipients", type=int, default=100_000)
     parser.add_argument("--database-url", default=None)
     parser.add_argument(
@@ -348,7 +428,7 @@ def main() -> None:
                 f"{time.perf_counter() - started:.1f} s (RSS {rss_mb():.0f} MB)"
             )
             if args.http:
-                over_http(settings, engine, batches)
+                over_http(settings, engine, batches, args.connections)
             else:
                 direct(settings, engine, batches)
         finally:

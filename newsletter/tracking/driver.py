@@ -75,9 +75,7 @@ class Driver:
             return []
         names = ", ".join(columns)
         if not self.sqlite:
-            arrays = ", ".join(f"%s::{kind}[]" for kind in types)
-            sql = f"INSERT INTO {table} ({names}) SELECT * FROM unnest({arrays}) {tail}"  # noqa: S608
-            return list(self.rows(sql, [list(values) for values in zip(*rows, strict=True)]))
+            return list(self.rows(self._unnest(table, names, types, tail), self._arrays(rows)))
         found: list[tuple[Any, ...]] = []
         one = f"({self.marks(len(columns))})"
         per = SQLITE_PARAMETERS // len(columns)
@@ -87,6 +85,37 @@ class Driver:
             sql = f"INSERT INTO {table} ({names}) VALUES {values} {tail}"  # noqa: S608
             found.extend(self.rows(sql, [value for row in part for value in row]))
         return found
+
+    def write(
+        self,
+        table: str,
+        columns: Sequence[str],
+        types: Sequence[str],
+        rows: Sequence[Sequence[Any]],
+        tail: str,
+    ) -> None:
+        """INSERT `rows` into `table` followed by `tail` (ON CONFLICT ..., no RETURNING).
+        PostgreSQL: one statement of arrays, as `insert`. SQLite: one single-row statement
+        prepared once and run for every row, which SQLite does in about two thirds of the
+        time of multi-row VALUES (it compiles those into a program as long as the rows)."""
+        if not rows:
+            return
+        names = ", ".join(columns)
+        if not self.sqlite:
+            for _ in self.rows(self._unnest(table, names, types, tail), self._arrays(rows)):
+                pass
+            return
+        sql = f"INSERT INTO {table} ({names}) VALUES ({self.marks(len(columns))}) {tail}"  # noqa: S608
+        self.many(sql, rows)
+
+    @staticmethod
+    def _unnest(table: str, names: str, types: Sequence[str], tail: str) -> str:
+        arrays = ", ".join(f"%s::{kind}[]" for kind in types)
+        return f"INSERT INTO {table} ({names}) SELECT * FROM unnest({arrays}) {tail}"  # noqa: S608
+
+    @staticmethod
+    def _arrays(rows: Sequence[Sequence[Any]]) -> list[list[Any]]:
+        return [list(values) for values in zip(*rows, strict=True)]
 
     def many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         assert self.raw is not None

@@ -18,7 +18,7 @@ from operator import itemgetter
 from typing import Any
 
 from newsletter.delivery.events import DeliveryEvent
-from newsletter.tracking.driver import Driver
+from newsletter.tracking.driver import IN_SIZE, Driver
 from newsletter.tracking.match import chunks
 from newsletter.tracking.models import TEXT_MAX, URL_MAX
 
@@ -137,11 +137,11 @@ def _store_new_sqlite(driver: Driver, ordered: list[tuple[Any, ...]]) -> set[tup
     for row in ordered:
         by_provider.setdefault(row[0], []).append(row[1])
     for provider, event_ids in by_provider.items():
-        for part in chunks(event_ids):
+        for part in chunks(event_ids, IN_SIZE):
             found = driver.rows(
-                f"SELECT event_id FROM delivery_event WHERE provider = ? AND event_id IN "  # noqa: S608
-                f"({driver.marks(len(part))})",
-                [provider, *part],
+                "SELECT event_id FROM delivery_event WHERE provider = ? AND event_id IN "  # noqa: S608
+                + driver.in_list(),
+                [provider, *driver.padded(part)],
             )
             stored.update((provider, str(event_id)) for (event_id,) in found)
     new = [row for row in ordered if _key(row) not in stored]

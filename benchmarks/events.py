@@ -300,6 +300,12 @@ def process_mb(pid: int, field: str = "VmRSS") -> float:
     return 0.0
 
 
+def process_cpu(pid: int) -> float:
+    """User plus system CPU seconds another process has used (its threads included)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def over_http(
     settings: Settings, engine: Engine, batches: list[list[DeliveryEvent]], connections: int
 ) -> None:
@@ -341,10 +347,10 @@ def over_http(
                         rss[marks[done]] = process_mb(pid)
                 return dict(answer.json())
 
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), process_cpu(pid)
             with ThreadPoolExecutor(connections) as pool:
                 answers = list(pool.map(post, requests))
-            seconds = time.perf_counter() - started
+            seconds, cpu = time.perf_counter() - started, process_cpu(pid) - cpu
         peak = process_mb(pid, "VmHWM")
     with session_scope(engine) as session:
         found = session.connection().execute(
@@ -355,7 +361,8 @@ def over_http(
     duplicates = sum(a["duplicates"] for a in answers)
     print(
         f"http: {events} events in {len(bodies)} signed POSTs over {connections} connections, "
-        f"{seconds:.2f} s: {events / seconds:,.0f} events/s"
+        f"{seconds:.2f} s: {events / seconds:,.0f} events/s; server CPU {cpu:.2f} s "
+        f"({cpu / seconds:.0%} of one core)"
     )
     print(
         f"      server process RSS (MB): {', '.join(f'{k} {v:.0f}' for k, v in rss.items())};"

@@ -65,7 +65,6 @@ def upgrade() -> None:
         sa.Column("unsubscribed_at", _time(), nullable=True),
         _subscriber(),
         sa.PrimaryKeyConstraint("issue_id", "subscriber_id"),
-        sqlite_with_rowid=False,
     )
     op.create_table(
         "issue_link",

@@ -108,9 +108,6 @@ class RecipientActivity(SQLModel, table=True):
     arrives): the latest delivery state and the first of each kind of engagement."""
 
     __tablename__ = "recipient_activity"
-    # SQLite: the rows live in the primary key's B-tree, not in a rowid table beside it, so
-    # an event writes one random place instead of two (a POST names recipients at random).
-    __table_args__ = {"sqlite_with_rowid": False}
     issue_id: int = Field(primary_key=True)
     subscriber_id: int = Field(sa_column=_subscriber_fk(nullable=False, primary_key=True))
     delivery: str | None = Field(default=None, max_length=20)

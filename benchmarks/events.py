@@ -1,7 +1,7 @@
 """How fast delivery events are applied, and what that costs in memory.
 
     .venv/bin/python -m benchmarks.events --direct [--recipients 100000]
-    .venv/bin/python -m benchmarks.events --http [--recipients 100000]
+    .venv/bin/python -m benchmarks.events --http [--recipients 100000] [--connections 4]
     … --database-url postgresql+psycopg://…   (a schema of its own, dropped afterwards)
 
 Creates N active subscribers in a fresh database (SQLite by default), sends an issue to
@@ -13,9 +13,14 @@ delivery, 1% hard and 1% soft bounces, 0.05% spam reports, opens (some by machin
 little, as SendGrid batches them, and with 2% of the POSTs posted twice (its retries).
 
 `--direct` calls `newsletter.tracking.ingest` with each 1,000-event POST (one transaction
-each) and reports events per second and the peak RSS of the applying; `--http` posts the
-same events, signed as SendGrid signs them, to `POST /webhooks/sendgrid` of the real app
-under uvicorn (parsing and the signature check included).
+each) and reports events per second and the peak RSS of the applying. `--http` measures
+the server as SendGrid meets it: `newsletter serve` runs in a process of its own (its
+settings from the environment, the public key of a `WebhookSigner`), every body is built
+and signed before the clock starts, and the POSTs go out over a few concurrent connections
+(SendGrid posts concurrently); it reports events per second (signature checked, parsed,
+deduplicated, applied), the server's RSS after a quarter, half and all of the POSTs (flat
+memory: no growth with the number of events), and checks that every event was stored
+exactly once.
 
 Not a test: a measurement to compare before and after a change.
 """
@@ -28,10 +33,13 @@ import os
 import random
 import secrets
 import socket
+import subprocess
+import sys
 import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -234,66 +242,144 @@ def sendgrid_json(event: DeliveryEvent) -> dict[str, Any]:
     return body
 
 
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def server_env(settings: Settings, public_key: str) -> dict[str, str]:
+    """The environment `newsletter serve` reads its settings from."""
+    return {
+        **os.environ,
+        "NEWSLETTER_DATABASE_URL": settings.database_url,
+        "NEWSLETTER_OUTBOX_DIR": str(settings.outbox_dir),
+        "NEWSLETTER_SECRET_KEY": settings.secret_key,
+        "NEWSLETTER_SITE_URL": settings.site_url,
+        "NEWSLETTER_POSTAL_ADDRESS": settings.postal_address,
+        "SENDGRID_WEBHOOK_PUBLIC_KEY": public_key,
+        "NO_PROXY": "127.0.0.1,localhost",
+        "no_proxy": "127.0.0.1,localhost",
+    }
+
+
 @contextmanager
-def serving(app: Any) -> Iterator[str]:
-    import uvicorn
+def server_process(env: dict[str, str], log: Path) -> Iterator[tuple[str, int]]:
+    """`newsletter serve` in a process of its own (its output in `log`): its URL and pid."""
+    import httpx
 
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.01)
+    port = free_port()
+    command = [str(Path(sys.executable).with_name("newsletter")), "serve", "--port", str(port)]
+    with log.open("wb") as output:
+        process = subprocess.Popen(command, env=env, stdout=output, stderr=output)
+    url = f"http://127.0.0.1:{port}"
     try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                error = log.read_text(errors="replace").strip()[-500:]
+                raise SystemExit(f"newsletter serve exited: {error}")
+            try:
+                httpx.get(url + "/webhooks/sendgrid", timeout=1)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    raise SystemExit("newsletter serve did not start within 60 s") from None
+                time.sleep(0.1)
+        yield url, process.pid
     finally:
-        server.should_exit = True
-        thread.join(timeout=60)
-        sock.close()
+        process.terminate()
+        process.wait(timeout=30)
 
 
-def over_http(settings: Settings, engine: Engine, batches: list[list[DeliveryEvent]]) -> None:
+def process_mb(pid: int, field: str = "VmRSS") -> float:
+    """A field of another process's /proc status (kB) in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def process_cpu(pid: int) -> float:
+    """User plus system CPU seconds another process has used (its threads included)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def over_http(
+    settings: Settings, engine: Engine, batches: list[list[DeliveryEvent]], connections: int
+) -> None:
+    """POST every batch, pre-built and pre-signed, to `newsletter serve` running in its own
+    process, over `connections` concurrent connections (SendGrid posts concurrently); the
+    server's RSS after a quarter, half and all of the POSTs, and a check that every event
+    was stored once."""
     import httpx
 
     from newsletter.devtools.standin.signing import WebhookSigner
-    from newsletter.web.app import create_app
 
     signer = WebhookSigner()
-    settings.sendgrid_webhook_public_key = signer.public_key
     bodies = [json.dumps([sendgrid_json(e) for e in batch]).encode() for batch in batches]
-    with (
-        serving(create_app(settings, engine)) as url,
-        httpx.Client(base_url=url, timeout=60) as client,
-    ):
-        started = time.perf_counter()
-        for body in bodies:
-            answer = client.post(
-                "/webhooks/sendgrid",
-                content=body,
-                headers={"content-type": "application/json", **signer.headers(body)},
-            )
-            if answer.status_code >= 300:
-                first = answer.text.strip().splitlines()[:1]
-                raise SystemExit(f"POST /webhooks/sendgrid answered {answer.status_code}: {first}")
-        seconds = time.perf_counter() - started
+    requests = [
+        (body, {"content-type": "application/json", **signer.headers(body)}) for body in bodies
+    ]
+    unique = len({e.event_id for batch in batches for e in batch})
     events = sum(len(b) for b in batches)
+    marks = {len(requests) // 4: "25%", len(requests) // 2: "50%", len(requests): "100%"}
+    rss: dict[str, float] = {}
+    done = 0
+    lock = threading.Lock()
+
+    log = settings.outbox_dir.parent / "serve.log"
+    with server_process(server_env(settings, signer.public_key), log) as (url, pid):
+        rss["start"] = process_mb(pid)
+        limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+        with httpx.Client(base_url=url, timeout=120, limits=limits) as client:
+
+            def post(request: tuple[bytes, dict[str, str]]) -> dict[str, int]:
+                nonlocal done
+                answer = client.post("/webhooks/sendgrid", content=request[0], headers=request[1])
+                if answer.status_code >= 300:
+                    first = answer.text.strip().splitlines()[:1]
+                    raise SystemExit(f"POST answered {answer.status_code}: {first}")
+                with lock:
+                    done += 1
+                    if done in marks:
+                        rss[marks[done]] = process_mb(pid)
+                return dict(answer.json())
+
+            started, cpu = time.perf_counter(), process_cpu(pid)
+            with ThreadPoolExecutor(connections) as pool:
+                answers = list(pool.map(post, requests))
+            seconds, cpu = time.perf_counter() - started, process_cpu(pid) - cpu
+        peak = process_mb(pid, "VmHWM")
     with session_scope(engine) as session:
-        stored = session.connection().execute(text("SELECT COUNT(*) FROM delivery_event"))
-        count = int(stored.scalar_one())
+        found = session.connection().execute(
+            text("SELECT COUNT(*), COUNT(DISTINCT event_id) FROM delivery_event")
+        )
+        count, distinct = (int(n) for n in found.one())
+    stored = sum(a["stored"] for a in answers)
+    duplicates = sum(a["duplicates"] for a in answers)
     print(
-        f"http: {events} events in {len(bodies)} signed POSTs, {seconds:.2f} s: "
-        f"{events / seconds:,.0f} events/s; {count} stored (server in this process; peak "
-        f"RSS {rss_mb('VmHWM'):.0f} MB)"
+        f"http: {events} events in {len(bodies)} signed POSTs over {connections} connections, "
+        f"{seconds:.2f} s: {events / seconds:,.0f} events/s; server CPU {cpu:.2f} s "
+        f"({cpu / seconds:.0%} of one core)"
     )
+    print(
+        f"      server process RSS (MB): {', '.join(f'{k} {v:.0f}' for k, v in rss.items())};"
+        f" peak {peak:.0f}"
+    )
+    print(
+        f"      {unique} distinct events: {count} rows ({distinct} distinct ids), answers "
+        f"said {stored} stored and {duplicates} duplicates"
+    )
+    if not count == distinct == stored == unique or stored + duplicates != events:
+        raise SystemExit("not every event was stored exactly once")
 
 
 def tune(engine: Engine, cache_mb: int) -> None:
     def on_connect(connection: Any, _record: Any) -> None:
         cursor = connection.cursor()
         cursor.execute(f"PRAGMA cache_size=-{cache_mb * 1024}")
-        cursor.execute("PRAGMA wal_autocheckpoint=10000")
         cursor.close()
 
     event.listen(engine, "connect", on_connect)
@@ -321,15 +407,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--direct", action="store_true", help="call ingest (the default)")
-    mode.add_argument("--http", action="store_true", help="POST to the app under uvicorn")
+    mode.add_argument(
+        "--http", action="store_true", help="POST to `newsletter serve` in its own process"
+    )
+    parser.add_argument(
+        "--connections", type=int, default=4, help="--http: concurrent POSTs (default 4)"
+    )
     parser.add_argument("--recipients", type=int, default=100_000)
     parser.add_argument("--database-url", default=None)
     parser.add_argument(
         "--sqlite-cache-mb",
         type=int,
         default=0,
-        help="direct mode, SQLite: a page cache of this size and a checkpoint every 10,000 "
-        "WAL pages on the benchmark's connections (what such settings in core would bring)",
+        help="direct mode, SQLite: a page cache of this size on the benchmark's connections "
+        "(what such a setting in core would bring; it costs that much memory per connection)",
     )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp, fresh_database(args.database_url, Path(tmp)) as url:
@@ -348,7 +439,7 @@ def main() -> None:
                 f"{time.perf_counter() - started:.1f} s (RSS {rss_mb():.0f} MB)"
             )
             if args.http:
-                over_http(settings, engine, batches)
+                over_http(settings, engine, batches, args.connections)
             else:
                 direct(settings, engine, batches)
         finally:

@@ -16,8 +16,13 @@ from typing import Any
 
 from sqlmodel import Session
 
-SQLITE_PARAMETERS = 8000
-"""Bound parameters per SQLite statement (its limit is 32,766)."""
+SQLITE_BLOCK = 20
+"""Rows per multi-row INSERT on SQLite. One size only: the text of every statement is one
+of a few, so each connection's statement cache keeps them compiled, instead of filling
+with a differently sized (and large) statement for every POST's last rows."""
+
+IN_SIZE = 500
+"""Ids per IN (...) list on SQLite, padded with NULLs to exactly this (the same reason)."""
 
 
 class Driver:
@@ -60,6 +65,15 @@ class Driver:
         finally:
             cursor.close()
 
+    def padded(self, ids: Sequence[Any]) -> list[Any]:
+        """`ids` (at most `IN_SIZE`) padded with NULLs to `IN_SIZE`, for `in_list`."""
+        assert len(ids) <= IN_SIZE
+        return [*ids, *[None] * (IN_SIZE - len(ids))]
+
+    def in_list(self) -> str:
+        """`IN_SIZE` placeholders in parentheses (NULL matches nothing in an IN list)."""
+        return f"({self.marks(IN_SIZE)})"
+
     def insert(
         self,
         table: str,
@@ -70,23 +84,56 @@ class Driver:
     ) -> list[tuple[Any, ...]]:
         """INSERT `rows` into `table` followed by `tail` (ON CONFLICT ..., RETURNING ...);
         the rows returned. PostgreSQL takes one statement with one array per column
-        (`types` are their SQL types); SQLite takes a few multi-row VALUES statements."""
+        (`types` are their SQL types); SQLite one prepared single-row statement per row."""
         if not rows:
             return []
         names = ", ".join(columns)
         if not self.sqlite:
-            arrays = ", ".join(f"%s::{kind}[]" for kind in types)
-            sql = f"INSERT INTO {table} ({names}) SELECT * FROM unnest({arrays}) {tail}"  # noqa: S608
-            return list(self.rows(sql, [list(values) for values in zip(*rows, strict=True)]))
-        found: list[tuple[Any, ...]] = []
+            return list(self.rows(self._unnest(table, names, types, tail), self._arrays(rows)))
+        sql = f"INSERT INTO {table} ({names}) VALUES ({self.marks(len(columns))}) {tail}"  # noqa: S608
+        return [found for row in rows for found in self.rows(sql, row)]
+
+    def write(
+        self,
+        table: str,
+        columns: Sequence[str],
+        types: Sequence[str],
+        rows: Sequence[Sequence[Any]],
+        tail: str,
+    ) -> None:
+        """INSERT `rows` into `table` followed by `tail` (ON CONFLICT ..., no RETURNING).
+        PostgreSQL: one statement of arrays, as `insert`. SQLite: blocks of `SQLITE_BLOCK`
+        rows through one multi-row statement, the rest through a single-row one run for
+        each row (both prepared once per connection)."""
+        if not rows:
+            return
+        names = ", ".join(columns)
+        if not self.sqlite:
+            for _ in self.rows(self._unnest(table, names, types, tail), self._arrays(rows)):
+                pass
+            return
         one = f"({self.marks(len(columns))})"
-        per = SQLITE_PARAMETERS // len(columns)
-        for start in range(0, len(rows), per):
-            part = rows[start : start + per]
-            values = ", ".join([one] * len(part))
-            sql = f"INSERT INTO {table} ({names}) VALUES {values} {tail}"  # noqa: S608
-            found.extend(self.rows(sql, [value for row in part for value in row]))
-        return found
+        whole = len(rows) - len(rows) % SQLITE_BLOCK
+        if whole:
+            block = f"INSERT INTO {table} ({names}) VALUES {', '.join([one] * SQLITE_BLOCK)} {tail}"  # noqa: S608
+            self.many(
+                block,
+                [
+                    [value for row in rows[start : start + SQLITE_BLOCK] for value in row]
+                    for start in range(0, whole, SQLITE_BLOCK)
+                ],
+            )
+        if whole < len(rows):
+            self.many(f"INSERT INTO {table} ({names}) VALUES {one} {tail}", rows[whole:])  # noqa: S608
+
+    @staticmethod
+    def _unnest(table: str, names: str, types: Sequence[str], tail: str) -> str:
+        arrays = ", ".join(f"%s::{kind}[]" for kind in types)
+        return f"INSERT INTO {table} ({names}) SELECT * FROM unnest({arrays}) {tail}"  # noqa: S608
+
+    @staticmethod
+    def _arrays(rows: Sequence[Sequence[Any]]) -> list[list[Any]]:
+        return [list(values) for values in zip(*rows, strict=True)]
 
     def many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         assert self.raw is not None

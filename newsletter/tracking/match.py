@@ -21,7 +21,7 @@ from sqlmodel import Session
 
 from newsletter.core.sql import table_of
 from newsletter.publishing.models import Issue
-from newsletter.tracking.driver import Driver
+from newsletter.tracking.driver import IN_SIZE, Driver
 from newsletter.tracking.states import COLUMNS, TIMES, Activity
 
 CHUNK = 500
@@ -104,10 +104,10 @@ def known_recipients(driver: Driver, wanted: dict[int, set[int]]) -> dict[tuple[
     found: dict[tuple[int, int], Known] = {}
     times = [i for i, name in enumerate(COLUMNS) if name in TIMES]
     for issue_id, subscriber_ids in sorted(wanted.items()):
-        for part in chunks(sorted(subscriber_ids)):
+        for part in chunks(sorted(subscriber_ids), IN_SIZE):
             if driver.sqlite:
-                sql = _RECIPIENTS[True].format(marks=driver.marks(len(part)))
-                params: list[object] = [issue_id, *part]
+                sql = _RECIPIENTS[True].format(marks=driver.marks(IN_SIZE))
+                params: list[object] = [issue_id, *driver.padded(part)]
             else:
                 sql, params = _RECIPIENTS[False], [list(part), issue_id]
             for subscriber_id, seq, state, status, stored, *values in driver.rows(sql, params):

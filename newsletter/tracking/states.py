@@ -132,7 +132,7 @@ def write_activity(driver: Driver, rows: Iterable[tuple[int, int, Activity]]) ->
         for issue_id, subscriber_id, activity in sorted(rows, key=_pair)
         if activity.changed
     ]
-    driver.insert(
+    driver.write(
         "recipient_activity",
         ("issue_id", "subscriber_id", *COLUMNS),
         ("integer", "integer", *(_TYPES[name] for name in COLUMNS)),

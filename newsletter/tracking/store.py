@@ -18,7 +18,8 @@ from operator import itemgetter
 from typing import Any
 
 from newsletter.delivery.events import DeliveryEvent
-from newsletter.tracking.driver import Driver
+from newsletter.tracking.driver import IN_SIZE, Driver
+from newsletter.tracking.match import chunks
 from newsletter.tracking.models import TEXT_MAX, URL_MAX
 
 EVENT_ID_MAX = 100
@@ -113,6 +114,8 @@ def store_new(driver: Driver, rows: Sequence[tuple[Any, ...]]) -> set[tuple[str,
     call stored. Rows go in key order, so two POSTs holding the same events take the
     unique index's locks in the same order (PostgreSQL) and do not deadlock."""
     ordered: list[tuple[Any, ...]] = sorted(rows, key=_key)
+    if driver.sqlite:
+        return _store_new_sqlite(driver, ordered)
     stored = driver.insert(
         "delivery_event",
         COLUMNS,
@@ -121,6 +124,31 @@ def store_new(driver: Driver, rows: Sequence[tuple[Any, ...]]) -> set[tuple[str,
         "ON CONFLICT (provider, event_id) DO NOTHING RETURNING provider, event_id",
     )
     return {(str(provider), str(event_id)) for provider, event_id in stored}
+
+
+def _store_new_sqlite(driver: Driver, ordered: list[tuple[Any, ...]]) -> set[tuple[str, str]]:
+    """SQLite: read which keys are stored already, then insert the others row by row (a
+    prepared single-row INSERT beats one multi-row INSERT ... RETURNING by a third). Exact
+    because SQLite has one writer: under the transaction's write lock nobody else stores
+    an event between the read and the insert (a deferred transaction that another writer
+    overtook fails on its first write instead). ON CONFLICT stays, as a second guard."""
+    stored: set[tuple[str, str]] = set()
+    by_provider: dict[str, list[str]] = {}
+    for row in ordered:
+        by_provider.setdefault(row[0], []).append(row[1])
+    for provider, event_ids in by_provider.items():
+        for part in chunks(event_ids, IN_SIZE):
+            found = driver.rows(
+                "SELECT event_id FROM delivery_event WHERE provider = ? AND event_id IN "  # noqa: S608
+                + driver.in_list(),
+                [provider, *driver.padded(part)],
+            )
+            stored.update((provider, str(event_id)) for (event_id,) in found)
+    new = [row for row in ordered if _key(row) not in stored]
+    driver.write(
+        "delivery_event", COLUMNS, TYPES, new, "ON CONFLICT (provider, event_id) DO NOTHING"
+    )
+    return {_key(row) for row in new}
 
 
 _key = itemgetter(0, 1)  # (provider, event id) of a row

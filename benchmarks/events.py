@@ -97,12 +97,17 @@ def settings_for(database_url: str, folder: Path) -> Settings:
     )
 
 
+def address(subscriber_id: int) -> str:
+    """Subscriber `subscriber_id`'s address: an event is matched only if it is about it."""
+    return f"reader{subscriber_id:08d}@example.com"
+
+
 def sent_issue(engine: Engine, recipients: int, unknown_every: int = 25) -> dict[int, int]:
     """Subscribers and an issue sent to them through the ledger; subscriber id -> batch."""
     for start in range(0, recipients, INSERT_CHUNK):
         rows = [
-            {"email": f"reader{i:08d}@example.com", "name": None, "status": "active"}
-            for i in range(start, min(recipients, start + INSERT_CHUNK))
+            {"id": i, "email": address(i), "name": None, "status": "active"}
+            for i in range(start + 1, min(recipients, start + INSERT_CHUNK) + 1)
         ]
         with session_scope(engine) as session:
             session.exec(insert(Subscriber), params=rows)
@@ -143,7 +148,7 @@ def make_events(batch_of: dict[int, int], seed: int = 12) -> list[DeliveryEvent]
                     event_id=secrets.token_urlsafe(16),  # random, as SendGrid's are
                     type=kind,
                     occurred_at=T0 + timedelta(seconds=at),
-                    email=f"reader{sid}@example.com",
+                    email=address(sid),
                     issue_number=NUMBER,
                     subscriber_id=sid,
                     batch_seq=batch_of[sid],

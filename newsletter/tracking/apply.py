@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from sqlalchemy import Engine
@@ -25,7 +25,14 @@ from newsletter.publishing import lifecycle
 from newsletter.publishing.lifecycle import IssueStatus
 from newsletter.tracking.clicks import OwnLinks, write_clicks
 from newsletter.tracking.driver import Driver
-from newsletter.tracking.match import issue_refs, issues_by_number, known_recipients
+from newsletter.tracking.match import (
+    Known,
+    issue_refs,
+    issues_by_number,
+    known_recipients,
+    lock_subscribers,
+    same_address,
+)
 from newsletter.tracking.pause import pause_if_needed
 from newsletter.tracking.rules import ENGAGEMENT, Effects, apply_event
 from newsletter.tracking.settlement import settle_batches
@@ -56,6 +63,38 @@ class Applied:
 def _candidate(event: DeliveryEvent) -> bool:
     """Whether the event may name a send of ours (a test send's never does)."""
     return not event.test and event.issue_number is not None and event.subscriber_id is not None
+
+
+_DECIDING = frozenset(
+    {
+        EventType.BOUNCED,
+        EventType.DROPPED,
+        EventType.COMPLAINED,
+        EventType.UNSUBSCRIBED,
+        EventType.GROUP_UNSUBSCRIBED,
+    }
+)
+"""The types that may change a subscriber's status (directly or by the soft-bounce rule)."""
+
+
+def _decides(event: DeliveryEvent) -> bool:
+    return event.type in _DECIDING
+
+
+def _impersonal(event: DeliveryEvent) -> DeliveryEvent:
+    """An event that matches no recipient keeps no text a person could be found by (a
+    bounce's reason quotes the address; a user agent, a URL with a token): the foreign key
+    that erases a forgotten subscriber's events cannot reach a row that names nobody."""
+    if event.reason or event.user_agent or event.url:
+        return replace(event, reason="", user_agent="", url="")
+    return event
+
+
+def _batch_of(event: DeliveryEvent, recipient: Known) -> int:
+    """The batch whose request the event is about: the one its custom args name (a re-send
+    moves recipients to a batch of its own, and a late event of the first request names the
+    first), else the recipient's."""
+    return event.batch_seq if event.batch_seq is not None else recipient.batch_seq
 
 
 def apply_events(
@@ -89,24 +128,31 @@ def apply_events(
             pairs.append((named, event.subscriber_id))
         else:
             pairs.append(None)
+    lock_subscribers(
+        session,
+        {pair[1] for pair, event in zip(pairs, unique, strict=True) if pair and _decides(event)},
+    )
     driver = Driver(session)
     known = known_recipients(driver, wanted)
     own = OwnLinks(settings.site_url)
 
     rows = []
     received_at = driver.time(now)
-    for key, event, pair in zip(keys, unique, pairs, strict=True):
+    for index, (key, event, pair) in enumerate(zip(keys, unique, pairs, strict=True)):
         recipient = known.get(pair) if pair is not None else None
-        matched = pair if recipient is not None else None
+        if recipient is not None and not same_address(event.email, recipient):
+            recipient = pairs[index] = None  # about someone else's address: not theirs
+        if recipient is None:
+            event = _impersonal(event)  # nobody's: nothing a person could be known by
         rows.append(
             event_row(
                 driver,
                 key,
                 event,
                 received_at=received_at,
-                issue_id=matched[0] if matched else None,
-                subscriber_id=matched[1] if matched else None,
-                batch_seq=recipient.batch_seq if recipient else None,
+                issue_id=pair[0] if pair and recipient else None,
+                subscriber_id=pair[1] if pair and recipient else None,
+                batch_seq=_batch_of(event, recipient) if recipient else None,
                 url=(own.prefix_of(event.url) or event.url) if event.url else "",
             )
         )

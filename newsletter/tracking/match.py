@@ -23,6 +23,7 @@ from newsletter.core.sql import table_of
 from newsletter.publishing.models import Issue
 from newsletter.tracking.driver import IN_SIZE, Driver
 from newsletter.tracking.states import COLUMNS, TIMES, Activity
+from subscribers.models import Subscriber
 
 CHUNK = 500
 """Ids per IN (...): well under SQLite's limit on bound parameters."""
@@ -30,6 +31,7 @@ CHUNK = 500
 T = TypeVar("T")
 
 _issue = table_of(Issue)
+_subscriber = table_of(Subscriber)
 
 
 @dataclass(slots=True)
@@ -39,6 +41,7 @@ class Known:
     batch_seq: int
     ledger_state: str  # send_recipient.state
     status: str  # the subscriber's status
+    email: str  # the subscriber's address: an event about another address is not theirs
     activity: Activity
 
 
@@ -77,7 +80,7 @@ def issue_refs(session: Session, issue_ids: Collection[int]) -> dict[int, IssueR
     return refs
 
 
-_COLUMNS = "r.subscriber_id, r.batch_seq, r.state, s.status, a.issue_id, " + ", ".join(
+_COLUMNS = "r.subscriber_id, r.batch_seq, r.state, s.status, s.email, a.issue_id, " + ", ".join(
     f"a.{name}" for name in COLUMNS
 )
 _JOINS = (
@@ -97,6 +100,29 @@ _RECIPIENTS = {
 }
 
 
+def same_address(event_email: str, known: Known) -> bool:
+    """Whether the event is about the address the subscriber has: the ids come from custom
+    args any system on the same account can send (a staging copy, an old export), so an
+    event about someone else's address never changes this subscriber."""
+    return event_email.strip().lower() == known.email.lower()
+
+
+def lock_subscribers(session: Session, subscriber_ids: Collection[int]) -> None:
+    """PostgreSQL: lock these subscribers' rows, in id order, until commit, before their
+    status or soft-bounce history is read: two POSTs about one subscriber (a bounce on one
+    issue, an unsubscribe on another) then decide one after the other, on what the other
+    wrote. SQLite's BEGIN IMMEDIATE already serialises writers."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    for part in chunks(sorted(subscriber_ids)):
+        session.connection().execute(
+            select(_subscriber.c.id)
+            .where(_subscriber.c.id.in_(part))
+            .order_by(_subscriber.c.id)
+            .with_for_update()
+        )
+
+
 def known_recipients(driver: Driver, wanted: dict[int, set[int]]) -> dict[tuple[int, int], Known]:
     """(issue id, subscriber id) -> Known, for each pair in `wanted` (issue id -> subscriber
     ids) that the ledger has and whose subscriber exists. Read by primary key, through the
@@ -110,7 +136,9 @@ def known_recipients(driver: Driver, wanted: dict[int, set[int]]) -> dict[tuple[
                 params: list[object] = [issue_id, *driver.padded(part)]
             else:
                 sql, params = _RECIPIENTS[False], [list(part), issue_id]
-            for subscriber_id, seq, state, status, stored, *values in driver.rows(sql, params):
+            for subscriber_id, seq, state, status, email, stored, *values in driver.rows(
+                sql, params
+            ):
                 activity = Activity()
                 if stored is not None:
                     for i in times:
@@ -119,6 +147,6 @@ def known_recipients(driver: Driver, wanted: dict[int, set[int]]) -> dict[tuple[
                     activity.soft_failed = bool(activity.soft_failed)
                     activity.stored = True
                 found[(issue_id, int(subscriber_id))] = Known(
-                    int(seq), str(state), str(status), activity
+                    int(seq), str(state), str(status), str(email), activity
                 )
     return found

@@ -69,8 +69,11 @@ def apply_event(
     activity = known.activity
     tallies = effects.tallies
     tallies.add(issue_id, Tally.EVENTS)
-    if known.ledger_state == RecipientState.UNKNOWN:
-        effects.unknown_batches.add((issue_id, known.batch_seq))
+    named = event.batch_seq if event.batch_seq is not None else known.batch_seq
+    if named != known.batch_seq or known.ledger_state == RecipientState.UNKNOWN:
+        # The event proves the provider took the request of the batch it names (settled if
+        # that batch is unknown), not a later one its recipient was moved to by a re-send.
+        effects.unknown_batches.add((issue_id, named))
     kind = event.type
     at = event.occurred_at
     if kind in DELIVERY_OF:

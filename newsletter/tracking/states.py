@@ -74,10 +74,12 @@ def move_delivery(
     tallies: TallyChanges,
 ) -> bool:
     """Take delivery state `state` unless the recipient is in a higher-ranked one (or one of
-    the same rank reported later); True if the row moved."""
+    the same rank reported later, or hard-bounced); True if the row moved."""
     current = Delivery(activity.delivery) if activity.delivery is not None else None
     if RANK[state] < RANK[current]:
         return False
+    if activity.bounce_kind == BounceKind.HARD.value and kind != BounceKind.HARD:
+        return False  # a hard bounce is final: a later soft one or a drop does not undo it
     if (
         RANK[state] == RANK[current]
         and activity.delivery_at is not None

@@ -174,7 +174,7 @@ def test_a_resend_that_died_with_everyone_marked_is_reaped_by_the_next_command(
     assert "nothing to send" in result.output
     assert through_standin.stats().requests == requests
     with session_scope(engine) as session:
-        states = dict(
+        states: dict[str, int] = dict(
             session.connection()
             .execute(
                 text("SELECT state, COUNT(*) FROM send_batch WHERE seq = :s GROUP BY state"),

@@ -65,9 +65,10 @@ _LAST_SECOND: Final = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC).timestamp()
 
 def parse_events(body: bytes, provider: str) -> list[DeliveryEvent]:
     """The events of a SendGrid webhook body, in order; WebhookMalformed, naming the item,
-    for a body that is not a JSON array of objects with unix timestamps."""
+    for a body that is not a JSON array of objects."""
     items = _json_array(body)
-    return [_event(item, index, provider) for index, item in enumerate(items)]
+    received = datetime.now(UTC)
+    return [_event(item, index, provider, received) for index, item in enumerate(items)]
 
 
 def _json_array(body: bytes) -> list[object]:
@@ -84,7 +85,7 @@ def _no_constant(name: str) -> object:
     raise ValueError(f"{name} is not a JSON number")
 
 
-def _event(item: object, index: int, provider: str) -> DeliveryEvent:
+def _event(item: object, index: int, provider: str, received: datetime) -> DeliveryEvent:
     if not isinstance(item, dict):
         raise WebhookMalformed(f"event {index}: a JSON {type(item).__name__}, not an object")
     name = item.get("event")
@@ -100,7 +101,7 @@ def _event(item: object, index: int, provider: str) -> DeliveryEvent:
         provider=provider,
         event_id=_event_id(item),
         type=kind,
-        occurred_at=_occurred_at(item.get("timestamp"), index),
+        occurred_at=_occurred_at(item.get("timestamp"), received),
         email=_text(item.get("email"), EMAIL_MAX),
         issue_number=_id(item.get(ISSUE_ARG)),
         subscriber_id=_id(item.get(SUBSCRIBER_ARG)),
@@ -128,11 +129,16 @@ def _event_id(item: dict[str, object]) -> str:
     return "sha256:" + hashlib.sha256(canonical.encode("ascii")).hexdigest()
 
 
-def _occurred_at(value: object, index: int) -> datetime:
+def _occurred_at(value: object, received: datetime) -> datetime:
+    """The event's unix time (SendGrid sends an integer; a string of digits is read too);
+    the time the POST was received when it gives none that can be read: one odd event must
+    not make the whole POST a 400, which SendGrid would retry for a day and then drop."""
+    if isinstance(value, str) and 0 < len(value) <= 12 and value.isascii() and value.isdigit():
+        value = int(value)
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise WebhookMalformed(f"event {index}: timestamp {repr(value)[:40]} is not unix seconds")
+        return received
     if not 0 <= value <= _LAST_SECOND:
-        raise WebhookMalformed(f"event {index}: timestamp {value!r:.40} is out of range")
+        return received
     return datetime.fromtimestamp(value, UTC)
 
 

@@ -444,12 +444,6 @@ def test_an_id_of_the_column_size_is_kept() -> None:
         (b"[1]", "event 0: a JSON int, not an object"),
         (b'[{"event": "open", "timestamp": 1}, "x"]', "event 1: a JSON str"),
         (b'[{"event": "open", "timestamp": 1}, [{}]]', "event 1: a JSON list"),
-        (b'[{"event": "open"}]', "event 0: timestamp None is not unix seconds"),
-        (b'[{"event": "open", "timestamp": "1513299569"}]', "event 0: timestamp '1513299569'"),
-        (b'[{"event": "open", "timestamp": true}]', "event 0: timestamp True"),
-        (b'[{"event": "open", "timestamp": -1}]', "event 0: timestamp -1 is out of range"),
-        (b'[{"event": "open", "timestamp": 1e400}]', "event 0: timestamp inf is out of range"),
-        (b'[{"event": "open", "timestamp": 99999999999999}]', "out of range"),
     ],
 )
 def test_a_body_that_is_not_an_array_of_events_is_malformed(data: bytes, problem: str) -> None:
@@ -526,3 +520,26 @@ def test_any_object_with_a_unix_timestamp_is_an_event(items: list[dict], stamp: 
 def test_any_bytes_parse_or_are_malformed(data: bytes) -> None:
     with contextlib.suppress(WebhookMalformed):
         parse_events(data, "sendgrid")
+
+
+@pytest.mark.parametrize(
+    "stamp",
+    [None, "x", True, -1, 1e300, 99999999999999, [1], {"a": 1}, "9" * 5000, "", " 1"],
+)
+def test_an_event_without_a_readable_time_is_kept_at_the_time_it_came(stamp: object) -> None:
+    """Review defect: one event with an odd timestamp made the whole POST a 400, which
+    SendGrid retries for a day and then drops, with every good event in it. Now that event
+    is dated when it was received, and the others keep theirs."""
+    before = datetime.now(UTC)
+    item: dict[str, object] = {"event": "open", "sg_event_id": "odd"}
+    if stamp is not None:
+        item["timestamp"] = stamp
+    good = {"event": "delivered", "sg_event_id": "good", "timestamp": STAMP}
+    odd, kept = parse_events(json.dumps([item, good]).encode(), "sendgrid")
+    assert before <= odd.occurred_at <= datetime.now(UTC)
+    assert kept.occurred_at == AT
+
+
+def test_a_timestamp_written_as_digits_is_read() -> None:
+    (event,) = parse_events(b'[{"event": "open", "timestamp": "1513299569"}]', "sendgrid")
+    assert event.occurred_at == datetime.fromtimestamp(1513299569, UTC)

@@ -46,9 +46,9 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, event, text
-from sqlalchemy.engine import make_url
 from sqlmodel import insert
 
+from benchmarks.databases import fresh_database
 from benchmarks.send import reset_peak_rss, rss_mb
 from newsletter.core.database import make_engine, session_scope, upgrade
 from newsletter.core.settings import Settings
@@ -390,24 +390,6 @@ def tune(engine: Engine, cache_mb: int) -> None:
     event.listen(engine, "connect", on_connect)
 
 
-@contextmanager
-def fresh_database(database_url: str | None, folder: Path) -> Iterator[str]:
-    if not database_url:
-        yield f"sqlite:///{folder / 'events.db'}"
-        return
-    schema = f"bench_{secrets.token_hex(4)}"
-    admin = make_engine(database_url)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        url = make_url(database_url).update_query_dict({"options": f"-csearch_path={schema}"})
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     mode = parser.add_mutually_exclusive_group()
@@ -428,7 +410,10 @@ def main() -> None:
         "(what such a setting in core would bring; it costs that much memory per connection)",
     )
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp, fresh_database(args.database_url, Path(tmp)) as url:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        fresh_database(args.database_url, Path(tmp), "events") as url,
+    ):
         settings = settings_for(url, Path(tmp))
         engine = make_engine(url)
         if args.sqlite_cache_mb and engine.dialect.name == "sqlite":

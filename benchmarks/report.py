@@ -43,8 +43,9 @@ import httpx
 from sqlalchemy import Connection, Engine, TextClause, bindparam, text
 from sqlmodel.sql.sqltypes import UTCDateTime
 
+from benchmarks.databases import fresh_database
 from benchmarks.send import build
-from benchmarks.signup import fresh_database, serving
+from benchmarks.signup import serving
 from newsletter.analytics import IssueReport, issue_report, recipients
 from newsletter.core.database import make_engine, session_scope, upgrade
 from newsletter.core.settings import PROJECT_ROOT, Settings

@@ -20,7 +20,6 @@ queue, part 3 is skipped).
 from __future__ import annotations
 
 import argparse
-import secrets
 import socket
 import statistics
 import tempfile
@@ -34,9 +33,9 @@ from typing import Any
 
 import httpx
 import uvicorn
-from sqlalchemy import Engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine
 
+from benchmarks.databases import fresh_database
 from newsletter.core.database import make_engine, session_scope, upgrade
 from newsletter.core.settings import Settings
 from newsletter.delivery import Message, Recipient
@@ -163,24 +162,6 @@ def drain_rate(settings: Settings, engine: Engine, rows: int) -> None:
     print(f"3. one process drained {handled} queued sign-ups in {wall:.1f} s: {rate:.0f}/s")
 
 
-@contextmanager
-def fresh_database(database_url: str | None, folder: Path) -> Iterator[str]:
-    if not database_url:
-        yield f"sqlite:///{folder / 'signup.db'}"
-        return
-    schema = f"bench_{secrets.token_hex(4)}"
-    admin = make_engine(database_url)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        url = make_url(database_url).update_query_dict({"options": f"-csearch_path={schema}"})
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=200)
@@ -192,7 +173,7 @@ def main() -> None:
     for part in ("answers", "slow", "drain"):
         with (
             tempfile.TemporaryDirectory() as tmp,
-            fresh_database(args.database_url, Path(tmp)) as url,
+            fresh_database(args.database_url, Path(tmp), "signup") as url,
         ):
             settings = settings_for(url, Path(tmp))
             engine = make_engine(url)

@@ -31,7 +31,6 @@ to ~40 MB between checkpoints)."""
 _engines: dict[str, Engine] = {}
 _upgraded: set[str] = set()
 _lock = threading.Lock()
-_writer_locks: dict[str, threading.RLock] = {}
 
 
 def is_sqlite(engine: Engine) -> bool:
@@ -128,57 +127,16 @@ def serialize(session: Session, name: str) -> None:
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 
-def writer_lock(engine: Engine) -> threading.RLock:
-    """The process-wide lock the writers of one SQLite database take before BEGIN IMMEDIATE.
-
-    SQLite lets one connection write at a time; another one's BEGIN IMMEDIATE gets "busy"
-    and its busy handler sleeps (1, 2, 5 ... 100 ms) and retries, so threads of one process
-    writing at once (concurrent webhook POSTs) spend most of their time asleep while the
-    database is free. Taking turns on a lock in the process hands the database over the
-    moment the writer before commits. Other processes still meet SQLite's own lock.
-    """
-    key = engine.url.render_as_string(hide_password=False)
-    with _lock:
-        lock = _writer_locks.get(key)
-        if lock is None:
-            lock = _writer_locks[key] = threading.RLock()
-    return lock
-
-
-@contextmanager
-def _sqlite_writer_turn(engine: Engine) -> Iterator[None]:
-    # No longer than SQLite itself would wait: past that, go on and let BEGIN IMMEDIATE
-    # answer "database is locked" as it would have without the lock. Re-entrant, so a
-    # thread that nests write transactions meets SQLite's answer, not a deadlock here.
-    lock = writer_lock(engine)
-    held = lock.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)
-    try:
-        yield
-    finally:
-        if held:
-            lock.release()
-
-
 @contextmanager
 def session_scope(engine: Engine | None = None, *, immediate: bool = False) -> Iterator[Session]:
     """One transaction: committed on success, rolled back on any error.
 
     `immediate=True` takes SQLite's write lock at BEGIN, so a read-then-write
-    transaction cannot fail half-way on a lock upgrade; the threads of this process take
-    turns on `writer_lock` first. PostgreSQL ignores it.
+    transaction cannot fail half-way on a lock upgrade; PostgreSQL ignores it.
     """
     engine = engine or get_engine()
     if immediate and is_sqlite(engine):
-        immediate_engine = engine.execution_options(sqlite_begin="IMMEDIATE")
-        with _sqlite_writer_turn(engine), _session(immediate_engine) as session:
-            yield session
-        return
-    with _session(engine) as session:
-        yield session
-
-
-@contextmanager
-def _session(engine: Engine) -> Iterator[Session]:
+        engine = engine.execution_options(sqlite_begin="IMMEDIATE")
     with Session(engine, expire_on_commit=False) as session:
         try:
             yield session

@@ -4,7 +4,6 @@ and the refusal without a terminal."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -20,27 +19,15 @@ from newsletter.core.settings import Settings, get_settings
 from newsletter.devtools.standin import StandIn
 from newsletter.sending.ledger import RecipientState, new_owner, retire_owner
 from newsletter.tracking.unknown import mark_batch, unsettled
-from tests.newsletter.sending.test_sender import KEY, add_subscribers, build
+from tests.newsletter.sending.test_sender import add_subscribers, build
 
 runner = CliRunner()
 WARNING = "This is the only command that can send someone an issue twice"
 
 
 @pytest.fixture
-def through_standin(env: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[StandIn]:
-    """The CLI configured, by environment alone, to send through a stand-in."""
-    with StandIn(api_keys=[KEY]) as standin:
-        for name, value in {
-            "NEWSLETTER_BACKEND": "sendgrid",
-            "NEWSLETTER_SENDGRID_HOST": standin.url,
-            "SENDGRID_API_KEY": KEY,
-            "NEWSLETTER_BATCH_SIZE": "10",
-            "NEWSLETTER_SEND_CONCURRENCY": "1",
-            "NEWSLETTER_SEND_RETRY_BASE": "0.01",
-        }.items():
-            monkeypatch.setenv(name, value)
-        get_settings.cache_clear()
-        yield standin
+def standin_env() -> dict[str, str]:
+    return {"NEWSLETTER_SEND_CONCURRENCY": "1"}
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ send of a draft needs."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,28 +23,11 @@ from newsletter.publishing.lifecycle import IssueStatus
 from newsletter.sending import SendDecision, send_decision
 from tests.newsletter.publishing.helpers import stored
 from tests.newsletter.sending.test_sender import (
-    KEY,
     add_subscribers,
     build,
 )
 
 runner = CliRunner()
-
-
-@pytest.fixture
-def through_standin(env: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[StandIn]:
-    """The CLI configured, by environment alone, to send through a stand-in."""
-    with StandIn(api_keys=[KEY]) as standin:
-        for name, value in {
-            "NEWSLETTER_BACKEND": "sendgrid",
-            "NEWSLETTER_SENDGRID_HOST": standin.url,
-            "SENDGRID_API_KEY": KEY,
-            "NEWSLETTER_BATCH_SIZE": "10",
-            "NEWSLETTER_SEND_RETRY_BASE": "0.01",
-        }.items():
-            monkeypatch.setenv(name, value)
-        get_settings.cache_clear()
-        yield standin
 
 
 def test_send_status_and_resend(

@@ -6,6 +6,7 @@ from alembic import context
 from sqlalchemy import Connection, create_engine, text
 from sqlmodel import SQLModel
 
+import newsletter.accounts.models
 import newsletter.tracking.models  # noqa: F401
 import scheduler.store  # noqa: F401
 import subscribers.models  # noqa: F401

@@ -16,7 +16,18 @@ from sqlalchemy.exc import OperationalError
 from typer._click import ClickException, Context
 from typer.core import TyperGroup
 
-from newsletter.cli import composition, content, db, dev, issues, report, send, serve, subscribers
+from newsletter.cli import (
+    composition,
+    content,
+    db,
+    dev,
+    issues,
+    report,
+    send,
+    serve,
+    subscribers,
+    users,
+)
 from newsletter.cli.console import fail
 from newsletter.core.errors import Conflict, InvalidInput, NewsletterError, NotFound, Refused
 from newsletter.core.settings import get_settings
@@ -94,6 +105,7 @@ app.add_typer(issue_app, name="issue")
 subscribers.register(app)
 dev.register(app)
 serve.register(app)
+users.register(app)
 
 
 def _register_plugins() -> None:

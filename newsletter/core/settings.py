@@ -125,6 +125,14 @@ class Settings(BaseSettings):
     """A send pauses itself (cause `deliverability`) once `pause_min_delivered` recipients
     are delivered and hard bounces or spam reports pass these shares of delivered."""
 
+    # The operators' desk (newsletter/web/admin/, newsletter/accounts/).
+    admin_idle_timeout: timedelta = timedelta(hours=12)
+    """A desk session not used for this long is signed out."""
+    signin_max_failures: int = Field(default=5, ge=1)
+    signin_lock: timedelta = timedelta(minutes=15)
+    """`signin_max_failures` failed sign-ins for one address within `signin_lock` lock it
+    for `signin_lock` from the last of them (whether or not an account has that address)."""
+
     @field_validator("signup_limit_per_client", "signup_limit_total")
     @classmethod
     def _rates(cls, value: str) -> str:
@@ -139,7 +147,9 @@ class Settings(BaseSettings):
                 ) from None
         return value.strip()
 
-    @field_validator("misfire_grace", "settle_after", mode="before")
+    @field_validator(
+        "misfire_grace", "settle_after", "admin_idle_timeout", "signin_lock", mode="before"
+    )
     @classmethod
     def _seconds_or_duration(cls, value: object) -> object:
         """'21600' (seconds), 'PT6H' (ISO 8601) and '06:00:00' all mean six hours."""

@@ -28,7 +28,7 @@ from newsletter.links.tokens import Signer
 from newsletter.publishing.preview import PreviewCache
 from newsletter.publishing.render import long_date
 from newsletter.sending.signup_dispatcher import SignupDispatcher
-from newsletter.web import api, docs, errors, pages, ratelimit, security, static, webhooks
+from newsletter.web import admin, api, docs, errors, pages, ratelimit, security, static, webhooks
 from newsletter.web import preview as preview_routes
 from newsletter.web.deps import Services, services_of
 
@@ -97,6 +97,7 @@ def create_app(
     app.include_router(pages.router)
     app.include_router(api.router)
     app.include_router(webhooks.router)
+    admin.install(app, settings, templates)
     if preview:
         app.include_router(preview_routes.router)
     return app

@@ -20,6 +20,7 @@ from newsletter.core.settings import Settings
 from newsletter.web.app import create_app
 from tests.conftest import serve
 from tests.factories import comparison, write_content
+from tests.newsletter.web.admin.desk import desk_credentials
 from tests.newsletter.web.helpers import ADMIN
 from tests.newsletter.web.route_walk import route_parameters
 
@@ -37,6 +38,9 @@ OUT_OF_RANGE = [
 BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PATCH", "/api/subscribers/{subscriber_id}"): {"status": "active", "reason": "test"},
 }
+FORMS: dict[tuple[str, str], dict[str, str]] = {
+    # The desk's forms (/admin), sent with an admin's session and its CSRF token added.
+}
 
 
 @dataclass(frozen=True)
@@ -46,7 +50,7 @@ class IntParameter:
     where: str  # "path" or "query"
     name: str
 
-    def request(self, value: str) -> dict[str, Any]:
+    def request(self, value: str, desk: tuple[str, str] = ("", "")) -> dict[str, Any]:
         path = self.path
         params = {}
         if self.where == "path":
@@ -56,7 +60,16 @@ class IntParameter:
         for other in ("token", "slug", "number", "subscriber_id"):
             path = path.replace("{" + other + "}", "1" if other.endswith(("id", "number")) else "x")
         body = BODIES.get((self.method, self.path))
-        return {"method": self.method, "url": path, "params": params, "json": body}
+        if not self.path.startswith("/admin"):
+            return {"method": self.method, "url": path, "params": params, "json": body}
+        form = FORMS.get((self.method, self.path))
+        return {
+            "method": self.method,
+            "url": path,
+            "params": params,
+            "data": None if form is None else {"csrf": desk[1], **form},
+            "headers": {"Cookie": desk[0]},
+        }
 
 
 def _fields(dependant: Dependant) -> Iterator[tuple[str, Any]]:
@@ -71,7 +84,10 @@ def _is_int(annotation: Any) -> bool:
 
 
 def int_parameters(app: FastAPI) -> list[IntParameter]:
-    return [IntParameter(*found) for found in route_parameters(app, _fields, _is_int, set(BODIES))]
+    return [
+        IntParameter(*found)
+        for found in route_parameters(app, _fields, _is_int, set(BODIES) | set(FORMS))
+    ]
 
 
 @pytest.fixture
@@ -98,7 +114,8 @@ def test_the_walk_finds_every_integer_the_routes_take(app: FastAPI) -> None:
     } <= names
 
 
-def test_no_number_anywhere_answers_500(app: FastAPI) -> None:
+def test_no_number_anywhere_answers_500(app: FastAPI, engine: Engine, settings: Settings) -> None:
+    desk = desk_credentials(engine, settings)
     answers = []
     with serve(app) as port:
         for parameter in int_parameters(app):
@@ -108,7 +125,7 @@ def test_no_number_anywhere_answers_500(app: FastAPI) -> None:
                     base_url=f"http://127.0.0.1:{port}", headers=ADMIN, trust_env=False
                 ) as http:
                     try:
-                        code = http.request(**parameter.request(value)).status_code
+                        code = http.request(**parameter.request(value, desk)).status_code
                     except httpx.HTTPError as exc:
                         code = f"no answer: {exc!r}"  # type: ignore[assignment]
                 answers.append((parameter, value, code))

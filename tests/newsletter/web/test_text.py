@@ -25,6 +25,7 @@ from newsletter.core.settings import Settings
 from newsletter.web.app import create_app
 from tests.conftest import serve
 from tests.factories import comparison, write_content
+from tests.newsletter.web.admin.desk import desk_credentials
 from tests.newsletter.web.helpers import ADMIN
 from tests.newsletter.web.route_walk import route_parameters
 
@@ -51,12 +52,16 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
 FORMS: dict[tuple[str, str], dict[str, str]] = {
     ("POST", "/subscribe"): {"email": "hostile@example.com"},
     ("POST", "/confirm/{token}"): {"named": "1", "name": "Ada"},
+    # The desk (/admin): sent with an admin's session, and its CSRF token added.
+    ("POST", "/admin/sign-in"): {"email": "walker@team.example"},
+    ("POST", "/admin/sign-out"): {},
 }
 
 CLEANED = {
     ("POST", "/api/subscribers", "name"),
     ("POST", "/subscribe", "name"),
     ("POST", "/subscribe", "website"),  # the honeypot: answered as a success, nothing kept
+    ("GET", "/admin/sign-in", "next"),  # where to go after: anything odd is the dashboard
 }
 """Names are cleaned rather than refused (`subscribers.addresses.clean_name`), so these may
 answer 2xx; every other string answers 4xx to every hostile value."""
@@ -69,7 +74,7 @@ class TextParameter:
     where: str  # "path", "query", "body" (JSON) or "form"
     name: str
 
-    def request(self, value: str) -> dict[str, Any]:
+    def request(self, value: str, desk: tuple[str, str] = ("", "")) -> dict[str, Any]:
         """The request, its bytes spelled out: a surrogate cannot be UTF-8, so URLs and
         forms carry its 'surrogatepass' bytes (the server decodes them as U+FFFD) and
         JSON its `\\ud800` escape."""
@@ -82,6 +87,8 @@ class TextParameter:
         if self.where == "query":
             path += f"?{self.name}={raw}"
         headers = dict(ADMIN)
+        if self.path.startswith("/admin"):
+            headers["Cookie"] = desk[0]  # an admin's session: the desk's forms are reached
         content: bytes | None = None
         if (self.method, self.path) in BODIES:
             body = BODIES[(self.method, self.path)] | (
@@ -91,6 +98,8 @@ class TextParameter:
             headers["Content-Type"] = "application/json"
         elif (self.method, self.path) in FORMS:
             form = FORMS[(self.method, self.path)]
+            if self.path.startswith("/admin"):
+                form = {"csrf": desk[1], **form}
             extra = f"&{self.name}={raw}" if self.where == "form" else ""
             content = (urlencode(form) + extra).encode()
             headers["Content-Type"] = "application/x-www-form-urlencoded"
@@ -169,7 +178,8 @@ class Prober:
     500 or a dropped one (uvicorn closes the connection of a 500), so each answer is the
     answer to its own request."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, desk: tuple[str, str]) -> None:
+        self.desk = desk
         self.base_url = f"http://127.0.0.1:{port}"
         self.http = self._client()
 
@@ -178,7 +188,7 @@ class Prober:
 
     def send(self, parameter: TextParameter, value: str) -> int | str:
         try:
-            code: int | str = self.http.request(**parameter.request(value)).status_code
+            code: int | str = self.http.request(**parameter.request(value, self.desk)).status_code
         except httpx.HTTPError as exc:
             code = f"no answer: {exc!r}"
         if not isinstance(code, int) or code >= 500:
@@ -187,10 +197,10 @@ class Prober:
         return code
 
 
-def test_no_text_anywhere_answers_500(app: FastAPI) -> None:
+def test_no_text_anywhere_answers_500(app: FastAPI, engine: Engine, settings: Settings) -> None:
     parameters = text_parameters(app)
     with serve(app) as port:
-        probe = Prober(port)
+        probe = Prober(port, desk_credentials(engine, settings))
         # A subscriber for the PATCH to change, so its body is read past the id.
         created = probe.send(TextParameter("POST", "/api/subscribers", "body", "name"), "Ada")
         assert created == 201

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Column, ForeignKey, Integer
+from sqlalchemy import Column, ForeignKey, Index, Integer
 from sqlmodel import Field, SQLModel
 
 from newsletter.core.clock import utcnow
@@ -36,7 +36,11 @@ class Source(StrEnum):
 
 class Subscriber(SQLModel, table=True):
     # Ids are in tokens; SQLite must never hand a forgotten subscriber's id to a new one.
-    __table_args__ = {"sqlite_autoincrement": True}
+    __table_args__ = (
+        # The desk's suppressions and status filters, newest change first (keyset paged).
+        Index("ix_subscriber_status_changed", "status", "status_changed_at"),
+        {"sqlite_autoincrement": True},
+    )
     id: int | None = Field(default=None, primary_key=True)
     email: str = Field(unique=True, max_length=EMAIL_MAX)  # normalised, lower case
     name: str | None = Field(default=None, max_length=NAME_MAX)
@@ -58,6 +62,8 @@ class StatusChange(SQLModel, table=True):
     """Why a subscriber's status changed: written by `subscribers.status.change_status` only."""
 
     __tablename__ = "status_change"
+    # The dashboard's growth per week: changes to one status within a week, by range.
+    __table_args__ = (Index("ix_status_change_to_status_at", "to_status", "at"),)
     id: int | None = Field(default=None, primary_key=True)
     subscriber_id: int = Field(
         sa_column=Column(

@@ -80,7 +80,10 @@ class SendRecipient(SQLModel, table=True):
     """
 
     __tablename__ = "send_recipient"
-    __table_args__ = (Index("ix_send_recipient_batch", "issue_id", "batch_seq"),)
+    __table_args__ = (
+        Index("ix_send_recipient_batch", "issue_id", "batch_seq"),
+        Index("ix_send_recipient_subscriber", "subscriber_id"),  # one subscriber's issues
+    )
     issue_id: int = Field(foreign_key="issue.id", primary_key=True)
     subscriber_id: int = Field(primary_key=True)
     batch_seq: int

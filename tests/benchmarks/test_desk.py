@@ -70,6 +70,7 @@ def test_the_data_is_what_the_benchmark_says(built: tuple[Path, Facts]) -> None:
     assert ensure_built(folder, SIZE, quiet=True) == facts  # reused, not rebuilt
 
 
+@pytest.mark.slow
 def test_every_desk_route_is_timed(
     built: tuple[Path, Facts], capsys: pytest.CaptureFixture[str]
 ) -> None:

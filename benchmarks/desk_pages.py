@@ -79,7 +79,8 @@ def fill(path: str, known: dict[str, int]) -> Page:
 
 
 def variants(facts: Facts) -> list[Page]:
-    """The subscriber list's query forms the issue asks to be fast."""
+    """The subscriber list's query forms the issue asks to be fast, and the audit log's
+    filter."""
     base = "/admin/subscribers"
     return [
         Page(f"{base}?q= (address prefix)", f"{base}?q={quote(facts.address_query)}"),
@@ -88,6 +89,7 @@ def variants(facts: Facts) -> list[Page]:
         Page(f"{base}?status=bounced", f"{base}?status=bounced"),
         Page(f"{base}?status=pending", f"{base}?status=pending"),
         Page(f"{base}?q=&status= (both)", f"{base}?q=reader1&status=active"),
+        Page("/admin/audit?action=sign-in", "/admin/audit?action=sign-in"),
     ]
 
 

@@ -8,8 +8,11 @@ What `build` makes, for `size` = N (a multiple of 1,000):
 - the newest issue, built from content/ by `build_issue` (three comparisons) and sent to
   the N through the ledger's own `snapshot_audience` (`benchmarks.report.send_ledger`,
   with its few odd batches), then 3 x N delivery events for it and what tracking derives
-  from them: `recipient_activity`, `issue_link`, `link_click`, `event_tally`, all made by
-  `benchmarks.report`'s INSERT ... SELECT builders (a recursive CTE counts the rows);
+  from them: `recipient_activity` and `event_tally` by `benchmarks.report`'s INSERT ...
+  SELECT builders (a recursive CTE counts the rows), `issue_link` and `link_click` by the
+  same rule as its `add_links`, faster (`add_link_clicks`). Every event happens at the
+  send's minute, as that builder makes them: a chart per hour has one full bar, and
+  counts as many rows as if they were spread;
 - what those events did to the list, as tracking's suppression rule does it: the hard
   bounces made bounced, the spam reports complained, the unsubscribes unsubscribed, each
   with its status-change row and the reason tracking writes;

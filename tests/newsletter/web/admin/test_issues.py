@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import httpx
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from sqlmodel import select
 
 from newsletter.accounts.roles import Role
@@ -283,3 +283,23 @@ def test_a_test_send_goes_to_the_typed_address(
     assert audited(engine) == [
         (email_of(Role.EDITOR), "issue test-send", "issue #1", "proof@example.com")
     ]
+
+
+def test_a_sending_issue_refreshes_its_figures_with_or_without_javascript(
+    desk: str, engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    built(engine, settings, tmp_path)
+    with session_scope(engine) as session:
+        session.connection().execute(text("UPDATE issue SET status = 'sending'"))
+    with signed_in(desk, Role.VIEWER) as viewer:
+        page = viewer.get(PAGE)
+        script = viewer.get("/static/issue-progress.js")
+        progress = viewer.get(f"{PAGE}/progress").json()
+    assert '<noscript><meta http-equiv="refresh" content="10"></noscript>' in page.text
+    assert '<script src="/static/issue-progress.js" defer></script>' in page.text
+    assert 'data-progress-url="/admin/issues/1/progress"' in page.text
+    assert '<a href="/admin/issues/1">Refresh</a>' in page.text
+    assert script.status_code == 200
+    assert "data-figure" in script.text or "dataset.figure" in script.text
+    assert progress["live"] is True
+    assert progress["status"] == "sending"

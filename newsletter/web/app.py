@@ -3,7 +3,8 @@
 `create_app` builds everything the routes use from settings (see `deps.Services`),
 registers the one error mapping (`errors`) and the routers, and owns the delivery backend
 for the app's lifetime: the lifespan starts the sign-up dispatcher (the thread that sends
-confirmation emails outside the request workers), and at shutdown stops it and then closes
+confirmation emails outside the request workers), and at shutdown stops it and the desk's
+send thread (`sending.background`: its send pauses between batches, resumable), then closes
 the backend. The providers' event webhooks are built once, first: a wrong key stops the app
 at start, not at each event. Every answer carries the security headers, and the preview
 answers only for loopback names (`security`).
@@ -27,6 +28,7 @@ from newsletter.delivery.registry import WEBHOOKS, event_webhook, make_backend
 from newsletter.links.tokens import Signer
 from newsletter.publishing.preview import PreviewCache
 from newsletter.publishing.render import long_date
+from newsletter.sending.background import BackgroundSends
 from newsletter.sending.signup_dispatcher import SignupDispatcher
 from newsletter.web import admin, api, docs, errors, pages, ratelimit, security, static, webhooks
 from newsletter.web import preview as preview_routes
@@ -40,12 +42,14 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     build processes, for one)."""
     services = services_of(app)
     dispatcher: SignupDispatcher = app.state.signup_dispatcher
+    desk_sends: BackgroundSends = app.state.desk_sends
     dispatcher.start()
     try:
         yield
     finally:
         try:
             await to_thread.run_sync(dispatcher.stop, services.settings.sendgrid_timeout)
+            await to_thread.run_sync(desk_sends.stop, services.settings.sendgrid_timeout)
         finally:
             services.backend.close()
 
@@ -89,6 +93,7 @@ def create_app(
         webhooks=hooks,
     )
     app.state.signup_dispatcher = SignupDispatcher(engine, settings, app.state.services.backend)
+    app.state.desk_sends = BackgroundSends(engine, settings, app.state.services.backend)
     ratelimit.install(app, settings)
     errors.install(app)
     security.install(app, settings, preview=preview)

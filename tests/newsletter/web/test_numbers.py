@@ -40,6 +40,17 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
 }
 FORMS: dict[tuple[str, str], dict[str, str]] = {
     # The desk's forms (/admin), sent with an admin's session and its CSRF token added.
+    ("POST", "/admin/issues/{number}/check"): {},
+    ("POST", "/admin/issues/{number}/approve"): {"confirm": "yes"},
+    ("POST", "/admin/issues/{number}/unapprove"): {"confirm": "yes", "reason": "walk"},
+    ("POST", "/admin/issues/{number}/hold"): {"confirm": "yes", "reason": "walk"},
+    ("POST", "/admin/issues/{number}/cancel"): {"confirm": "yes", "reason": "walk"},
+    ("POST", "/admin/issues/{number}/test-send"): {"email": "walk@example.com"},
+    ("POST", "/admin/issues/{number}/send"): {
+        "confirm": "yes",
+        "shown_status": "approved",
+        "snapshot": "0" * 64,
+    },
 }
 
 

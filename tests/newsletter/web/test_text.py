@@ -55,6 +55,17 @@ FORMS: dict[tuple[str, str], dict[str, str]] = {
     # The desk (/admin): sent with an admin's session, and its CSRF token added.
     ("POST", "/admin/sign-in"): {"email": "walker@team.example"},
     ("POST", "/admin/sign-out"): {},
+    ("POST", "/admin/issues/{number}/check"): {},
+    ("POST", "/admin/issues/{number}/approve"): {"confirm": "yes"},
+    ("POST", "/admin/issues/{number}/unapprove"): {"confirm": "yes", "reason": "walk"},
+    ("POST", "/admin/issues/{number}/hold"): {"confirm": "yes", "reason": "walk"},
+    ("POST", "/admin/issues/{number}/cancel"): {"confirm": "yes", "reason": "walk"},
+    ("POST", "/admin/issues/{number}/test-send"): {"email": "walk@example.com"},
+    ("POST", "/admin/issues/{number}/send"): {
+        "confirm": "yes",
+        "shown_status": "approved",
+        "snapshot": "0" * 64,
+    },
 }
 
 CLEANED = {

@@ -30,6 +30,7 @@ from newsletter.publishing.render import long_date
 from newsletter.sending.signup_dispatcher import SignupDispatcher
 from newsletter.web import admin, api, docs, errors, pages, ratelimit, security, static, webhooks
 from newsletter.web import preview as preview_routes
+from newsletter.web.admin.import_jobs import ImportJobs
 from newsletter.web.deps import Services, services_of
 
 
@@ -45,6 +46,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         try:
+            await to_thread.run_sync(app.state.imports.close)  # desk CSV imports
             await to_thread.run_sync(dispatcher.stop, services.settings.sendgrid_timeout)
         finally:
             services.backend.close()
@@ -89,6 +91,7 @@ def create_app(
         webhooks=hooks,
     )
     app.state.signup_dispatcher = SignupDispatcher(engine, settings, app.state.services.backend)
+    app.state.imports = ImportJobs(engine)
     ratelimit.install(app, settings)
     errors.install(app)
     security.install(app, settings, preview=preview)

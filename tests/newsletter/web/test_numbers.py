@@ -40,6 +40,9 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
 }
 FORMS: dict[tuple[str, str], dict[str, str]] = {
     # The desk's forms (/admin), sent with an admin's session and its CSRF token added.
+    ("POST", "/admin/subscribers/{subscriber_id}/status"): {"status": "active", "reason": "w"},
+    ("POST", "/admin/subscribers/{subscriber_id}/forget"): {"address": "w@example.com"},
+    ("POST", "/admin/suppressions/{subscriber_id}/lift"): {"reason": "walk", "confirm": "yes"},
 }
 
 

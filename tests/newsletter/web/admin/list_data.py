@@ -3,6 +3,7 @@ that was delivered, opened and clicked, who voted on a comparison."""
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 from sqlalchemy import Engine
@@ -99,3 +100,14 @@ def status_of(engine: Engine, email: str) -> str | None:
     with session_scope(engine) as session:
         row: Subscriber | None = find_subscriber(session, email)
         return row.status if row else None
+
+
+def form_csrf(html: str, action: str) -> str:
+    """The CSRF token inside the form posting to `action` (not the page's other forms)."""
+    found = re.search(
+        rf'<form[^>]*action="{re.escape(action)}"[^>]*>\s*<input type="hidden" name="csrf" '
+        r'value="([^"]+)"',
+        html,
+    )
+    assert found, f"no form with its token posts to {action}"
+    return found[1]

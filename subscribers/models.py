@@ -29,6 +29,7 @@ class Source(StrEnum):
     IMPORT = "import"
     API = "api"
     CLI = "cli"
+    DESK = "desk"  # an admin on the operators' desk (/admin)
     DEMO = "demo"
     WEBHOOK = "webhook"
     SYSTEM = "system"

@@ -50,6 +50,7 @@ _ARRIVAL: dict[Source, str] = {
     Source.IMPORT: "imported",
     Source.API: "added through the API",
     Source.CLI: "added by an operator",
+    Source.DESK: "added by an admin on the desk",
     Source.DEMO: "added by the demo",
     Source.WEBHOOK: "added by a webhook",
     Source.SYSTEM: "added by the system",
@@ -371,7 +372,7 @@ def set_status(
     now: datetime | None = None,
 ) -> Subscriber:
     """An operator's deliberate move, e.g. reviving a bounced address after the mailbox was
-    fixed (source cli or api). Unchanged if already in that status."""
+    fixed (source cli, api or desk). Unchanged if already in that status."""
     subscriber = operator_lookup(session, email_or_id)
     change_status(session, subscriber, status, reason=reason, source=source, now=now)
     return subscriber

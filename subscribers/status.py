@@ -23,8 +23,9 @@ from subscribers.models import SUPPRESSED, Source, Status, StatusChange, Subscri
 
 REASON_MAX = 500  # status_change.reason and subscriber.status_reason are VARCHAR(500)
 
-OPERATOR_SOURCES = frozenset({Source.CLI, Source.API})
-"""Only an operator's deliberate act may take an address out of suppression."""
+OPERATOR_SOURCES = frozenset({Source.CLI, Source.API, Source.DESK})
+"""Only an operator's deliberate act (command line, admin API, or an admin on the desk) may
+take an address out of suppression."""
 
 _TIMESTAMP_OF: dict[Status, str] = {
     Status.ACTIVE: "confirmed_at",
@@ -79,7 +80,7 @@ def change_status(
     """Move `subscriber` to `to`, recording why; False (nothing written) if already there.
 
     Leaving bounced or complained revives an address that must not be mailed, so it is
-    refused unless an operator does it (source cli or api) with a reason, for instance after
+    refused unless an operator does it (source cli, api or desk) with a reason, for instance after
     the mailbox was fixed. Moving between the two suppressed statuses (a complaint from a
     bounced address) revives nothing and is allowed from any source.
     """
@@ -91,7 +92,7 @@ def change_status(
     if current in SUPPRESSED and target not in SUPPRESSED and source not in OPERATOR_SOURCES:
         raise SubscriberRefused(
             f"{subscriber.email} is {current.value} and stays suppressed: only an operator "
-            "(cli or api) can change that, with a reason"
+            "(cli, api or desk) can change that, with a reason"
         )
     at = resolve_now(now)
     if subscriber.id is None:

@@ -4,7 +4,9 @@ bounced.
 
 Why: one blocked message says little (a full mailbox, a provider's bad day), but an address
 that keeps failing is damaging the sender's reputation. A delivery in between resets the
-count, so an address with occasional trouble is kept.
+count, so an address with occasional trouble is kept. So does an operator lifting the
+address's suppression (a status change out of bounced or complained): only issues sent since
+count, so the soft bounces that led to the suppression do not suppress it again.
 
 "The issues sent to it" are its `send_recipient` rows that went out (accepted, or unknown:
 possibly sent), newest first by `issue_send.started_at`. `send_recipient` is keyed by
@@ -17,8 +19,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection
+from datetime import datetime
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, func, select
 from sqlmodel import Session
 
 from newsletter.core.settings import Settings
@@ -26,10 +29,13 @@ from newsletter.core.sql import table_of
 from newsletter.sending.ledger import IssueSend, RecipientState, SendRecipient
 from newsletter.tracking.match import chunks
 from newsletter.tracking.models import Delivery, RecipientActivity
+from subscribers.models import SUPPRESSED, StatusChange
 
 _send = table_of(IssueSend)
 _recipient = table_of(SendRecipient)
 _activity = table_of(RecipientActivity)
+_change = table_of(StatusChange)
+_SUPPRESSED = sorted(status.value for status in SUPPRESSED)
 WENT_OUT = (RecipientState.ACCEPTED.value, RecipientState.UNKNOWN.value)
 
 
@@ -64,15 +70,19 @@ def over_soft_limit(
 def _histories(
     session: Session, subscriber_ids: Collection[int], window: int
 ) -> dict[int, list[tuple[bool, bool]]]:
-    """Subscriber id -> (delivered, soft_failed) of the newest `window` issues sent to them,
-    newest first."""
+    """Subscriber id -> (delivered, soft_failed) of the newest `window` issues sent to them
+    since their suppression was last lifted, newest first."""
     connection = session.connection()
-    sends = [
-        int(issue_id)
-        for (issue_id,) in connection.execute(
-            select(_send.c.issue_id).order_by(_send.c.started_at.desc(), _send.c.issue_id.desc())
+    started = {
+        int(issue_id): at
+        for issue_id, at in connection.execute(
+            select(_send.c.issue_id, _send.c.started_at).order_by(
+                _send.c.started_at.desc(), _send.c.issue_id.desc()
+            )
         )
-    ]
+    }
+    sends = list(started)
+    since = _lifted_at(session, subscriber_ids)
     histories: dict[int, list[tuple[bool, bool]]] = {sid: [] for sid in subscriber_ids}
     waiting = set(subscriber_ids)
     page = max(window * 2, 10)
@@ -107,7 +117,28 @@ def _histories(
                 )
         for subscriber_id, by_issue in found.items():
             history = histories[subscriber_id]
-            history.extend(by_issue[i] for i in issues if i in by_issue)
-            if len(history) >= window:
-                waiting.discard(subscriber_id)
+            after = since.get(subscriber_id)
+            history.extend(
+                by_issue[i]
+                for i in issues
+                if i in by_issue and (after is None or started[i] >= after)
+            )
+            if len(history) >= window or (after is not None and started[issues[-1]] < after):
+                waiting.discard(subscriber_id)  # enough, or the rest predates the change
     return histories
+
+
+def _lifted_at(session: Session, subscriber_ids: Collection[int]) -> dict[int, datetime]:
+    """Subscriber id -> when their suppression was last lifted, for those ever lifted
+    (status_change by subscriber: its index)."""
+    lifted: dict[int, datetime] = {}
+    for part in chunks(sorted(subscriber_ids)):
+        rows = session.connection().execute(
+            select(_change.c.subscriber_id, func.max(_change.c.at))
+            .where(_change.c.subscriber_id.in_(part))
+            .where(_change.c.from_status.in_(_SUPPRESSED))
+            .where(_change.c.to_status.not_in(_SUPPRESSED))
+            .group_by(_change.c.subscriber_id)
+        )
+        lifted.update({int(sid): at for sid, at in rows})
+    return lifted

@@ -32,6 +32,7 @@ from newsletter.sending.background import BackgroundSends
 from newsletter.sending.signup_dispatcher import SignupDispatcher
 from newsletter.web import admin, api, docs, errors, pages, ratelimit, security, static, webhooks
 from newsletter.web import preview as preview_routes
+from newsletter.web.admin.import_jobs import ImportJobs
 from newsletter.web.deps import Services, services_of
 
 
@@ -48,6 +49,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         try:
+            await to_thread.run_sync(app.state.imports.close)  # desk CSV imports
             await to_thread.run_sync(dispatcher.stop, services.settings.sendgrid_timeout)
             await to_thread.run_sync(desk_sends.stop, services.settings.sendgrid_timeout)
         finally:
@@ -94,6 +96,7 @@ def create_app(
     )
     app.state.signup_dispatcher = SignupDispatcher(engine, settings, app.state.services.backend)
     app.state.desk_sends = BackgroundSends(engine, settings, app.state.services.backend)
+    app.state.imports = ImportJobs(engine)
     ratelimit.install(app, settings)
     errors.install(app)
     security.install(app, settings, preview=preview)

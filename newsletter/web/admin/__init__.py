@@ -11,13 +11,31 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from newsletter.core.settings import Settings
-from newsletter.web.admin import dashboard, issue_actions, issues, signin
+from newsletter.web.admin import (
+    dashboard,
+    imports,
+    issue_actions,
+    issues,
+    signin,
+    subscriber_page,
+    subscribers,
+    suppressions,
+)
 from newsletter.web.admin.auth import CsrfRefused, DeskCookie, NeedsSignIn, NotAllowed
 from newsletter.web.admin.presenter import FILTERS, DeskPages
 from newsletter.web.deps import get_services
 
 router = APIRouter(default_response_class=HTMLResponse)
-for module in (signin, dashboard, issues, issue_actions):
+for module in (
+    signin,
+    dashboard,
+    issues,
+    issue_actions,
+    imports,
+    subscribers,
+    subscriber_page,
+    suppressions,
+):
     router.include_router(module.router)
 
 

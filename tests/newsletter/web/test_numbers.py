@@ -51,6 +51,9 @@ FORMS: dict[tuple[str, str], dict[str, str]] = {
         "shown_status": "approved",
         "snapshot": "0" * 64,
     },
+    ("POST", "/admin/subscribers/{subscriber_id}/status"): {"status": "active", "reason": "w"},
+    ("POST", "/admin/subscribers/{subscriber_id}/forget"): {"address": "w@example.com"},
+    ("POST", "/admin/suppressions/{subscriber_id}/lift"): {"reason": "walk", "confirm": "yes"},
 }
 
 

@@ -66,7 +66,17 @@ FORMS: dict[tuple[str, str], dict[str, str]] = {
         "shown_status": "approved",
         "snapshot": "0" * 64,
     },
+    ("POST", "/admin/subscribers/export"): {"status": "active"},
+    ("POST", "/admin/subscribers/import"): {"active": "yes", "confirm": "yes"},
+    ("POST", "/admin/subscribers/{subscriber_id}/status"): {"status": "active", "reason": "w"},
+    ("POST", "/admin/subscribers/{subscriber_id}/forget"): {"address": "w@example.com"},
+    ("POST", "/admin/suppressions/{subscriber_id}/lift"): {"reason": "walk", "confirm": "yes"},
 }
+UPLOADS: dict[tuple[str, str], tuple[str, str, bytes]] = {
+    ("POST", "/admin/subscribers/import"): ("file", "walk.csv", b"email\nwalk@example.com\n"),
+}
+"""Forms that carry a file: sent as multipart/form-data, the file beside the fields."""
+BOUNDARY = "walk-boundary-7f3a"
 
 CLEANED = {
     ("POST", "/api/subscribers", "name"),
@@ -111,10 +121,36 @@ class TextParameter:
             form = FORMS[(self.method, self.path)]
             if self.path.startswith("/admin"):
                 form = {"csrf": desk[1], **form}
+            if (self.method, self.path) in UPLOADS:
+                mine = value.encode("utf-8", "surrogatepass") if self.where == "form" else None
+                content = multipart(form, self.name, mine, UPLOADS[(self.method, self.path)])
+                headers["Content-Type"] = f"multipart/form-data; boundary={BOUNDARY}"
+                return {"method": self.method, "url": path, "content": content, "headers": headers}
             extra = f"&{self.name}={raw}" if self.where == "form" else ""
             content = (urlencode(form) + extra).encode()
             headers["Content-Type"] = "application/x-www-form-urlencoded"
         return {"method": self.method, "url": path, "content": content, "headers": headers}
+
+
+def multipart(
+    form: dict[str, str], name: str, value: bytes | None, upload: tuple[str, str, bytes]
+) -> bytes:
+    """A multipart body: the form's fields, `name` set to `value` (its bytes as they are)
+    when given, and the file."""
+    fields = [(k, v.encode()) for k, v in form.items() if value is None or k != name]
+    fields += [(name, value)] if value is not None else []
+    parts = [
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n'.encode() + v + b"\r\n"
+        for k, v in fields
+    ]
+    field, filename, data = upload
+    parts.append(
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{field}"; '
+        f'filename="{filename}"\r\nContent-Type: text/csv\r\n\r\n'.encode()
+        + data
+        + b"\r\n"
+    )
+    return b"".join(parts) + f"--{BOUNDARY}--\r\n".encode()
 
 
 def _is_str(annotation: Any) -> bool:
@@ -268,3 +304,15 @@ def test_the_reviews_examples(app: FastAPI) -> None:
         week = http.get("/preview/text", params={"week": "2026-W4\x008"})
         assert week.status_code == 422
         assert week.json()["detail"][0]["loc"] == ["query", "week"]
+
+
+def test_the_walk_sends_a_file_where_a_form_takes_one(
+    app: FastAPI, engine: Engine, settings: Settings
+) -> None:
+    """A harmless value through the walk's multipart body is imported: the hostile ones
+    reach the route's fields, not a missing-file refusal."""
+    upload = TextParameter("POST", "/admin/subscribers/import", "form", "active")
+    with serve(app) as port:
+        probe = Prober(port, desk_credentials(engine, settings))
+        assert probe.send(upload, "yes") == 303
+        probe.http.close()

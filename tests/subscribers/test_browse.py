@@ -1,0 +1,102 @@
+"""Browsing the list: prefix search on the address index, the bounded substring scan,
+status filters, keyset cursors and the counts by status."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import Engine
+
+from newsletter.core.database import session_scope
+from subscribers import browse as browsing
+from subscribers.browse import Match, Query, browse, status_counts
+from subscribers.models import Source, Status
+from subscribers.service import add_subscriber, set_status
+
+
+@pytest.fixture
+def listed(engine: Engine) -> Engine:
+    with session_scope(engine) as session:
+        for i in range(12):
+            add_subscriber(session, f"reader{i:02d}@example.com", source=Source.CLI, confirmed=True)
+        add_subscriber(session, "ada@example.com", name="Ada Lovelace", source=Source.CLI)
+        add_subscriber(session, "adam@example.org", source=Source.CLI, confirmed=True)
+        add_subscriber(session, "zed@example.com", name="Grace ADA Hopper", source=Source.CLI)
+        set_status(session, "reader03@example.com", Status.BOUNCED, reason="t", source=Source.CLI)
+    return engine
+
+
+def emails(page: browsing.Page) -> list[str]:
+    return [row.email for row in page.rows]
+
+
+def test_a_prefix_finds_addresses_in_address_order_case_folded(listed: Engine) -> None:
+    with session_scope(listed) as session:
+        assert emails(browse(session, Query(text="  ADA"))) == [
+            "ada@example.com",
+            "adam@example.org",
+        ]
+        assert emails(browse(session, Query(text="ada@"))) == ["ada@example.com"]
+        assert emails(browse(session, Query(text="Lovelace"))) == []  # a name is no prefix
+        assert emails(browse(session, Query(text="a%"))) == []  # % is itself
+
+
+def test_prefix_pages_follow_the_last_address(listed: Engine) -> None:
+    with session_scope(listed) as session:
+        first = browse(session, Query(text="reader"), limit=5)
+        assert emails(first) == [f"reader{i:02d}@example.com" for i in range(5)]
+        assert first.next_after == "reader04@example.com"
+        second = browse(session, Query(text="reader", after=first.next_after), limit=5)
+        assert emails(second)[0] == "reader05@example.com"
+        last = browse(session, Query(text="reader", after="reader09@example.com"), limit=5)
+        assert emails(last) == ["reader10@example.com", "reader11@example.com"]
+        assert last.next_after is None
+
+
+def test_contains_matches_names_and_addresses_within_its_window(
+    listed: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with session_scope(listed) as session:
+        page = browse(session, Query(text="ada", match=Match.CONTAINS))
+        assert emails(page) == ["zed@example.com", "adam@example.org", "ada@example.com"]
+        assert page.next_before is None
+        monkeypatch.setattr(browsing, "SCAN_WINDOW", 3)  # the newest three ids only
+        top = page.searched_from
+        assert top is not None
+        near = browse(session, Query(text="ada", match=Match.CONTAINS))
+        assert emails(near) == ["zed@example.com", "adam@example.org", "ada@example.com"]
+        assert (near.searched_from, near.searched_to) == (top, top - 2)
+        assert near.next_before == top - 2
+        older = browse(session, Query(text="reader1", match=Match.CONTAINS, before=top - 2))
+        assert emails(older) == ["reader11@example.com", "reader10@example.com"]
+        assert (older.searched_from, older.searched_to, older.next_before) == (
+            top - 3,
+            top - 5,
+            top - 5,
+        )
+
+
+def test_status_filter_and_id_cursor_newest_first(listed: Engine) -> None:
+    with session_scope(listed) as session:
+        bounced = browse(session, Query(status=Status.BOUNCED))
+        assert emails(bounced) == ["reader03@example.com"]
+        pending = browse(session, Query(status=Status.PENDING))
+        assert emails(pending) == ["zed@example.com", "ada@example.com"]
+        first = browse(session, Query(), limit=4)
+        assert emails(first)[0] == "zed@example.com"
+        assert first.next_before is not None
+        rest = browse(session, Query(before=first.next_before), limit=100)
+        assert len(first.rows) + len(rest.rows) == 15
+        assert not set(emails(first)) & set(emails(rest))
+        assert rest.next_before is None
+
+
+def test_counts_by_status(listed: Engine) -> None:
+    with session_scope(listed) as session:
+        counts = status_counts(session)
+    assert counts == {
+        Status.PENDING: 2,
+        Status.ACTIVE: 12,
+        Status.UNSUBSCRIBED: 0,
+        Status.BOUNCED: 1,
+        Status.COMPLAINED: 0,
+    }

@@ -11,13 +11,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from newsletter.core.settings import Settings
-from newsletter.web.admin import dashboard, signin
+from newsletter.web.admin import dashboard, reports, signin
 from newsletter.web.admin.auth import CsrfRefused, DeskCookie, NeedsSignIn, NotAllowed
 from newsletter.web.admin.presenter import FILTERS, DeskPages
 from newsletter.web.deps import get_services
 
 router = APIRouter(default_response_class=HTMLResponse)
-for module in (signin, dashboard):
+for module in (signin, dashboard, reports):
     router.include_router(module.router)
 
 

@@ -25,7 +25,7 @@ from newsletter.publishing.issues import cancelled_for_week, issue_for_week, pic
 from newsletter.publishing.models import Issue
 from newsletter.publishing.schedule import next_fire
 from newsletter.publishing.weeks import week_of
-from subscribers.service import WeekGrowth, list_stats
+from subscribers.service import WeekGrowth, list_stats, weekly_growth
 
 RECENT = 5
 WEEKS = 12
@@ -86,8 +86,9 @@ def next_send(session: Session, settings: Settings, now: datetime) -> NextSend:
 
 
 def growth(session: Session, now: datetime) -> tuple[WeekGrowth, ...]:
-    """The last twelve weeks' growth (what the growth chart draws)."""
-    return tuple(list_stats(session, weeks=WEEKS, now=now).growth)
+    """The last twelve weeks' growth (what the growth chart draws), without the counts
+    by status the page shows (a count of the whole list the chart does not need)."""
+    return tuple(weekly_growth(session, weeks=WEEKS, now=now))
 
 
 def dashboard(session: Session, settings: Settings, now: datetime) -> Dashboard:

@@ -8,11 +8,14 @@ those hours; a reader who opens again the next day is not counted twice. Hours a
 hours in UTC, the first being the hour the send started in (so it is usually partial).
 
 How it stays fast with a million recipients: one statement of one count per hour and
-kind, each a range of the index on `(issue_id, first_open_at)` (and `first_click_at`), so
+kind, each a range of an index on `(issue_id, first_open_at)` (and `first_click_at`), so
 only the index entries of the 48 hours are read, never a table row, and nothing is
 sorted. Measured on SQLite with 1,000,000 recipients, 200,000 first opens and 86,400 first
 clicks in the window: 23 ms and 8 ms; a GROUP BY over an hour expression of the same rows
-takes 130 ms and 60 ms with the index, 430 ms and 300 ms without it.
+takes 130 ms and 60 ms with the index, 430 ms and 300 ms without it. Those indexes come
+with a migration of their own; on a database without them each range would read the
+issue's rows (96 reads of a million rows, about a minute), so `has_hour_index` picks the
+single GROUP BY instead until they exist.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, literal, union_all
+from sqlalchemy import func, inspect, literal, union_all
 from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
@@ -79,6 +82,31 @@ def hourly_activity(
         return HourlyActivity()
     first = first_hour(started_at)
     bounds = [first + timedelta(hours=h) for h in range(hours + 1)]
+    counted = _by_ranges if has_hour_index(session) else _by_scan
+    found = counted(session, issue_id, bounds)
+    return HourlyActivity(
+        tuple(HourCount(h, bounds[h], *found.get(h, (0, 0))) for h in range(hours))
+    )
+
+
+def has_hour_index(session: Session) -> bool:
+    """Whether `recipient_activity` has the indexes `_by_ranges` reads: one leading with
+    `(issue_id, first_open_at)` and one with `(issue_id, first_click_at)`. Until they exist
+    (a migration adds them) the hours are counted by `_by_scan`, which reads the issue's
+    rows once instead of 96 times."""
+    leading = {
+        tuple(index["column_names"][:2])
+        for index in inspect(session.connection()).get_indexes(RecipientActivity.__tablename__)
+    }
+    return {("issue_id", "first_open_at"), ("issue_id", "first_click_at")} <= leading
+
+
+Counts = dict[int, tuple[int, int]]
+"""hour -> (first opens, first clicks), hours with neither left out."""
+
+
+def _by_ranges(session: Session, issue_id: int, bounds: list[datetime]) -> Counts:
+    """One statement of one count per hour and kind, each a range of the index."""
     opened, clicked = col(RecipientActivity.first_open_at), col(RecipientActivity.first_click_at)
     per_hour = [
         core_select(
@@ -86,14 +114,38 @@ def hourly_activity(
             _count(opened, issue_id, bounds[h], bounds[h + 1]).label("opens"),
             _count(clicked, issue_id, bounds[h], bounds[h + 1]).label("clicks"),
         )
-        for h in range(hours)
+        for h in range(len(bounds) - 1)
     ]
-    rows = {
-        int(h): (int(o), int(c)) for h, o, c in session.connection().execute(union_all(*per_hour))
-    }
-    return HourlyActivity(
-        tuple(HourCount(h, bounds[h], *rows.get(h, (0, 0))) for h in range(hours))
-    )
+    found = session.connection().execute(union_all(*per_hour))
+    return {int(h): (int(o), int(c)) for h, o, c in found if o or c}
+
+
+def _by_scan(session: Session, issue_id: int, bounds: list[datetime]) -> Counts:
+    """One GROUP BY per kind over the window, by the hour as each database truncates it
+    (SQLite stores a time as text, `YYYY-MM-DD HH:MM:SS.ffffff`: its first 13 characters
+    are the hour; PostgreSQL truncates the time read in UTC). Without the index this reads
+    every recipient row of the issue: 430 ms and 300 ms for a million on SQLite."""
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    counts: dict[int, list[int]] = {}
+    for kind, column in enumerate(
+        (col(RecipientActivity.first_open_at), col(RecipientActivity.first_click_at))
+    ):
+        hour = (
+            func.substr(column, 1, 13)
+            if sqlite
+            else func.date_trunc("hour", func.timezone("UTC", column))
+        )
+        rows = session.connection().execute(
+            core_select(hour, func.count())
+            .where(col(RecipientActivity.issue_id) == issue_id)
+            .where(column >= bounds[0], column < bounds[-1])
+            .group_by(hour)
+        )
+        for value, n in rows:
+            at = datetime.strptime(value, "%Y-%m-%d %H") if isinstance(value, str) else value
+            h = int((at.replace(tzinfo=UTC) - bounds[0]) // timedelta(hours=1))
+            counts.setdefault(h, [0, 0])[kind] += int(n)
+    return {h: (o, c) for h, (o, c) in counts.items()}
 
 
 def issue_hourly(session: Session, number: int) -> HourlyActivity:

@@ -80,14 +80,14 @@ def _chart(kind: type[Any], title: str, **config: Any) -> Any:
         title=title,
         style=STYLE,
         js=[],
-        css=[DARK],
+        css=["file://style.css", "file://graph.css", DARK],  # pygal's own, then ours
         width=880,
         height=360,
         legend_at_bottom=True,
         legend_at_bottom_columns=5,
         print_values=False,
-        show_minor_x_labels=False,
         truncate_legend=-1,
+        truncate_label=-1,
         margin=12,
         **config,
     )
@@ -114,7 +114,13 @@ def growth_svg(growth: Sequence[WeekGrowth]) -> str:
 
 def activity_svg(hourly: HourlyActivity) -> str:
     """First opens and first clicks per hour since the send started."""
-    chart = _chart(pygal.Line, "First opens and clicks per hour", fill=False, dots_size=2)
+    chart = _chart(
+        pygal.Line,
+        "First opens and clicks per hour",
+        fill=False,
+        dots_size=2,
+        show_minor_x_labels=False,  # every sixth hour is labelled
+    )
     chart.x_labels = [str(h.hour) for h in hourly.hours]
     chart.x_labels_major = [str(h.hour) for h in hourly.hours if h.hour % 6 == 0]
     chart.x_title = "hours since the send started (UTC clock hours)"

@@ -12,11 +12,11 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from sqlmodel import col, select
 
 from newsletter.analytics.desk_report import DeskReport, desk_report, mean
-from newsletter.analytics.hourly import first_hour, issue_hourly
+from newsletter.analytics.hourly import first_hour, has_hour_index, issue_hourly
 from newsletter.analytics.report_csv import HEADER, report_csv
 from newsletter.analytics.votes import comparison_votes
 from newsletter.core.database import session_scope
@@ -104,7 +104,24 @@ def test_every_number_equals_a_recount(engine: Engine, sent: int) -> None:
     assert all(m.average is None for m in report.measures)
 
 
-def test_hours_count_first_opens_and_clicks_in_their_clock_hour(engine: Engine, sent: int) -> None:
+HOUR_INDEXES = (
+    "CREATE INDEX ix_test_open ON recipient_activity (issue_id, first_open_at)",
+    "CREATE INDEX ix_test_click ON recipient_activity (issue_id, first_click_at)",
+)
+"""What the per-hour ranges read (a migration adds them); without them the hours are
+counted by one GROUP BY, and both ways must count the same."""
+
+
+@pytest.mark.parametrize("indexed", [False, True], ids=["one scan", "index ranges"])
+def test_hours_count_first_opens_and_clicks_in_their_clock_hour(
+    engine: Engine, sent: int, indexed: bool
+) -> None:
+    if indexed:
+        with session_scope(engine) as session:
+            for statement in HOUR_INDEXES:
+                session.connection().execute(text(statement))
+    with session_scope(engine) as session:
+        assert has_hour_index(session) is indexed
     hourly = report_of(engine, 7).hourly
     assert len(hourly.hours) == 48
     assert hourly.hours[0].starts == first_hour(T0) == T0

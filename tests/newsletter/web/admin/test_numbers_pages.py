@@ -7,17 +7,21 @@ from __future__ import annotations
 import csv
 import io
 import re
+from pathlib import Path
 
 import httpx
 from sqlalchemy import Engine, text
+from sqlmodel import col, select
 
 from newsletter.accounts.roles import Role
 from newsletter.core.database import session_scope
 from newsletter.core.settings import Settings
+from newsletter.publishing.models import ComparisonTool, IssueComparison, Vote
 from newsletter.tracking.models import Tally
 from newsletter.web.admin.charts import CHART_POLICY
 from tests.newsletter.analytics.desk_events import LINK_A, LINK_B, sent_with_events
 from tests.newsletter.analytics.helpers import track
+from tests.newsletter.sending.test_sender import build
 from tests.newsletter.tracking.sends import add_subscribers, make_issue, send
 from tests.newsletter.web.admin.desk import signed_in
 
@@ -147,3 +151,30 @@ def test_unknown_issues_and_strangers(desk: str, engine: Engine) -> None:
             answer = stranger.get(path)
             assert answer.status_code == 303
             assert answer.headers["location"].startswith("/admin/sign-in")
+
+
+def test_the_report_shows_each_comparisons_vote_beside_the_panel(
+    desk: str, engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    issue = build(engine, settings, tmp_path / "content")  # a draft of three comparisons
+    with session_scope(engine) as session:
+        first = session.exec(
+            select(IssueComparison.comparison_id)
+            .where(IssueComparison.issue_id == issue.id)
+            .order_by(col(IssueComparison.position))
+        ).first()
+        tool_id = session.exec(
+            select(ComparisonTool.tool_id)
+            .where(ComparisonTool.comparison_id == first)
+            .order_by(col(ComparisonTool.position))
+        ).first()
+        session.add(Vote(issue_id=issue.id, comparison_id=first, tool_id=tool_id))
+    with signed_in(desk, Role.VIEWER) as client:
+        page = client.get(f"/admin/issues/{issue.number}/report")
+    assert page.status_code == 200
+    tables = re.findall(r'<table class="votes nowrap">.*?</table>', page.text, re.S)
+    assert len(tables) == 3
+    assert "1 vote</caption>" in tables[0]
+    cells = re.findall(r'<td class="num">([^<]*)</td>', tables[0])
+    assert cells == ["1", "100.0%", "50.0%", "0", "0.0%", "50.0%"]
+    assert "no votes yet" in tables[1]

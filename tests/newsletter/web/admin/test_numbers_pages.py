@@ -162,12 +162,15 @@ def test_the_report_shows_each_comparisons_vote_beside_the_panel(
             select(IssueComparison.comparison_id)
             .where(IssueComparison.issue_id == issue.id)
             .order_by(col(IssueComparison.position))
-        ).first()
+            .limit(1)
+        ).one()
         tool_id = session.exec(
             select(ComparisonTool.tool_id)
             .where(ComparisonTool.comparison_id == first)
             .order_by(col(ComparisonTool.position))
-        ).first()
+            .limit(1)
+        ).one()
+        assert issue.id is not None
         session.add(Vote(issue_id=issue.id, comparison_id=first, tool_id=tool_id))
     with signed_in(desk, Role.VIEWER) as client:
         page = client.get(f"/admin/issues/{issue.number}/report")

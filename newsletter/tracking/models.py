@@ -108,8 +108,13 @@ class RecipientActivity(SQLModel, table=True):
     arrives): the latest delivery state and the first of each kind of engagement."""
 
     __tablename__ = "recipient_activity"
-    # One subscriber's issues (the desk's subscriber page) and `forget`'s cascade.
-    __table_args__ = (Index("ix_recipient_activity_subscriber", "subscriber_id"),)
+    __table_args__ = (
+        # One subscriber's issues (the desk's subscriber page) and `forget`'s cascade.
+        Index("ix_recipient_activity_subscriber", "subscriber_id"),
+        # The report's first opens and clicks per hour: one index range per hour.
+        Index("ix_recipient_activity_first_open", "issue_id", "first_open_at"),
+        Index("ix_recipient_activity_first_click", "issue_id", "first_click_at"),
+    )
     issue_id: int = Field(primary_key=True)
     subscriber_id: int = Field(sa_column=_subscriber_fk(nullable=False, primary_key=True))
     delivery: str | None = Field(default=None, max_length=20)

@@ -533,6 +533,7 @@ def test_stats_count_by_status_and_grow_by_iso_week(engine: Engine) -> None:
         # Added as confirmed is not "confirmed"; Sunday 23:00's confirmation falls in W49.
         ("2026-W48", date(2026, 11, 23), 3, 1, 1),
     ]
+    assert [(w.bounced, w.complained) for w in stats.growth] == [(0, 0), (0, 0), (0, 0), (1, 0)]
     with session_scope(engine) as session, pytest.raises(SubscriberError):
         list_stats(session, weeks=0)
 

@@ -4,7 +4,7 @@ with the page (a refusal, the checks just run): what it shows and which buttons 
 What it reads, each cheap at a million recipients: the issue by its unique number; the send
 figures from batch totals (`analytics.send_progress`); for an issue that may still start,
 how many active subscribers a send would reach (the indexed status column); for one that
-went out, the report (`analytics.desk_report`, when that module is there).
+went out, the report (`analytics.desk_report`).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from fastapi import Depends, Path, Request
 from fastapi.responses import HTMLResponse
 from sqlmodel import Session
 
+from newsletter.analytics.desk_report import desk_report
 from newsletter.analytics.send_progress import send_figures
 from newsletter.core.clock import utcnow
 from newsletter.core.settings import Settings
@@ -43,16 +44,6 @@ def desk_sends(request: Request) -> BackgroundSends:
 
 
 SendsDep = Annotated[BackgroundSends, Depends(desk_sends)]
-
-
-def _report(session: Session, number: int) -> object | None:
-    """The issue's report for the desk, built by `analytics.desk_report`."""
-    try:  # merged with h-numbers: make this a plain import
-        from newsletter.analytics.desk_report import desk_report  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        return None
-    report: object = desk_report(session, number)
-    return report
 
 
 def issue_page(
@@ -87,7 +78,7 @@ def issue_page(
         audience=audience_size(session) if status in STARTABLE else None,
         unapproved=status == IssueStatus.DRAFT,
         checked=checked,
-        report=_report(session, number) if status in REPORTED else None,
+        report=desk_report(session, number) if status in REPORTED else None,
         from_email=settings.from_email,
         **shown,
     )

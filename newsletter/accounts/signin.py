@@ -52,15 +52,22 @@ def _typed_address(raw: str) -> str:
 def locked_until(
     session: Session, address: str, policy: LockPolicy, now: datetime
 ) -> datetime | None:
+    """When the lock on `address` ends, or None. The lock runs `window` from the failure
+    that completed `failures` within `window`; no failure is recorded while it runs, so
+    that failure is the latest one. (Counting only the last `window` before now would end
+    the lock when the first of those failures grew old, minutes early.)"""
     recent = session.exec(
         select(SignInFailure.at)
-        .where(SignInFailure.email == address, col(SignInFailure.at) > now - policy.window)
+        .where(SignInFailure.email == address, col(SignInFailure.at) > now - 2 * policy.window)
         .order_by(col(SignInFailure.at).desc())
         .limit(policy.failures)
     ).all()
-    if len(recent) < policy.failures:
+    if not recent or recent[0] + policy.window <= now:
         return None
-    return recent[0] + policy.window
+    last = recent[0]
+    if sum(1 for at in recent if at > last - policy.window) < policy.failures:
+        return None
+    return last + policy.window
 
 
 def sign_in(

@@ -9,6 +9,7 @@ path), its path parameters from the walk's fillers."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -175,3 +176,24 @@ def test_without_a_session_a_page_leads_to_sign_in_and_back(app: FastAPI) -> Non
             assert got.status_code == 303, route
             location = got.headers["location"]
             assert location.startswith(f"{SIGN_IN}?next=/admin"), (route, location)
+
+
+POST_FORM = re.compile(r"<form\b[^>]*method=\"post\"[^>]*>(.*?)</form>", re.DOTALL | re.IGNORECASE)
+
+
+def test_every_form_a_desk_page_shows_carries_the_token(app: FastAPI) -> None:
+    """A form that posts without the token would be refused: every state-changing form
+    on every page an admin opens carries the session's (a macro imported without its
+    context renders it empty)."""
+    reads = [r for r in desk_routes(app) if r.action is not None and r.method == "GET"]
+    with serve(app) as port, signed_in(f"http://127.0.0.1:{port}", Role.ADMIN) as admin:
+        token = csrf_of(admin)
+        forms = 0
+        for route in reads:
+            page = admin.get(route.url)
+            if page.status_code != 200:
+                continue
+            for body in POST_FORM.findall(page.text):
+                forms += 1
+                assert f'name="csrf" value="{token}"' in body, (route.path, body)
+    assert forms > len(reads)  # the sign-out form on each, and the pages' own

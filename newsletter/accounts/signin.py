@@ -70,6 +70,14 @@ def locked_until(
     return last + policy.window
 
 
+def forget_old_failures(session: Session, policy: LockPolicy, now: datetime) -> None:
+    """Failures too old to count towards a lock are dropped as new ones come, so guessed
+    addresses that never sign in do not pile up: the table holds at most the last two
+    windows' failures, and this scan stays small."""
+    old = now - 2 * policy.window
+    session.execute(delete(SignInFailure).where(col(SignInFailure.at) <= old))
+
+
 def sign_in(
     session: Session, email: str, password: str, policy: LockPolicy, now: datetime
 ) -> Account:
@@ -83,6 +91,7 @@ def sign_in(
     usable = account is not None and account.disabled_at is None
     matches, new_hash = verify(password, account.password_hash if usable and account else None)
     if not matches or account is None:
+        forget_old_failures(session, policy, now)
         session.add(SignInFailure(email=address, at=now))
         session.flush()
         if locked_until(session, address, policy, now) is not None:

@@ -80,6 +80,17 @@ def test_failures_spread_wider_than_the_window_do_not_lock(
         assert attempt(engine, policy, ADA, PASSWORD) == "ok"
 
 
+def test_old_failures_are_forgotten_as_new_ones_come(engine: Engine, policy: LockPolicy) -> None:
+    with time_machine.travel(START, tick=False) as clock:
+        for address in ("one@x.example", "two@x.example", "three@x.example"):
+            attempt(engine, policy, address, "wrong password!")
+            clock.shift(timedelta(minutes=15))
+        attempt(engine, policy, "four@x.example", "wrong password!")  # at 9:45
+    with session_scope(engine) as session:
+        kept = sorted(session.exec(select(SignInFailure.email)).all())
+    assert kept == ["four@x.example", "three@x.example"]  # 9:00 and 9:15 are 30 min old
+
+
 def test_a_success_clears_the_failures(engine: Engine, policy: LockPolicy) -> None:
     make(engine, ADA)
     with time_machine.travel(START, tick=False):

@@ -49,6 +49,13 @@ def _typed_address(raw: str) -> str:
     return raw.strip().lower()[:EMAIL_MAX]
 
 
+def _storable(address: str) -> bool:
+    """Whether the typed address can be looked up and kept: no control characters (a NUL
+    is refused by PostgreSQL; no account's address holds any). One that cannot is refused
+    like an unknown address, and nothing is recorded for it."""
+    return not any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 for c in address)
+
+
 def locked_until(
     session: Session, address: str, policy: LockPolicy, now: datetime
 ) -> datetime | None:
@@ -84,6 +91,9 @@ def sign_in(
     """The account, or SignInLocked / SignInRefused. Call in a write transaction: a
     failure is recorded (and must be committed even though this raises; see the route)."""
     address = _typed_address(email)
+    if not _storable(address):
+        verify(password, None)  # the same cost as any other refusal
+        raise SignInRefused()
     until = locked_until(session, address, policy, now)
     if until is not None:
         raise SignInLocked(max(1, math.ceil((until - now).total_seconds() / 60)))

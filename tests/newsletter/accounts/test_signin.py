@@ -112,6 +112,16 @@ def test_an_unknown_address_locks_the_same_way(engine: Engine, policy: LockPolic
     assert log(engine)[-1][:3] == ("ghost@team.example", "sign-in locked", "ghost@team.example")
 
 
+def test_an_address_with_control_characters_is_refused_and_not_kept(
+    engine: Engine, policy: LockPolicy
+) -> None:
+    """A NUL cannot be stored in PostgreSQL: it must not reach the table (a 500 before)."""
+    for typed in ("ada\x00@team.example", "ada@team.example\x1b[2J", "ada\x85x@team.example"):
+        assert attempt(engine, policy, typed, PASSWORD) == "refused"
+    with session_scope(engine) as session:
+        assert session.exec(select(SignInFailure)).all() == []
+
+
 def test_a_disabled_account_is_refused_like_a_wrong_password(
     engine: Engine, policy: LockPolicy
 ) -> None:

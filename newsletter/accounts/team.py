@@ -108,6 +108,8 @@ def _keep_an_admin(session: Session, account: Account) -> None:
 
 def set_role(session: Session, email: str, role: Role, actor: Actor) -> Account:
     account = get_account(session, email)
+    if account.role == role:
+        return account  # nothing changes: no one is signed out, nothing is logged
     if role != Role.ADMIN:
         _keep_an_admin(session, account)
     before = account.role

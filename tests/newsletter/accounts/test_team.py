@@ -79,6 +79,14 @@ def test_the_last_active_admin_can_be_neither_demoted_nor_disabled(engine: Engin
         set_role(session, "ada@team.example", Role.VIEWER, COMMAND_LINE)  # bob is admin now
 
 
+def test_the_same_role_again_keeps_the_sessions(engine: Engine) -> None:
+    make(engine, "eve@team.example", Role.EDITOR)
+    sign_in_directly(engine, "eve@team.example")
+    with session_scope(engine) as session:
+        set_role(session, "eve@team.example", Role.EDITOR, ADA)
+    assert sessions_of(engine, "eve@team.example") == 1
+
+
 @pytest.mark.parametrize("change", ["role", "disable", "password"])
 def test_taking_rights_away_ends_every_session(engine: Engine, change: str) -> None:
     make(engine, "ada@team.example", Role.ADMIN)
@@ -102,6 +110,7 @@ def test_every_change_is_audited_with_who_and_what(engine: Engine) -> None:
     with session_scope(engine) as session:
         add_account(session, "eve@team.example", Role.EDITOR, PASSWORD, ADA)
         set_role(session, "eve@team.example", Role.VIEWER, ADA)
+        set_role(session, "eve@team.example", Role.VIEWER, ADA)  # the same: nothing to log
         disable_account(session, "eve@team.example", ADA)
         disable_account(session, "eve@team.example", ADA)  # already: nothing more to log
         enable_account(session, "eve@team.example", ADA)

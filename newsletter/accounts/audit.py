@@ -74,10 +74,17 @@ def record(
 
 
 def entries(
-    session: Session, *, before_id: int | None = None, limit: int = 50
+    session: Session,
+    *,
+    before_id: int | None = None,
+    limit: int = 50,
+    action: Audited | None = None,
 ) -> Sequence[AuditEntry]:
-    """The newest first; `before_id` is the last id of the page before (keyset paging)."""
+    """The newest first; `before_id` is the last id of the page before (keyset paging);
+    `action` keeps one kind of entry (its column is indexed)."""
     query = select(AuditEntry).order_by(col(AuditEntry.id).desc()).limit(limit)
     if before_id is not None:
         query = query.where(col(AuditEntry.id) < before_id)
+    if action is not None:
+        query = query.where(AuditEntry.action == action.value)
     return session.exec(query).all()

@@ -32,6 +32,14 @@ def checked(password: str) -> str:
     return password
 
 
+def typed_twice(first: str, again: str) -> str:
+    """The new password, when both entries agree (a typo in a hidden field would otherwise
+    lock its owner out)."""
+    if first != again:
+        raise InvalidInput("password: the two entries differ; nothing was changed")
+    return checked(first)
+
+
 def hash_password(password: str) -> str:
     return _HASHER.hash(checked(password))
 

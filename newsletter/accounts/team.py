@@ -19,6 +19,7 @@ from newsletter.accounts.models import EMAIL_MAX, Account, AccountSession
 from newsletter.accounts.passwords import hash_password
 from newsletter.accounts.roles import Role
 from newsletter.core.clock import utcnow
+from newsletter.core.database import serialize
 from newsletter.core.errors import Conflict, InvalidInput, NotFound, Refused
 
 
@@ -94,13 +95,21 @@ def _other_active_admins(session: Session, account: Account) -> int:
 
 
 def _keep_an_admin(session: Session, account: Account) -> None:
+    """Two admins demoting each other at once must not both succeed: on PostgreSQL the
+    count is taken under a lock held to the end of the transaction (SQLite's writers
+    already take turns, see `session_scope(immediate=True)`)."""
     active_admin = account.role == Role.ADMIN and account.disabled_at is None
-    if active_admin and _other_active_admins(session, account) == 0:
+    if not active_admin:
+        return
+    serialize(session, "accounts.last-admin")
+    if _other_active_admins(session, account) == 0:
         raise LastAdmin(f"{account.email} is the last active admin: add another first")
 
 
 def set_role(session: Session, email: str, role: Role, actor: Actor) -> Account:
     account = get_account(session, email)
+    if account.role == role:
+        return account  # nothing changes: no one is signed out, nothing is logged
     if role != Role.ADMIN:
         _keep_an_admin(session, account)
     before = account.role

@@ -16,7 +16,7 @@ import typer
 from rich.table import Table
 
 from newsletter.accounts.audit import COMMAND_LINE
-from newsletter.accounts.passwords import checked
+from newsletter.accounts.passwords import checked, typed_twice
 from newsletter.accounts.team import (
     add_account,
     disable_account,
@@ -44,10 +44,8 @@ def _password() -> str:
         return checked(line.rstrip("\r\n"))
     first: str = typer.prompt("Password", hide_input=True)
     checked(first)
-    again = typer.prompt("Password again", hide_input=True)
-    if again != first:
-        raise InvalidInput("password: the two entries differ; nothing was changed")
-    return first
+    again: str = typer.prompt("Password again", hide_input=True)
+    return typed_twice(first, again)
 
 
 def users_add(email: EmailArgument, role: RoleOption = "viewer") -> None:

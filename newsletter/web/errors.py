@@ -2,8 +2,10 @@
 becomes one answer, chosen by its kind, never by its message.
 
 Under /api/ (the admin API), /webhooks/ (providers' event webhooks) and /preview (the
-editor's local preview, when it is on) the answer is JSON `{"detail": message}`; elsewhere
-it is the site's message page, for a reader. A refused webhook request is the exception:
+editor's local preview, when it is on) the answer is JSON `{"detail": message}`; under a
+section that registered message pages of its own (`section_pages`: the desk, /admin) it is
+that section's message page, in its frame; elsewhere it is the site's message page, for a
+reader. A refused webhook request is the exception:
 its detail is the same whatever the cause (`WITHHELD`), and the cause goes to the log.
 
 The same split holds for what the framework raises before a route runs: an unknown
@@ -27,8 +29,9 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Any, Final, TypeVar
+from typing import Any, Final, Protocol, TypeVar
 
 from fastapi import FastAPI, Request, status
 from fastapi.encoders import jsonable_encoder
@@ -186,6 +189,38 @@ def answers_json(request: Request) -> bool:
     return _under(path, preview_routes.PREFIX) and get_services(request).preview is not None
 
 
+class SectionMessage(Protocol):
+    """A section's message page: (request, title, body, status) to an answer."""
+
+    def __call__(self, request: Request, title: str, body: str, code: int) -> Response: ...
+
+
+@dataclass(frozen=True)
+class SectionPages:
+    """Error pages of a section with a frame of its own (the desk): `message` renders
+    them, `missing` is its text for an address that leads nowhere. Registered by the
+    section (`section_pages`), so this module imports none of it (the section's routes may
+    import `answers` from here)."""
+
+    prefix: str
+    message: SectionMessage
+    missing: str
+
+
+SECTIONS: Final = "error_sections"
+"""Where the app keeps its registered `SectionPages` (`app.state`)."""
+
+
+def section_pages(app: FastAPI, pages: SectionPages) -> None:
+    """Errors under `pages.prefix` are shown by `pages.message` rather than the site's."""
+    getattr(app.state, SECTIONS).append(pages)
+
+
+def _section(request: Request) -> SectionPages | None:
+    found: list[SectionPages] = getattr(request.app.state, SECTIONS, [])
+    return next((s for s in found if _under(request.url.path, s.prefix)), None)
+
+
 async def newsletter_error(request: Request, error: Exception) -> Response:
     """The one exception handler: every `NewsletterError` a route lets through."""
     assert isinstance(error, NewsletterError)
@@ -208,10 +243,14 @@ def _message(
     code: int,
     headers: Mapping[str, str] | None = None,
 ) -> Response:
-    services = get_services(request)
-    page = Pages(services.templates, services.settings, request).message(
-        title, body, action, status_code=code
-    )
+    section = _section(request)
+    if section is not None:
+        page = section.message(request, title, body, code)
+    else:
+        services = get_services(request)
+        page = Pages(services.templates, services.settings, request).message(
+            title, body, action, status_code=code
+        )
     page.headers.update(headers or {})
     return page
 
@@ -230,6 +269,11 @@ NOT_UNDERSTOOD: Final = (
 )
 
 
+def _missing(request: Request) -> tuple[str, str, tuple[str, str] | None]:
+    section = _section(request)
+    return MISSING if section is None else (MISSING[0], section.missing, None)
+
+
 async def http_error(request: Request, error: Exception) -> Response:
     """A status the framework (or a route) raised as an HTTPException: an unknown address,
     a method the page does not take. A page for readers, JSON for the admin API and the
@@ -242,7 +286,7 @@ async def http_error(request: Request, error: Exception) -> Response:
             {"detail": error.detail}, status_code=error.status_code, headers=error.headers
         )
     if error.status_code == status.HTTP_404_NOT_FOUND:
-        title, body, action = MISSING
+        title, body, action = _missing(request)
     else:
         phrase = HTTPStatus(error.status_code).phrase
         title, action = ("That cannot be done here", None)
@@ -262,7 +306,7 @@ async def invalid_request(request: Request, error: Exception) -> Response:
             status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
         )
     in_path = any(e.get("loc", ())[:1] == ("path",) for e in error.errors())
-    title, body, action = MISSING if in_path else NOT_UNDERSTOOD
+    title, body, action = _missing(request) if in_path else NOT_UNDERSTOOD
     code = status.HTTP_404_NOT_FOUND if in_path else status.HTTP_422_UNPROCESSABLE_CONTENT
     return _message(request, title, body, action, code)
 
@@ -290,6 +334,7 @@ async def unexpected(request: Request, error: Exception) -> Response:
 
 
 def install(app: FastAPI) -> None:
+    setattr(app.state, SECTIONS, [])
     app.add_exception_handler(Exception, unexpected)
     app.add_exception_handler(NewsletterError, newsletter_error)
     app.add_exception_handler(HTTPException, http_error)

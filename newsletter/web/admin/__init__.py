@@ -11,7 +11,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from newsletter.core.settings import Settings
+from newsletter.web import errors
 from newsletter.web.admin import (
+    accounts,
+    audit_log,
     dashboard,
     imports,
     issue_actions,
@@ -22,7 +25,14 @@ from newsletter.web.admin import (
     subscribers,
     suppressions,
 )
-from newsletter.web.admin.auth import CsrfRefused, DeskCookie, NeedsSignIn, NotAllowed
+from newsletter.web.admin.auth import (
+    COOKIE_PATH,
+    CsrfRefused,
+    DeskCookie,
+    NeedsSignIn,
+    NotAllowed,
+    who_asked,
+)
 from newsletter.web.admin.presenter import FILTERS, DeskPages
 from newsletter.web.deps import get_services
 
@@ -37,6 +47,8 @@ for module in (
     subscribers,
     subscriber_page,
     suppressions,
+    accounts,
+    audit_log,
 ):
     router.include_router(module.router)
 
@@ -46,23 +58,30 @@ async def _needs_sign_in(request: Request, exc: Exception) -> Response:
     return RedirectResponse(f"{signin.SIGN_IN}?next={quote(exc.back_to)}", status_code=303)
 
 
+def _message(request: Request, title: str, body: str, code: int) -> Response:
+    """A desk message page, with the navigation when someone is signed in."""
+    pages = DeskPages(get_services(request), request, who_asked(request))
+    return pages.message(title, body, status_code=code)
+
+
 async def _not_allowed(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, NotAllowed)
-    pages = DeskPages(get_services(request), request, None)
     body = (
         f"Your role ({exc.role.value}) does not allow this. Nothing was changed; "
         "an admin can change your role."
     )
-    return pages.message("Not allowed", body, status_code=403)
+    return _message(request, "Not allowed", body, 403)
 
 
 async def _csrf_refused(request: Request, exc: Exception) -> Response:
-    pages = DeskPages(get_services(request), request, None)
     body = (
         "The form was out of date or did not come from this desk, so nothing was changed. "
         "Go back, reload the page and try again."
     )
-    return pages.message("Form expired", body, status_code=403)
+    return _message(request, "Form expired", body, 403)
+
+
+MISSING = "Nothing on the desk lives at this address; the dashboard leads to every page."
 
 
 def install(app: FastAPI, settings: Settings, templates: Jinja2Templates) -> None:
@@ -70,5 +89,6 @@ def install(app: FastAPI, settings: Settings, templates: Jinja2Templates) -> Non
     app.add_exception_handler(NeedsSignIn, _needs_sign_in)
     app.add_exception_handler(NotAllowed, _not_allowed)
     app.add_exception_handler(CsrfRefused, _csrf_refused)
+    errors.section_pages(app, errors.SectionPages(COOKIE_PATH, _message, MISSING))
     app.add_middleware(DeskCookie, settings=settings)
     app.include_router(router)

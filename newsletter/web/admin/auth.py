@@ -33,6 +33,9 @@ COOKIE_PATH: Final = "/admin"
 CSRF_FIELD: Final = "csrf"
 STATE_COOKIE: Final = "desk_cookie"
 """Where a request's refreshed cookie waits for `DeskCookie` (in `request.state`)."""
+STATE_WHO: Final = "desk_who"
+"""Where the request's signed-in account waits for the error pages (`request.state`), so
+a page that fails still shows the desk's navigation to the person who asked."""
 
 
 class NeedsSignIn(Exception):
@@ -88,7 +91,14 @@ def signed(request: Request, services: ServicesDep) -> Signed:
         query = f"?{request.url.query}" if request.url.query else ""
         raise NeedsSignIn(request.url.path + query if request.method == "GET" else "/admin")
     setattr(request.state, STATE_COOKIE, signer.sign(found.token))
+    setattr(request.state, STATE_WHO, found)
     return found
+
+
+def who_asked(request: Request) -> Signed | None:
+    """The account `signed` found for this request, if it ran and found one."""
+    found = getattr(request.state, STATE_WHO, None)
+    return found if isinstance(found, Signed) else None
 
 
 SignedDep = Annotated[Signed, Depends(signed)]

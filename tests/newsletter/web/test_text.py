@@ -25,6 +25,7 @@ from newsletter.core.settings import Settings
 from newsletter.web.app import create_app
 from tests.conftest import serve
 from tests.factories import comparison, write_content
+from tests.newsletter.web.admin.desk import PASSWORD as DESK_PASSWORD
 from tests.newsletter.web.admin.desk import desk_credentials
 from tests.newsletter.web.helpers import ADMIN
 from tests.newsletter.web.route_walk import route_parameters
@@ -71,6 +72,26 @@ FORMS: dict[tuple[str, str], dict[str, str]] = {
     ("POST", "/admin/subscribers/{subscriber_id}/status"): {"status": "active", "reason": "w"},
     ("POST", "/admin/subscribers/{subscriber_id}/forget"): {"address": "w@example.com"},
     ("POST", "/admin/suppressions/{subscriber_id}/lift"): {"reason": "walk", "confirm": "yes"},
+    ("POST", "/admin/accounts"): {
+        "email": "new@team.example",
+        "role": "viewer",
+        "password": DESK_PASSWORD,
+        "password_again": DESK_PASSWORD,
+        "confirm": "yes",
+    },
+    ("POST", "/admin/accounts/role"): {
+        "email": "viewer@team.example",
+        "role": "editor",
+        "confirm": "yes",
+    },
+    ("POST", "/admin/accounts/disable"): {"email": "viewer@team.example", "confirm": "yes"},
+    ("POST", "/admin/accounts/enable"): {"email": "viewer@team.example", "confirm": "yes"},
+    ("POST", "/admin/accounts/password"): {
+        "email": "viewer@team.example",
+        "password": DESK_PASSWORD,
+        "password_again": DESK_PASSWORD,
+        "confirm": "yes",
+    },
 }
 UPLOADS: dict[tuple[str, str], tuple[str, str, bytes]] = {
     ("POST", "/admin/subscribers/import"): ("file", "walk.csv", b"email\nwalk@example.com\n"),

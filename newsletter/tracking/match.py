@@ -129,6 +129,7 @@ def known_recipients(driver: Driver, wanted: dict[int, set[int]]) -> dict[tuple[
     driver (a thousand rows a POST)."""
     found: dict[tuple[int, int], Known] = {}
     times = [i for i, name in enumerate(COLUMNS) if name in TIMES]
+    read_time = driver.read_time
     for issue_id, subscriber_ids in sorted(wanted.items()):
         for part in chunks(sorted(subscriber_ids), IN_SIZE):
             if driver.sqlite:
@@ -139,14 +140,14 @@ def known_recipients(driver: Driver, wanted: dict[int, set[int]]) -> dict[tuple[
             for subscriber_id, seq, state, status, email, stored, *values in driver.rows(
                 sql, params
             ):
-                activity = Activity()
-                if stored is not None:
+                if stored is None:
+                    activity = Activity()
+                else:
                     for i in times:
-                        values[i] = driver.read_time(values[i])
+                        if values[i] is not None:
+                            values[i] = read_time(values[i])
                     activity = Activity(*values)
                     activity.soft_failed = bool(activity.soft_failed)
                     activity.stored = True
-                found[(issue_id, int(subscriber_id))] = Known(
-                    int(seq), str(state), str(status), str(email), activity
-                )
+                found[(issue_id, subscriber_id)] = Known(seq, state, status, email, activity)
     return found

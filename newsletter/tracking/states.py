@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from datetime import datetime
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 
 from newsletter.delivery.events import BounceKind, EventType
 from newsletter.tracking.driver import Driver
@@ -75,23 +75,25 @@ def move_delivery(
 ) -> bool:
     """Take delivery state `state` unless the recipient is in a higher-ranked one (or one of
     the same rank reported later, or hard-bounced); True if the row moved."""
-    current = Delivery(activity.delivery) if activity.delivery is not None else None
-    if RANK[state] < RANK[current]:
+    current = activity.delivery  # RANK's keys are str enums: the stored text finds them
+    if RANK[state] < RANK[current]:  # type: ignore[index]
         return False
-    if activity.bounce_kind == BounceKind.HARD.value and kind != BounceKind.HARD:
+    hard = BounceKind.HARD._value_
+    if activity.bounce_kind == hard and kind != BounceKind.HARD:
         return False  # a hard bounce is final: a later soft one or a drop does not undo it
     if (
-        RANK[state] == RANK[current]
+        RANK[state] == RANK[current]  # type: ignore[index]
         and activity.delivery_at is not None
         and at < activity.delivery_at
     ):
         return False
     before = activity.counter()
-    activity.delivery = state.value
+    activity.delivery = state._value_
     activity.delivery_at = at
-    activity.bounce_kind = kind.value if state == Delivery.BOUNCED and kind else None
-    if state == Delivery.BOUNCED and activity.bounce_kind is None:
-        activity.bounce_kind = BounceKind.HARD.value  # a bounce of no stated kind is final
+    if state == Delivery.BOUNCED:
+        activity.bounce_kind = kind._value_ if kind else hard  # a bounce of no stated kind is final
+    else:
+        activity.bounce_kind = None
     activity.changed = True
     tallies.move(issue_id, before, activity.counter())
     return True
@@ -155,10 +157,13 @@ _TYPES = {
 _pair = itemgetter(0, 1)  # (issue id, subscriber id) of a row
 
 
+_values = attrgetter(*COLUMNS)
+
+
 def _columns(driver: Driver, activity: Activity) -> list[object]:
-    values: list[object] = [getattr(activity, name) for name in COLUMNS]
+    values: list[object] = list(_values(activity))
     for i in _TIME_INDEXES:
         value = values[i]
-        if isinstance(value, datetime):
-            values[i] = driver.time(value)
+        if value is not None:
+            values[i] = driver.time(value)  # type: ignore[arg-type]
     return values

@@ -55,13 +55,14 @@ class Activity:
     unsubscribed_at: datetime | None = None
     stored: bool = False
     changed: bool = False
+    rowid: int | None = None  # SQLite: the stored row's, which `write_activity` updates by
 
     def counter(self) -> Tally | None:
         """The delivery counter this recipient is counted in (None: not yet in any)."""
         return _COUNTER_OF.get((self.delivery, self.bounce_kind))
 
 
-COLUMNS = tuple(f.name for f in fields(Activity) if f.name not in ("stored", "changed"))
+COLUMNS = tuple(f.name for f in fields(Activity) if f.name not in ("stored", "changed", "rowid"))
 """The columns of `recipient_activity` besides its key, in `Activity`'s order."""
 
 
@@ -130,20 +131,46 @@ def first(
 
 
 def write_activity(driver: Driver, rows: Iterable[tuple[int, int, Activity]]) -> None:
-    """Write the changed rows (new and old alike, in key order) in one statement."""
-    values = [
-        (issue_id, subscriber_id, *_columns(driver, activity))
-        for issue_id, subscriber_id, activity in sorted(rows, key=_pair)
-        if activity.changed
-    ]
+    """Write the changed rows (new and old alike, in key order): PostgreSQL in one
+    statement; SQLite updates a stored row by its rowid (no probe of the key's index) and
+    inserts the new ones (the ON CONFLICT stays as a guard: under the write lock nobody
+    else adds them between the read and the write)."""
+    changed = sorted(
+        (
+            (issue_id, subscriber_id, activity)
+            for issue_id, subscriber_id, activity in rows
+            if activity.changed
+        ),
+        key=_pair,
+    )
+    if driver.sqlite:
+        driver.many(
+            _UPDATE,
+            [
+                (*_columns(driver, activity), activity.rowid)
+                for _, _, activity in changed
+                if activity.rowid is not None
+            ],
+        )
+        changed = [row for row in changed if row[2].rowid is None]
     driver.write(
         "recipient_activity",
         ("issue_id", "subscriber_id", *COLUMNS),
         ("integer", "integer", *(_TYPES[name] for name in COLUMNS)),
-        values,
+        [
+            (issue_id, subscriber_id, *_columns(driver, activity))
+            for issue_id, subscriber_id, activity in changed
+        ],
         "ON CONFLICT (issue_id, subscriber_id) DO UPDATE SET "
         + ", ".join(f"{name} = excluded.{name}" for name in COLUMNS),
     )
+
+
+_UPDATE = (
+    "UPDATE recipient_activity SET "  # noqa: S608
+    + ", ".join(f"{name} = ?" for name in COLUMNS)
+    + " WHERE rowid = ?"
+)
 
 
 TIMES = frozenset(name for name in COLUMNS if name.endswith("_at"))

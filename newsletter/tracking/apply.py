@@ -11,14 +11,15 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import Engine
 from sqlmodel import Session
 
 from newsletter.core.clock import utcnow
-from newsletter.core.database import session_scope
+from newsletter.core.database import is_sqlite, session_scope
+from newsletter.core.group_commit import commit_group
 from newsletter.core.settings import Settings
 from newsletter.delivery.events import DeliveryEvent, EventType
 from newsletter.publishing import lifecycle
@@ -86,7 +87,7 @@ def _impersonal(event: DeliveryEvent) -> DeliveryEvent:
     bounce's reason quotes the address; a user agent, a URL with a token): the foreign key
     that erases a forgotten subscriber's events cannot reach a row that names nobody."""
     if event.reason or event.user_agent or event.url:
-        return replace(event, reason="", user_agent="", url="")
+        return event._replace(reason="", user_agent="", url="")
     return event
 
 
@@ -192,6 +193,14 @@ def apply_events(
 
 
 def ingest(engine: Engine, settings: Settings, events: Sequence[DeliveryEvent]) -> Applied:
-    """Apply `events` in one write transaction of their own: all or nothing."""
-    with session_scope(engine, immediate=True) as session:
+    """Apply `events` all or nothing: on PostgreSQL in a transaction of their own; on
+    SQLite, whose writers take turns anyway, in a savepoint of a transaction shared with
+    the POSTs that arrived meanwhile (`group_commit`: one commit for several POSTs)."""
+
+    def work(session: Session) -> Applied:
         return apply_events(session, events, settings, now=utcnow())
+
+    if is_sqlite(engine):
+        return commit_group(engine).run(work)
+    with session_scope(engine, immediate=True) as session:
+        return work(session)

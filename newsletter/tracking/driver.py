@@ -33,25 +33,29 @@ class Driver:
         self.sqlite = connection.dialect.name == "sqlite"
         self.raw = connection.connection.dbapi_connection
         self.mark = "?" if self.sqlite else "%s"
+        self._texts: dict[datetime, str] = {}
 
     def marks(self, count: int) -> str:
         """`count` placeholders, comma separated."""
         return ", ".join([self.mark] * count)
 
     def time(self, value: datetime | None) -> Any:
-        """A time as the column stores it (SQLite: UTC text as SQLAlchemy writes it)."""
+        """A time as the column stores it (SQLite: UTC text as SQLAlchemy writes it). Each
+        distinct time is written out once per driver: a POST's events share seconds."""
         if value is None or not self.sqlite:
             return value
-        if value.tzinfo is not UTC:
-            value = value.astimezone(UTC)
-        return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+        found = self._texts.get(value)
+        if found is None:
+            utc = value if value.tzinfo is UTC else value.astimezone(UTC)
+            found = self._texts[value] = utc.isoformat(" ", "microseconds")[:26]
+        return found
 
     def read_time(self, value: Any) -> datetime | None:
         """A time read back, aware and in UTC."""
         if value is None:
             return None
         if isinstance(value, str):
-            return datetime.fromisoformat(value).replace(tzinfo=UTC)
+            return datetime.fromisoformat(value + "+00:00")  # stored as UTC, zone left out
         assert isinstance(value, datetime)
         return value.replace(tzinfo=UTC) if value.utcoffset() is None else value.astimezone(UTC)
 

@@ -80,9 +80,11 @@ def issue_refs(session: Session, issue_ids: Collection[int]) -> dict[int, IssueR
     return refs
 
 
-_COLUMNS = "r.subscriber_id, r.batch_seq, r.state, s.status, s.email, a.issue_id, " + ", ".join(
+_COLUMNS = "r.subscriber_id, r.batch_seq, r.state, s.status, s.email, {row}, " + ", ".join(
     f"a.{name}" for name in COLUMNS
 )
+"""`{row}`: whether the recipient has an activity row (SQLite: its rowid, which the write
+of the row updates it by; PostgreSQL: its issue id)."""
 _JOINS = (
     " JOIN subscriber s ON s.id = r.subscriber_id LEFT JOIN recipient_activity a"
     " ON a.issue_id = r.issue_id AND a.subscriber_id = r.subscriber_id"
@@ -92,10 +94,10 @@ _RECIPIENTS = {
     # (LATERAL ... LIMIT 1: never flattened into a join), so the plan is three index
     # lookups per id whatever the statistics say; a join planned on the statistics of a
     # send that just started (not analysed yet) would read the whole issue every POST.
-    True: f"SELECT {_COLUMNS} FROM send_recipient r{_JOINS}"  # noqa: S608
+    True: f"SELECT {_COLUMNS.format(row='a.rowid')} FROM send_recipient r{_JOINS}"  # noqa: S608
     " WHERE r.issue_id = ? AND r.subscriber_id IN ({marks})",
     False: "SELECT x.* FROM unnest(%s::integer[]) AS w(id) CROSS JOIN LATERAL"  # noqa: S608
-    f" (SELECT {_COLUMNS} FROM send_recipient r{_JOINS}"
+    f" (SELECT {_COLUMNS.format(row='a.issue_id')} FROM send_recipient r{_JOINS}"
     " WHERE r.issue_id = %s AND r.subscriber_id = w.id LIMIT 1) AS x",
 }
 
@@ -129,6 +131,7 @@ def known_recipients(driver: Driver, wanted: dict[int, set[int]]) -> dict[tuple[
     driver (a thousand rows a POST)."""
     found: dict[tuple[int, int], Known] = {}
     times = [i for i, name in enumerate(COLUMNS) if name in TIMES]
+    read_time = driver.read_time
     for issue_id, subscriber_ids in sorted(wanted.items()):
         for part in chunks(sorted(subscriber_ids), IN_SIZE):
             if driver.sqlite:
@@ -139,14 +142,15 @@ def known_recipients(driver: Driver, wanted: dict[int, set[int]]) -> dict[tuple[
             for subscriber_id, seq, state, status, email, stored, *values in driver.rows(
                 sql, params
             ):
-                activity = Activity()
-                if stored is not None:
+                if stored is None:
+                    activity = Activity()
+                else:
                     for i in times:
-                        values[i] = driver.read_time(values[i])
+                        if values[i] is not None:
+                            values[i] = read_time(values[i])
                     activity = Activity(*values)
                     activity.soft_failed = bool(activity.soft_failed)
                     activity.stored = True
-                found[(issue_id, int(subscriber_id))] = Known(
-                    int(seq), str(state), str(status), str(email), activity
-                )
+                    activity.rowid = stored if driver.sqlite else None
+                found[(issue_id, subscriber_id)] = Known(seq, state, status, email, activity)
     return found

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from datetime import datetime
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 
 from newsletter.delivery.events import BounceKind, EventType
 from newsletter.tracking.driver import Driver
@@ -55,13 +55,14 @@ class Activity:
     unsubscribed_at: datetime | None = None
     stored: bool = False
     changed: bool = False
+    rowid: int | None = None  # SQLite: the stored row's, which `write_activity` updates by
 
     def counter(self) -> Tally | None:
         """The delivery counter this recipient is counted in (None: not yet in any)."""
         return _COUNTER_OF.get((self.delivery, self.bounce_kind))
 
 
-COLUMNS = tuple(f.name for f in fields(Activity) if f.name not in ("stored", "changed"))
+COLUMNS = tuple(f.name for f in fields(Activity) if f.name not in ("stored", "changed", "rowid"))
 """The columns of `recipient_activity` besides its key, in `Activity`'s order."""
 
 
@@ -75,23 +76,25 @@ def move_delivery(
 ) -> bool:
     """Take delivery state `state` unless the recipient is in a higher-ranked one (or one of
     the same rank reported later, or hard-bounced); True if the row moved."""
-    current = Delivery(activity.delivery) if activity.delivery is not None else None
-    if RANK[state] < RANK[current]:
+    current = activity.delivery  # RANK's keys are str enums: the stored text finds them
+    if RANK[state] < RANK[current]:  # type: ignore[index]
         return False
-    if activity.bounce_kind == BounceKind.HARD.value and kind != BounceKind.HARD:
+    hard = BounceKind.HARD._value_
+    if activity.bounce_kind == hard and kind != BounceKind.HARD:
         return False  # a hard bounce is final: a later soft one or a drop does not undo it
     if (
-        RANK[state] == RANK[current]
+        RANK[state] == RANK[current]  # type: ignore[index]
         and activity.delivery_at is not None
         and at < activity.delivery_at
     ):
         return False
     before = activity.counter()
-    activity.delivery = state.value
+    activity.delivery = state._value_
     activity.delivery_at = at
-    activity.bounce_kind = kind.value if state == Delivery.BOUNCED and kind else None
-    if state == Delivery.BOUNCED and activity.bounce_kind is None:
-        activity.bounce_kind = BounceKind.HARD.value  # a bounce of no stated kind is final
+    if state == Delivery.BOUNCED:
+        activity.bounce_kind = kind._value_ if kind else hard  # a bounce of no stated kind is final
+    else:
+        activity.bounce_kind = None
     activity.changed = True
     tallies.move(issue_id, before, activity.counter())
     return True
@@ -128,20 +131,46 @@ def first(
 
 
 def write_activity(driver: Driver, rows: Iterable[tuple[int, int, Activity]]) -> None:
-    """Write the changed rows (new and old alike, in key order) in one statement."""
-    values = [
-        (issue_id, subscriber_id, *_columns(driver, activity))
-        for issue_id, subscriber_id, activity in sorted(rows, key=_pair)
-        if activity.changed
-    ]
+    """Write the changed rows (new and old alike, in key order): PostgreSQL in one
+    statement; SQLite updates a stored row by its rowid (no probe of the key's index) and
+    inserts the new ones (the ON CONFLICT stays as a guard: under the write lock nobody
+    else adds them between the read and the write)."""
+    changed = sorted(
+        (
+            (issue_id, subscriber_id, activity)
+            for issue_id, subscriber_id, activity in rows
+            if activity.changed
+        ),
+        key=_pair,
+    )
+    if driver.sqlite:
+        driver.many(
+            _UPDATE,
+            [
+                (*_columns(driver, activity), activity.rowid)
+                for _, _, activity in changed
+                if activity.rowid is not None
+            ],
+        )
+        changed = [row for row in changed if row[2].rowid is None]
     driver.write(
         "recipient_activity",
         ("issue_id", "subscriber_id", *COLUMNS),
         ("integer", "integer", *(_TYPES[name] for name in COLUMNS)),
-        values,
+        [
+            (issue_id, subscriber_id, *_columns(driver, activity))
+            for issue_id, subscriber_id, activity in changed
+        ],
         "ON CONFLICT (issue_id, subscriber_id) DO UPDATE SET "
         + ", ".join(f"{name} = excluded.{name}" for name in COLUMNS),
     )
+
+
+_UPDATE = (
+    "UPDATE recipient_activity SET "  # noqa: S608
+    + ", ".join(f"{name} = ?" for name in COLUMNS)
+    + " WHERE rowid = ?"
+)
 
 
 TIMES = frozenset(name for name in COLUMNS if name.endswith("_at"))
@@ -155,10 +184,13 @@ _TYPES = {
 _pair = itemgetter(0, 1)  # (issue id, subscriber id) of a row
 
 
+_values = attrgetter(*COLUMNS)
+
+
 def _columns(driver: Driver, activity: Activity) -> list[object]:
-    values: list[object] = [getattr(activity, name) for name in COLUMNS]
+    values: list[object] = list(_values(activity))
     for i in _TIME_INDEXES:
         value = values[i]
-        if isinstance(value, datetime):
-            values[i] = driver.time(value)
+        if value is not None:
+            values[i] = driver.time(value)  # type: ignore[arg-type]
     return values

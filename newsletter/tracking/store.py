@@ -73,10 +73,6 @@ TYPES = (
 """Their PostgreSQL types, for the arrays PostgreSQL takes them in."""
 
 
-def _cut(text: str, width: int) -> str | None:
-    return text[:width] if text else None
-
-
 def event_row(
     driver: Driver,
     key: tuple[str, str],
@@ -90,22 +86,23 @@ def event_row(
 ) -> tuple[Any, ...]:
     """The `delivery_event` row of an event, in `COLUMNS` order (ids None when it names no
     send we know); `received_at` as `driver.time` gives it."""
+    kind = event.bounce_kind
     return (
         *key,
-        event.type.value,
+        event.type._value_,
         event.provider_type[:50],
         driver.time(event.occurred_at),
         received_at,
         issue_id,
         subscriber_id,
         batch_seq,
-        event.bounce_kind.value if event.bounce_kind else None,
-        _cut(event.reason, TEXT_MAX),
-        _cut(event.classification, 100),
-        _cut(event.smtp_status, 20),
-        _cut(url, URL_MAX),
+        kind._value_ if kind else None,
+        event.reason[:TEXT_MAX] or None,  # empty text is stored as NULL
+        event.classification[:100] or None,
+        event.smtp_status[:20] or None,
+        url[:URL_MAX] or None,
         event.machine_open,
-        _cut(event.user_agent, TEXT_MAX),
+        event.user_agent[:TEXT_MAX] or None,
     )
 
 

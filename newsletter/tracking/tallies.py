@@ -26,10 +26,10 @@ class TallyChanges:
     """Counter changes of one POST, by (issue id, counter)."""
 
     def __init__(self) -> None:
-        self.changes: defaultdict[tuple[int, str], int] = defaultdict(int)
+        self.changes: defaultdict[tuple[int, Tally], int] = defaultdict(int)
 
     def add(self, issue_id: int, name: Tally, by: int = 1) -> None:
-        self.changes[(issue_id, name.value)] += by
+        self.changes[(issue_id, name)] += by
 
     def move(self, issue_id: int, old: Tally | None, new: Tally | None) -> None:
         """A recipient left counter `old` for `new` (either may be none)."""
@@ -43,7 +43,7 @@ class TallyChanges:
     def write(self, session: Session) -> None:
         """Add every non-zero change to its counter (a missing row starts at zero)."""
         rows = [
-            {"issue_id": issue_id, "name": name, "value": by}
+            {"issue_id": issue_id, "name": name.value, "value": by}
             for (issue_id, name), by in sorted(self.changes.items())
             if by
         ]

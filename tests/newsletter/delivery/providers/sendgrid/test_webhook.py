@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from newsletter.core.settings import Settings, SettingsError
 from newsletter.delivery.events import BounceKind, EventType, WebhookMalformed, WebhookRefused
+from newsletter.delivery.message import ISSUE_ARG
 from newsletter.delivery.providers.sendgrid import (
     EVENT_TYPES,
     SendGridWebhook,
@@ -543,3 +544,20 @@ def test_an_event_without_a_readable_time_is_kept_at_the_time_it_came(stamp: obj
 def test_a_timestamp_written_as_digits_is_read() -> None:
     (event,) = parse_events(b'[{"event": "open", "timestamp": "1513299569"}]', "sendgrid")
     assert event.occurred_at == datetime.fromtimestamp(1513299569, UTC)
+
+
+def test_values_shared_by_a_bodys_events_are_read_alike_for_each() -> None:
+    """A body's events share their custom args and seconds (the parser reads each distinct
+    value once): a repeated value reads the same every time, and values that are equal to
+    Python but not as JSON (1 and true, "1" and "01") are still told apart."""
+    items = [
+        {"event": "open", "sg_event_id": f"e{i}", "timestamp": stamp, ISSUE_ARG: issue}
+        for i, (stamp, issue) in enumerate(
+            [(1, "1"), (True, "01"), (1, 1), (STAMP, True), (True, "1"), (STAMP, "01")]
+        )
+    ]
+    events = parse_events(json.dumps(items).encode(), "sendgrid")
+    assert [e.issue_number for e in events] == [1, None, 1, None, 1, None]
+    one = datetime.fromtimestamp(1, UTC)
+    assert [e.occurred_at == one for e in events] == [True, False, True, False, False, False]
+    assert events[3].occurred_at == events[5].occurred_at == AT

@@ -99,7 +99,8 @@ def sign_in_post(
     next: Annotated[str, Form(max_length=2000)] = HOME,
 ) -> Response:
     nonce = request.cookies.get(PRE_COOKIE, "")
-    if not nonce or not hmac.compare_digest(form_token, _form_token(services, nonce)):
+    expected = _form_token(services, nonce).encode()
+    if not nonce or not hmac.compare_digest(form_token.encode(), expected):
         raise CsrfRefused()
     settings = services.settings
     policy = LockPolicy(settings.signin_max_failures, settings.signin_lock)

@@ -110,3 +110,15 @@ def test_sign_out_ends_the_session_for_good(desk: str, engine: Engine) -> None:
         assert browser.get("/admin").status_code == 303
     with session_scope(engine) as session:
         assert session.exec(select(AccountSession)).all() == []
+
+
+def test_a_form_token_that_is_not_ascii_is_refused_not_a_500(desk: str) -> None:
+    with client(desk) as browser:
+        form = browser.get("/admin/sign-in")
+        nonce = form.cookies.get("desk_sign_in") or ""
+        keep(browser, "desk_sign_in", nonce or "x")
+        answer = browser.post(
+            "/admin/sign-in",
+            data={"email": email_of(Role.ADMIN), "password": PASSWORD, "form_token": "jeté"},
+        )
+    assert answer.status_code == 403

@@ -28,7 +28,6 @@ from newsletter.publishing.models import Issue
 from newsletter.sending import Confirmed, SendConflict, test_send
 from newsletter.sending.background import BackgroundSends
 
-
 log = logging.getLogger(__name__)
 
 

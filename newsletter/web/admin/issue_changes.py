@@ -13,12 +13,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Final
 
-from sqlmodel import Session
+from sqlalchemy import func
+from sqlmodel import Session, col, select
 
 from newsletter.accounts.audit import Actor, Audited, record
+from newsletter.accounts.models import AuditEntry
+from newsletter.core.clock import utcnow
 from newsletter.core.settings import Settings
 from newsletter.delivery import Backend
 from newsletter.publishing.gate import Checked, check_issue, ensure_fit_to_send
@@ -125,9 +129,34 @@ def send_test(
     The audit log keeps only the address's domain ("to an address at example.org"), never
     the address itself: it may be a subscriber's, and the log outlives a subscriber who
     asks to be forgotten (the log is not erased with them)."""
+    if test_sends_lately(session, number, utcnow()) >= TEST_SENDS_PER_HOUR:
+        raise SendConflict(
+            f"issue #{number} had {TEST_SENDS_PER_HOUR} test sends in the last hour, the most "
+            "the desk sends; try again later"
+        )
     message_id = test_send(session, number, email, settings, backend)
     record(session, actor, Audited.ISSUE_TEST_SEND, f"issue #{number}", test_detail(email))
     return message_id
+
+
+TEST_SENDS_PER_HOUR: Final = 20
+"""Test copies of one issue the desk sends in an hour: enough to proof it, too few for a
+stolen editor's session to use the desk as a mailer."""
+
+
+def test_sends_lately(session: Session, number: int, now: datetime) -> int:
+    """Test sends of issue `number` in the hour before `now`, counted from the audit log
+    (its `at` index bounds the scan to the last hour)."""
+    found = session.exec(
+        select(func.count())
+        .select_from(AuditEntry)
+        .where(
+            col(AuditEntry.at) > now - timedelta(hours=1),
+            AuditEntry.action == Audited.ISSUE_TEST_SEND.value,
+            AuditEntry.target == f"issue #{number}",
+        )
+    ).one()
+    return int(found)
 
 
 def test_detail(email: str) -> str:

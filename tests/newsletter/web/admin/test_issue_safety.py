@@ -6,11 +6,14 @@ after the transaction that recorded it has committed."""
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import Engine, text
 
+from newsletter.accounts.audit import Actor, Audited, record
 from newsletter.accounts.roles import Role
+from newsletter.core.clock import utcnow
 from newsletter.core.database import session_scope
 from newsletter.core.settings import Settings
 from newsletter.publishing.lifecycle import IssueStatus
@@ -129,3 +132,28 @@ def test_a_send_whose_commit_fails_never_starts(
     assert status(engine) == IssueStatus.DRAFT
     assert audited(engine) == []
     assert not _outbox(settings)
+
+
+def test_test_sends_of_an_issue_are_limited_per_hour(
+    desk: str, engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    built(engine, settings, tmp_path)
+    with session_scope(engine) as session:
+        editor_of_old = Actor(None, "earlier@team.example")
+        record(
+            session,
+            editor_of_old,
+            Audited.ISSUE_TEST_SEND,
+            "issue #1",
+            "older",
+            at=utcnow() - timedelta(minutes=61),
+        )
+        for _ in range(19):
+            record(session, editor_of_old, Audited.ISSUE_TEST_SEND, "issue #1", "recent")
+    with signed_in(desk, Role.EDITOR) as editor:
+        twentieth = post(editor, "test-send", email="proof@example.com")
+        refused = post(editor, "test-send", email="proof@example.com")
+    assert twentieth.status_code == 303  # the one older than an hour does not count
+    assert refused.status_code == 409
+    assert "20 test sends in the last hour" in refused.text
+    assert len(_outbox(settings)) == 1

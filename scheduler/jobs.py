@@ -25,6 +25,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col
 
+from newsletter.accounts.cleanup import tidy_accounts
+from newsletter.accounts.sessions import SESSION_LIFETIME
+from newsletter.accounts.signin import LockPolicy
 from newsletter.core.clock import utcnow
 from newsletter.core.database import get_engine, session_scope
 from newsletter.core.errors import NewsletterError
@@ -236,8 +239,9 @@ def dispatch_job() -> None:
 
 def housekeeping_job() -> None:
     """Daily: drop pending subscribers who never confirmed, return those who had opted out
-    before to that status (an opt-out is never tidied away), and remind the operator of
-    pending subscribers nobody has asked to confirm."""
+    before to that status (an opt-out is never tidied away), drop the desk's old failed
+    sign-ins and sessions past their lifetime, and remind the operator of pending
+    subscribers nobody has asked to confirm."""
     days = get_settings().pending_expiry_days
     with session_scope(get_engine(), immediate=True) as session:
         expired = expire_pending(session, older_than=timedelta(days=days))
@@ -247,6 +251,16 @@ def housekeeping_job() -> None:
         expired.removed,
         days,
         expired.restored,
+    )
+    settings = get_settings()
+    policy = LockPolicy(settings.signin_max_failures, settings.signin_lock)
+    with session_scope(get_engine(), immediate=True) as session:
+        tidied = tidy_accounts(session, policy, utcnow())
+    log.info(
+        "housekeeping: %d old failed sign-in(s) and %d desk session(s) older than %d days removed",
+        tidied.failures,
+        tidied.sessions,
+        SESSION_LIFETIME.days,
     )
     with session_scope(get_engine()) as session:
         waiting = count_due_confirmations(session, valid_for=CONFIRM_VALID_FOR)

@@ -12,13 +12,21 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Final
 
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner
 from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
 from newsletter.accounts.models import Account, AccountSession
+from newsletter.core.clock import utcnow
+
+SESSION_LIFETIME: Final = timedelta(days=30)
+"""The longest a session lasts from its sign-in, however often it is used: its row keeps
+no last-seen time (the cookie carries the idle limit), so this bounds how long a stolen
+cookie kept fresh works, and lets the housekeeping job delete old rows
+(`accounts.cleanup`)."""
 
 
 @dataclass(frozen=True)
@@ -64,11 +72,17 @@ def open_session(session: Session, account: Account) -> Signed:
     return Signed(account, row.id, row.csrf_token, token)
 
 
-def signed_in(session: Session, token: str) -> Signed | None:
+def signed_in(session: Session, token: str, now: datetime | None = None) -> Signed | None:
+    """The session of `token`, unless unknown, older than `SESSION_LIFETIME` or of a
+    disabled account."""
+    opened_after = (now or utcnow()) - SESSION_LIFETIME
     found = session.exec(
         select(AccountSession, Account)
         .join(Account, col(Account.id) == AccountSession.account_id)
-        .where(AccountSession.token_hash == _hash(token))
+        .where(
+            AccountSession.token_hash == _hash(token),
+            col(AccountSession.created_at) > opened_after,
+        )
     ).first()
     if found is None:
         return None

@@ -132,8 +132,11 @@ class Settings(BaseSettings):
     signin_lock: timedelta = timedelta(minutes=15)
     """`signin_max_failures` failed sign-ins for one address within `signin_lock` lock it
     for `signin_lock` from the last of them (whether or not an account has that address)."""
+    signin_limit_per_client: str = "10/minute;100/hour"
+    """Posts of the desk's sign-in form one client address (IPv6: its /64) may make, in
+    the `limits` notation of `signup_limit_per_client`; over it: 429. Empty: no limit."""
 
-    @field_validator("signup_limit_per_client", "signup_limit_total")
+    @field_validator("signup_limit_per_client", "signup_limit_total", "signin_limit_per_client")
     @classmethod
     def _rates(cls, value: str) -> str:
         """Checked when read, so a typo is one line at start rather than a 500 per post."""

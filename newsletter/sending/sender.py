@@ -52,6 +52,7 @@ from newsletter.sending.tally import (
 )
 from subscribers.addresses import InvalidAddress, normalize_email
 from subscribers.models import Status, Subscriber
+from subscribers.service import is_forgotten
 
 __all__ = ["issue_status", "send_issue", "test_send"]
 
@@ -185,13 +186,16 @@ def test_send(
 
     The links are those of the subscriber with this address if there is one (so an editor
     can try them), else of nobody (subscriber 0). An address that unsubscribed, bounced or
-    complained is refused: they are never emailed again.
+    complained is refused: they are never emailed again; so is one that asked to be
+    forgotten (its tombstone), whose subscriber row is gone.
     """
     try:
         address = normalize_email(email)
     except InvalidAddress as exc:
         raise SendInputError(f"{email!r}: {exc}") from None
     issue = _rendered(get_issue(session, issue_number))
+    if is_forgotten(session, address):
+        raise SendRefused("that address asked to be forgotten: it is never emailed again")
     subscriber = session.exec(select(Subscriber).where(Subscriber.email == address)).first()
     if subscriber is not None and subscriber.status not in (Status.ACTIVE, Status.PENDING):
         raise SendRefused(f"{address} is {subscriber.status}: it is never emailed again")

@@ -1,4 +1,5 @@
-"""Rate limits on the sign-up form: per client address and for the whole process.
+"""Rate limits on the sign-up form (per client address and for the whole process) and on
+the desk's sign-in form (per client address).
 
 The `limits` library counts in a moving window (no burst of twice the rate across a window
 edge, as a fixed window allows), in memory: each app process counts for itself, so with
@@ -20,6 +21,7 @@ from __future__ import annotations
 import ipaddress
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -73,19 +75,36 @@ class _Counter:
     identifiers: tuple[str, ...]
 
 
-class SignupLimits:
-    """The counters of one app process. The rates are read from the settings at each post,
-    so a test (or an operator's reload) that changes them is obeyed at once."""
+def _signup_rates(settings: Settings) -> tuple[str, str]:
+    return settings.signup_limit_per_client, settings.signup_limit_total
 
-    def __init__(self, settings: Settings) -> None:
+
+def _signin_rates(settings: Settings) -> tuple[str, str]:
+    return settings.signin_limit_per_client, ""
+
+
+class SignupLimits:
+    """The counters of one app process for one form (the sign-up form by default; the
+    desk's sign-in form is `sign_in_limits`). The rates are read from the settings at each
+    post, so a test (or an operator's reload) that changes them is obeyed at once."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        namespace: str = NAMESPACE,
+        rates_of: Callable[[Settings], tuple[str, str]] = _signup_rates,
+    ) -> None:
         self.settings = settings
+        self.namespace = namespace
+        self.rates_of = rates_of
         self.limiter = MovingWindowRateLimiter(MemoryStorage())
 
     def _counters(self, client: str) -> list[_Counter]:
-        per_client = rates(self.settings.signup_limit_per_client)
-        total = rates(self.settings.signup_limit_total)
-        return [_Counter(item, (NAMESPACE, "client", client)) for item in per_client] + [
-            _Counter(item, (NAMESPACE, TOTAL)) for item in total
+        per_client_text, total_text = self.rates_of(self.settings)
+        per_client = rates(per_client_text)
+        total = rates(total_text)
+        return [_Counter(item, (self.namespace, "client", client)) for item in per_client] + [
+            _Counter(item, (self.namespace, TOTAL)) for item in total
         ]
 
     def _wait(self, counter: _Counter) -> int:
@@ -108,6 +127,23 @@ class SignupLimits:
 def limits_of(app: FastAPI) -> SignupLimits:
     found: SignupLimits = app.state.signup_limits
     return found
+
+
+def sign_in_limits(settings: Settings) -> SignupLimits:
+    """The desk's sign-in form, counted per client (`NEWSLETTER_SIGNIN_LIMIT_PER_CLIENT`):
+    the per-address lock stops guessing one account's password, this stops one client
+    trying many addresses, and bounds the Argon2 checks one client makes the app run."""
+    return SignupLimits(settings, "signin", _signin_rates)
+
+
+def client_wait(request: Request, limits: SignupLimits) -> int | None:
+    """Count one post of the request's client: None to go ahead, else seconds to wait."""
+    return limits.check(client_key(request.client.host if request.client else None))
+
+
+def in_words(seconds: int) -> str:
+    """`Retry-After` for people: "in a minute", "in 3 minutes", "in 2 hours"."""
+    return _in_words(seconds)
 
 
 def limit_signups(request: Request) -> None:
@@ -151,4 +187,5 @@ def _in_words(seconds: int) -> str:
 
 def install(app: FastAPI, settings: Settings) -> None:
     app.state.signup_limits = SignupLimits(settings)
+    app.state.signin_limits = sign_in_limits(settings)
     app.add_exception_handler(TooManySignups, _handler)

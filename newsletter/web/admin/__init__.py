@@ -33,6 +33,7 @@ from newsletter.web.admin.auth import (
     NotAllowed,
     who_asked,
 )
+from newsletter.web.admin.body_limit import DeskBodyLimit
 from newsletter.web.admin.presenter import FILTERS, DeskPages
 from newsletter.web.deps import get_services
 
@@ -91,4 +92,5 @@ def install(app: FastAPI, settings: Settings, templates: Jinja2Templates) -> Non
     app.add_exception_handler(CsrfRefused, _csrf_refused)
     errors.section_pages(app, errors.SectionPages(COOKIE_PATH, _message, MISSING))
     app.add_middleware(DeskCookie, settings=settings)
+    app.add_middleware(DeskBodyLimit)
     app.include_router(router)

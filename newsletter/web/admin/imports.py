@@ -34,7 +34,20 @@ router = APIRouter(default_response_class=HTMLResponse)
 
 IMPORT: Final = "/admin/subscribers/import"
 UPLOAD_MAX: Final = 50 * 1024 * 1024
-"""About a million rows of address and name; larger files go through the command line."""
+"""50 MB (of 1,048,576 bytes, as every size on the desk): about a million rows of address
+and name; larger files go through the command line. `body_limit` refuses a larger post by
+its Content-Length before it is read; the check here is the file's own size."""
+
+
+def in_mb(size: int) -> str:
+    """A size as the desk's pages say it: MB of 1,048,576 bytes (one decimal below 10);
+    below one MB, KB of 1,024 bytes."""
+    if size < 1024 * 1024:
+        return f"{size / 1024:,.0f} KB"
+    mb = size / (1024 * 1024)
+    return f"{mb:,.1f} MB" if mb < 10 else f"{mb:,.0f} MB"
+
+
 Importer = Annotated[Signed, Depends(may(Action.SUBSCRIBER_IMPORT))]
 
 
@@ -55,7 +68,7 @@ def file_label(filename: str | None) -> str:
 
 def _form(pages: DeskPages, error: str = "", status_code: int = 200) -> HTMLResponse:
     return pages.render(
-        "subscribers_import.html", error=error, limit=UPLOAD_MAX, status_code=status_code
+        "subscribers_import.html", error=error, limit=in_mb(UPLOAD_MAX), status_code=status_code
     )
 
 
@@ -79,9 +92,9 @@ def upload(
     size = file.size if file.size is not None else 0
     if size > UPLOAD_MAX:
         body = (
-            f"{label} is {size / 1e6:,.1f} MB; the desk takes files up to "
-            f"{UPLOAD_MAX / 1e6:,.0f} MB. Split it, or run `newsletter subscribers import` "
-            "on the server. Nothing was imported."
+            f"{label} is {in_mb(size)}; the desk takes files up to {in_mb(UPLOAD_MAX)}. "
+            "Split it, or run `newsletter subscribers import` on the server. "
+            "Nothing was imported."
         )
         return _form(pages, body, status_code=413)
     with tempfile.NamedTemporaryFile("wb", suffix=".csv", delete=False) as out:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Final
 
-from fastapi import APIRouter, Depends, Form
+from fastapi import APIRouter, BackgroundTasks, Depends, Form
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session
 
@@ -171,16 +171,20 @@ def send_a_test(who: Tester, desk: DeskDep, services: ServicesDep, email: Email 
 def send(
     who: Sender,
     desk: DeskDep,
+    after: BackgroundTasks,
     confirm: Confirm = "",
     shown_status: Annotated[IssueStatus, Form()] = IssueStatus.DRAFT,
     snapshot: Snapshot = "",
 ) -> Response:
-    """Start (or resume) the send in the app's send thread; the page then shows it going."""
+    """Start (or resume) the send in the app's send thread; the page then shows it going.
+    The thread starts after the answer, a background task, so after the write session's
+    commit (which runs before the answer leaves): a commit that fails starts nothing."""
     shown = Confirmed(shown_status, snapshot)
-    return desk.run(
-        lambda: changes.start_send(
+
+    def start() -> None:
+        decided = changes.start_send(
             desk.session, desk.sends, desk.number, desk.settings, shown, actor(who)
-        ),
-        Done.SEND,
-        confirm,
-    )
+        )
+        after.add_task(decided.begin, desk.sends)
+
+    return desk.run(start, Done.SEND, confirm)

@@ -21,11 +21,11 @@ from newsletter.core.clock import utcnow
 from newsletter.core.settings import Settings
 from newsletter.publishing.gate import Checked, snapshot_hash
 from newsletter.publishing.issues import IssueNotFound, get_issue
-from newsletter.publishing.lifecycle import FINISHED, PUBLISHED, STARTABLE, IssueStatus
+from newsletter.publishing.lifecycle import FINISHED, PAUSED, PUBLISHED, STARTABLE, IssueStatus
 from newsletter.publishing.models import ISSUE_NUMBER_MAX
 from newsletter.sending import audience_size
 from newsletter.sending.background import BackgroundSends
-from newsletter.web.admin.issue_changes import allowed
+from newsletter.web.admin.issue_changes import allowed, pause_cause_words
 from newsletter.web.admin.presenter import DeskPages
 
 IssueNumber = Annotated[int, Path(ge=1, le=ISSUE_NUMBER_MAX)]
@@ -78,6 +78,7 @@ def issue_page(
         audience=audience_size(session) if status in STARTABLE else None,
         unapproved=status == IssueStatus.DRAFT,
         checked=checked,
+        paused_because=pause_cause_words(issue.pause_cause) if status in PAUSED else None,
         report=desk_report(session, number) if status in REPORTED else None,
         from_email=settings.from_email,
         **shown,

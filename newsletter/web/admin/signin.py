@@ -2,8 +2,9 @@
 
 The sign-in form has a CSRF token of its own (nobody is signed in yet): a random value
 in a short-lived cookie, and its HMAC under the site's key in the form; a post from
-another site has neither. A refused or locked sign-in is answered by the route itself,
-so the failure it recorded is committed with the rest of the request.
+another site has neither. The route holds no transaction: `accounts.signin.sign_in_apart`
+reads, checks the password with nothing open, then writes the outcome in a short
+transaction of its own (committed before a refusal is answered).
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from newsletter.accounts.audit import Audited, record
 from newsletter.accounts.passwords import PASSWORD_MAX
 from newsletter.accounts.roles import Action
-from newsletter.accounts.sessions import Signed, close_session, open_session
-from newsletter.accounts.signin import LockPolicy, SignInLocked, SignInRefused, sign_in
+from newsletter.accounts.sessions import Signed, close_session
+from newsletter.accounts.signin import LockPolicy, SignInLocked, SignInRefused, sign_in_apart
 from newsletter.core.clock import utcnow
 from newsletter.web.admin.auth import (
     COOKIE,
@@ -36,6 +37,7 @@ from newsletter.web.admin.auth import (
 )
 from newsletter.web.admin.presenter import DeskPages
 from newsletter.web.deps import ServicesDep, WriteSessionDep
+from newsletter.web.ratelimit import client_wait, in_words
 
 router = APIRouter(default_response_class=HTMLResponse)
 
@@ -91,25 +93,30 @@ def sign_in_page(services: ServicesDep, request: Request, next: str = HOME) -> R
 @router.post(SIGN_IN)
 def sign_in_post(
     services: ServicesDep,
-    session: WriteSessionDep,
     request: Request,
     email: Annotated[str, Form(max_length=1000)] = "",
     password: Annotated[str, Form(max_length=PASSWORD_MAX * 4)] = "",
     form_token: Annotated[str, Form(max_length=200)] = "",
     next: Annotated[str, Form(max_length=2000)] = HOME,
 ) -> Response:
+    wait = client_wait(request, request.app.state.signin_limits)
+    if wait is not None:
+        error = f"Too many sign-in attempts from your address: try again {in_words(wait)}."
+        page = _form(services, request, error=error, email=email, status_code=429)
+        page.headers["Retry-After"] = str(wait)
+        return page
     nonce = request.cookies.get(PRE_COOKIE, "")
-    if not nonce or not hmac.compare_digest(form_token, _form_token(services, nonce)):
+    expected = _form_token(services, nonce).encode()
+    if not nonce or not hmac.compare_digest(form_token.encode(), expected):
         raise CsrfRefused()
     settings = services.settings
     policy = LockPolicy(settings.signin_max_failures, settings.signin_lock)
     try:
-        account = sign_in(session, email, password, policy, utcnow())
+        opened = sign_in_apart(services.engine, email, password, policy, utcnow())
     except SignInLocked as locked:
         return _form(services, request, error=str(locked), email=email, status_code=429)
     except SignInRefused as refused:
         return _form(services, request, error=str(refused), email=email, status_code=401)
-    opened = open_session(session, account)
     answer = RedirectResponse(safe_next(next), status_code=303)
     value = cookie_signer(services).sign(opened.token)
     answer.headers.append("set-cookie", desk_cookie(settings, value))

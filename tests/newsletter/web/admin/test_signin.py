@@ -65,8 +65,9 @@ def test_a_wrong_password_and_an_unknown_address_read_the_same(desk: str) -> Non
 
 
 def test_five_failures_lock_the_address_even_for_the_right_password(
-    desk: str, engine: Engine
+    desk: str, engine: Engine, settings: Settings
 ) -> None:
+    settings.signin_limit_per_client = ""  # the lock alone: twelve posts, over the throttle
     with client(desk) as browser:
         for _ in range(5):
             assert (
@@ -77,6 +78,7 @@ def test_five_failures_lock_the_address_even_for_the_right_password(
     assert locked.status_code == 429
     assert "try again in 15 minutes" in locked.text
     assert ghost[-1].status_code == 429  # an address without an account locks the same way
+    assert "try again in 15 minutes" in ghost[-1].text
     with session_scope(engine) as session:
         actions = session.exec(select(AuditEntry.action)).all()
     assert "sign-in locked" in actions
@@ -110,3 +112,15 @@ def test_sign_out_ends_the_session_for_good(desk: str, engine: Engine) -> None:
         assert browser.get("/admin").status_code == 303
     with session_scope(engine) as session:
         assert session.exec(select(AccountSession)).all() == []
+
+
+def test_a_form_token_that_is_not_ascii_is_refused_not_a_500(desk: str) -> None:
+    with client(desk) as browser:
+        form = browser.get("/admin/sign-in")
+        nonce = form.cookies.get("desk_sign_in") or ""
+        keep(browser, "desk_sign_in", nonce or "x")
+        answer = browser.post(
+            "/admin/sign-in",
+            data={"email": email_of(Role.ADMIN), "password": PASSWORD, "form_token": "jeté"},
+        )
+    assert answer.status_code == 403

@@ -40,7 +40,7 @@ def _rows(report: DeskReport) -> Iterator[Row]:
     for link in report.links:
         yield ("links", link.url, "of clickers", link.clicks, link.share, "")
     for comparison in report.comparisons:
-        yield ("vote", comparison.title, "turnout of delivered", comparison.votes,
+        yield ("vote", comparison.title, f"turnout of {comparison.turnout_of}", comparison.votes,
                comparison.turnout, "")  # fmt: skip
         for tool in comparison.tools:
             yield ("vote", comparison.title, f"{tool.name}: community share", tool.votes,

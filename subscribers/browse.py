@@ -160,8 +160,12 @@ def status_counts(session: Session) -> dict[str, int]:
         select(status, func.count()).where(status < active).group_by(status),
         select(status, func.count()).where(status > active).group_by(status),
     )
-    rows = {name: int(n) for name, n in session.connection().execute(statement)}
-    everyone = rows.pop(None, 0)
+    everyone, rows = 0, {}
+    for name, n in session.connection().execute(statement):
+        if name is None:
+            everyone = int(n)
+        else:
+            rows[str(name)] = int(n)
     counts = {each.value: rows.pop(each.value, 0) for each in Status}
     counts[active] = everyone - sum(counts.values()) - sum(rows.values())
     return counts | dict(sorted(rows.items()))

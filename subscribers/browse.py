@@ -97,14 +97,16 @@ def _newest(session: Session, query: Query, limit: int) -> Page:
 
 def _by_prefix(session: Session, text: str, query: Query, limit: int) -> Page:
     email = col(Subscriber.email)
+    # One lower bound, the larger of the prefix and the cursor: given two, SQLite's planner
+    # may start the index range at the prefix and filter its way to the cursor, reading
+    # every earlier page's rows again on each deeper page.
+    lower = email > query.after if query.after and query.after >= text else email >= text
     statement = select(Subscriber).where(
-        email >= text,
+        lower,
         email < text + _TOP,
         func.substr(email, 1, len(text)) == text,
         *_status_filter(query),
     )
-    if query.after:
-        statement = statement.where(email > query.after)
     rows = list(session.exec(statement.order_by(email).limit(limit + 1)))
     more = len(rows) > limit
     rows = rows[:limit]

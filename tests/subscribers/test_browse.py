@@ -158,3 +158,34 @@ def test_counts_are_one_snapshot_when_a_signup_commits_mid_read(listed: Engine) 
     assert counts["active"] == 12
     assert counts["pending"] == 2
     assert sum(counts.values()) == 15
+
+
+def test_prefix_pages_walk_every_match_once_with_one_lower_bound(listed: Engine) -> None:
+    statements: list[str] = []
+
+    def keep(*args: Any) -> None:
+        statements.append(str(args[2]))
+
+    walked: list[str] = []
+    after: str | None = None
+    sa_event.listen(listed, "before_cursor_execute", keep)
+    try:
+        with session_scope(listed) as session:
+            while True:
+                page = browse(session, Query(text="READER", after=after), limit=5)
+                walked += emails(page)
+                if page.next_after is None:
+                    break
+                after = page.next_after
+            before_prefix = browse(session, Query(text="reader", after="a"), limit=3)
+            past_prefix = browse(session, Query(text="reader", after="s"), limit=3)
+    finally:
+        sa_event.remove(listed, "before_cursor_execute", keep)
+    assert walked == [f"reader{i:02d}@example.com" for i in range(12)]
+    assert emails(before_prefix) == ["reader00@example.com", "reader01@example.com",
+                                     "reader02@example.com"]  # fmt: skip
+    assert emails(past_prefix) == []
+    deeper = [s for s in statements if "subscriber.email >" in s]
+    assert len(deeper) == 5  # every page: one lower bound, the cursor once there is one
+    for statement in deeper:
+        assert statement.count("subscriber.email >") == 1, statement

@@ -19,8 +19,8 @@ Three ways to look, each with a bound on the rows a page reads:
   searched and offers to search the next window. The time of a page is bounded by the
   window, never by the list.
 
-Counts by status (`status_counts`): the total and each status but `active` from indexes,
-`active` by difference (see there).
+Counts by status (`status_counts`): one statement, the total and each status but `active`
+from indexes, `active` by difference (see there); the dashboard's counts are the same.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final
 
+import sqlalchemy as sa
 from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
@@ -96,14 +97,16 @@ def _newest(session: Session, query: Query, limit: int) -> Page:
 
 def _by_prefix(session: Session, text: str, query: Query, limit: int) -> Page:
     email = col(Subscriber.email)
+    # One lower bound, the larger of the prefix and the cursor: given two, SQLite's planner
+    # may start the index range at the prefix and filter its way to the cursor, reading
+    # every earlier page's rows again on each deeper page.
+    lower = email > query.after if query.after and query.after >= text else email >= text
     statement = select(Subscriber).where(
-        email >= text,
+        lower,
         email < text + _TOP,
         func.substr(email, 1, len(text)) == text,
         *_status_filter(query),
     )
-    if query.after:
-        statement = statement.where(email > query.after)
     rows = list(session.exec(statement.order_by(email).limit(limit + 1)))
     more = len(rows) > limit
     rows = rows[:limit]
@@ -140,20 +143,31 @@ def _top_id(session: Session, *, below: int | None = None) -> int:
     return int(session.exec(statement).one() or 0)
 
 
-def status_counts(session: Session) -> dict[Status, int]:
-    """Subscribers in each status, in one read transaction. Counting the biggest status
-    (active: nine in ten on a healthy list) walks most of the index, about 120 ms at a
-    million rows on SQLite, so it is the total (COUNT(*), answered from the smallest index,
-    about 40 ms) less the other statuses, each counted on its short range of the status
-    index (a few ms each): about 75 ms in all, measured."""
+def status_counts(session: Session) -> dict[str, int]:
+    """Subscribers in each status: the five in their usual order, then any other status a
+    row holds (written by older code or by hand), shown rather than counted as another.
 
-    def count(*where: Any) -> int:
-        return int(session.exec(select(func.count()).select_from(Subscriber).where(*where)).one())
-
-    others = {
-        status: count(col(Subscriber.status) == status.value)
-        for status in Status
-        if status != Status.ACTIVE
-    }
-    active = count() - sum(others.values())
-    return {status: active if status == Status.ACTIVE else others[status] for status in Status}
+    One statement, so one snapshot (under PostgreSQL's READ COMMITTED each statement sees
+    its own, and counts read apart could disagree with a signup between them). Counting
+    the biggest status (active: nine in ten on a healthy list) walks most of the status
+    index (a GROUP BY over it takes about 100 ms at a million rows on SQLite), so active
+    is the total (COUNT(*) from the smallest index) less every other status, each other
+    status read from the index's two ranges either side of `active`: about 35 ms at a
+    million rows on SQLite, measured."""
+    status = col(Subscriber.status)
+    active = Status.ACTIVE.value
+    total = select(sa.literal(None, sa.String).label("status"), func.count().label("n"))
+    statement = sa.union_all(
+        total.select_from(Subscriber),
+        select(status, func.count()).where(status < active).group_by(status),
+        select(status, func.count()).where(status > active).group_by(status),
+    )
+    everyone, rows = 0, {}
+    for name, n in session.connection().execute(statement):
+        if name is None:
+            everyone = int(n)
+        else:
+            rows[str(name)] = int(n)
+    counts = {each.value: rows.pop(each.value, 0) for each in Status}
+    counts[active] = everyone - sum(counts.values()) - sum(rows.values())
+    return counts | dict(sorted(rows.items()))

@@ -37,11 +37,8 @@ class Source(StrEnum):
 
 class Subscriber(SQLModel, table=True):
     # Ids are in tokens; SQLite must never hand a forgotten subscriber's id to a new one.
-    __table_args__ = (
-        # The desk's suppressions and status filters, newest change first (keyset paged).
-        Index("ix_subscriber_status_changed", "status", "status_changed_at"),
-        {"sqlite_autoincrement": True},
-    )
+    # (The desk's status filters and suppressions walk `ix_subscriber_status` in id order.)
+    __table_args__ = ({"sqlite_autoincrement": True},)
     id: int | None = Field(default=None, primary_key=True)
     email: str = Field(unique=True, max_length=EMAIL_MAX)  # normalised, lower case
     name: str | None = Field(default=None, max_length=NAME_MAX)

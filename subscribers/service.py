@@ -23,6 +23,7 @@ from subscribers.addresses import (
     normalize_name,
     normalized_hash,
 )
+from subscribers.browse import status_counts
 from subscribers.errors import (
     AlreadyOnList,
     InvalidSubscriberInput,
@@ -417,14 +418,7 @@ def list_stats(session: Session, *, weeks: int = 12, now: datetime | None = None
     """Counts by status, and growth per ISO week for the last `weeks` weeks (this one
     included; see `weekly_growth`)."""
     growth = weekly_growth(session, weeks=weeks, now=now)
-    counts = dict(
-        session.exec(
-            select(col(Subscriber.status), func.count()).group_by(col(Subscriber.status))
-        ).all()
-    )
-    by_status = {s.value: int(counts.get(s.value, 0)) for s in Status}
-    for other, n in counts.items():  # statuses written by older code, shown rather than hidden
-        by_status.setdefault(other, int(n))
+    by_status = status_counts(session)  # the list page's counts: one statement, one snapshot
     return ListStats(by_status=by_status, total=sum(by_status.values()), growth=growth)
 
 

@@ -139,3 +139,34 @@ def lift(
     target = lifted_status(current, status_history(session, subscriber_id))
     change_status(session, subscriber, target, reason=LIFT_PREFIX + text, source=source, now=now)
     return Lifted(subscriber, current, target)
+
+
+class StillSuppressed(SubscriberError, Conflict):
+    """A bounced or complained address asked to move by a plain status change."""
+
+
+def operator_move(
+    session: Session,
+    subscriber_id: int,
+    status: Status,
+    *,
+    reason: str,
+    source: Source = Source.DESK,
+    now: datetime | None = None,
+) -> Lifted | None:
+    """An operator's plain status change (the desk's status form). A suppressed address
+    leaves suppression only through `lift`, whose rule decides what it becomes (a complaint
+    never returns to `active`): moving it here raises StillSuppressed. Moving an address to
+    the status it has changes nothing and returns None (nothing to record); otherwise the
+    move, `was` and `now`."""
+    subscriber = operator_lookup(session, subscriber_id)
+    current = Status(subscriber.status)
+    if status == current:
+        return None
+    if current in SUPPRESSED:
+        raise StillSuppressed(
+            f"subscriber #{subscriber_id} is {current.value}: lift the suppression instead "
+            "(Suppressions → lift), which decides what the address becomes"
+        )
+    change_status(session, subscriber, status, reason=reason, source=source, now=now)
+    return Lifted(subscriber, current, status)

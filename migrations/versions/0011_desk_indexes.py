@@ -1,6 +1,5 @@
 """Indexes the desk's pages read by at 1,000,000 subscribers: one subscriber's issues and
-their activity, the report's opens and clicks per hour, suppressions and status filters
-newest first, growth per week by status
+their activity, the report's opens and clicks per hour, growth per week by status
 
 Revision ID: 0011
 Revises: 0010
@@ -21,7 +20,6 @@ INDEXES = (
     ("ix_recipient_activity_subscriber", "recipient_activity", ["subscriber_id"]),
     ("ix_recipient_activity_first_open", "recipient_activity", ["issue_id", "first_open_at"]),
     ("ix_recipient_activity_first_click", "recipient_activity", ["issue_id", "first_click_at"]),
-    ("ix_subscriber_status_changed", "subscriber", ["status", "status_changed_at"]),
     ("ix_status_change_to_status_at", "status_change", ["to_status", "at"]),
 )
 

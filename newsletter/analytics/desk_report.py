@@ -37,9 +37,30 @@ class Measure:
     of: str  # what the rate is a share of ("" for a count without a rate)
     average: float | None = None  # the mean of the previous issues' rates (None: none had one)
     funnel: bool = False  # a step of the funnel audience → accepted → delivered → opens → clicks
+    averaged: tuple[int, ...] = ()  # the numbers of the previous issues in `average`
 
 
 Rate = Callable[[IssueReport], float | None]
+
+
+def has_audience(report: IssueReport) -> bool:
+    """Whether an issue had anyone to send to: the accepted rate of one that had nobody
+    says nothing about sending."""
+    return report.audience > 0
+
+
+def has_events(report: IssueReport) -> bool:
+    """Whether the provider has reported what became of any recipient yet (delivered,
+    bounced or dropped). One just sent, one sent through a provider without webhooks, or
+    one whose send failed has no such events, and its event-based rates (delivered,
+    bounces, opens, ...) would read as 0% though nothing is known: such an issue is left
+    out of those rates' averages."""
+    return report.delivered + report.bounced + report.dropped > 0
+
+
+def _always(report: IssueReport) -> bool:
+    return True
+
 
 _MEASURES: tuple[tuple[str, str, Callable[[IssueReport], int], Rate, str, bool], ...] = (
     ("audience", "Audience", lambda r: r.audience, lambda r: None, "", True),
@@ -56,17 +77,23 @@ _MEASURES: tuple[tuple[str, str, Callable[[IssueReport], int], Rate, str, bool],
     ("machine_opens", "Machine opens (apart)", lambda r: r.machine_opens,
      lambda r: r.rates.machine_opens, "delivered", False),
     ("bounced_hard", "Bounced, hard", lambda r: r.bounced_hard, lambda r: r.rates.bounced_hard,
-     "delivered", False),
+     "accepted", False),
     ("bounced_soft", "Bounced, soft", lambda r: r.bounced_soft, lambda r: r.rates.bounced_soft,
-     "delivered", False),
+     "accepted", False),
     ("complained", "Complaints (spam)", lambda r: r.complained, lambda r: r.rates.complained,
      "delivered", False),
     ("unsubscribed", "Unsubscribes", lambda r: r.unsubscribed, lambda r: r.rates.unsubscribed,
      "delivered", False),
 )  # fmt: skip
 """(key, label, count, rate, what the rate is of, a funnel step). Rates are
-`issue_report`'s: delivered of accepted, the others of delivered (bounces included, as
-everywhere in the service), click-to-open of unique opens."""
+`issue_report`'s: delivered and the bounces of accepted, the others of delivered,
+click-to-open of unique opens."""
+
+_AVERAGED_OVER: dict[str, Callable[[IssueReport], bool]] = {
+    "audience": _always,
+    "accepted": has_audience,
+}
+"""Which previous issues a measure's average takes (`has_events` for any not named)."""
 
 
 @dataclass(frozen=True)
@@ -75,9 +102,11 @@ class DeskReport:
 
     issue: IssueReport
     measures: tuple[Measure, ...]
-    previous: tuple[int, ...]  # the numbers of the issues averaged, newest first
+    previous: tuple[int, ...]  # the numbers of the previous sent issues, newest first
     hourly: HourlyActivity
     comparisons: tuple[ComparisonVote, ...]
+    without_events: tuple[int, ...] = ()  # of `previous`: left out of event-based averages
+    without_audience: tuple[int, ...] = ()  # of `previous`: left out of the accepted average
 
     @property
     def number(self) -> int:
@@ -113,18 +142,24 @@ def mean(rates: list[float | None]) -> float | None:
 
 
 def measures(report: IssueReport, previous: list[IssueReport]) -> tuple[Measure, ...]:
-    return tuple(
-        Measure(
-            key=key,
-            label=label,
-            count=count(report),
-            rate=rate(report) if report.sent else None,
-            of=of,
-            average=mean([rate(p) for p in previous]),
-            funnel=funnel,
+    """Each measure of `report`, its average over those of the `previous` issues whose
+    rate means something (see `has_audience`, `has_events`)."""
+    found = []
+    for key, label, count, rate, of, funnel in _MEASURES:
+        counted = [p for p in previous if _AVERAGED_OVER.get(key, has_events)(p)]
+        found.append(
+            Measure(
+                key=key,
+                label=label,
+                count=count(report),
+                rate=rate(report) if report.sent else None,
+                of=of,
+                average=mean([rate(p) for p in counted]),
+                funnel=funnel,
+                averaged=tuple(p.number for p in counted),
+            )
         )
-        for key, label, count, rate, of, funnel in _MEASURES
-    )
+    return tuple(found)
 
 
 def desk_report(session: Session, number: int) -> DeskReport:
@@ -140,5 +175,7 @@ def desk_report(session: Session, number: int) -> DeskReport:
         measures=measures(report, previous),
         previous=tuple(before),
         hourly=hourly_activity(session, issue_id, report.started_at),
-        comparisons=comparison_votes(session, issue_id, report.delivered),
+        comparisons=comparison_votes(session, issue_id, report.delivered, accepted=report.accepted),
+        without_events=tuple(p.number for p in previous if not has_events(p)),
+        without_audience=tuple(p.number for p in previous if not has_audience(p)),
     )

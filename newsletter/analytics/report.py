@@ -19,8 +19,10 @@ What each number means:
   recipients who did it at least once. A recipient whose mail app fetched the images
   (`machine_opens`, e.g. Apple Mail Privacy Protection) and who also opened it themselves
   counts in both; `unique_opens` counts only opens not flagged as a machine's.
-- Rates are over `delivered`, except `delivered` itself, which is over `accepted`; a rate
-  whose base is zero is None ("—"), never a division by zero.
+- Rates: `delivered`, `bounced` (hard, soft) and `dropped` are shares of `accepted` (a
+  bounced or dropped message was never delivered, so a share of the delivered could pass
+  100%); `complained`, `unsubscribed`, the opens and the clicks are shares of `delivered`.
+  A rate whose base is zero is None ("—"), never a division by zero.
 - `links`: each clicked URL with the recipients who clicked it, most clicked first; its
   share is of the recipients who clicked anything (shares add up to 100% or more).
 """
@@ -49,8 +51,9 @@ class LinkClicks:
 
 @dataclass(frozen=True)
 class Rates:
-    """Shares, 0.0 to 1.0 (None when their base is zero): `delivered` of accepted, the
-    others of delivered."""
+    """Shares, 0.0 to 1.0 (None when their base is zero): `delivered`, the bounces and
+    `dropped` of accepted (what never arrived cannot be a share of what did), the others
+    of delivered."""
 
     delivered: float | None
     bounced: float | None
@@ -107,12 +110,13 @@ class IssueReport:
     @property
     def rates(self) -> Rates:
         over = self.delivered
+        accepted = self.accepted
         return Rates(
-            delivered=share(self.delivered, self.accepted),
-            bounced=share(self.bounced, over),
-            bounced_hard=share(self.bounced_hard, over),
-            bounced_soft=share(self.bounced_soft, over),
-            dropped=share(self.dropped, over),
+            delivered=share(self.delivered, accepted),
+            bounced=share(self.bounced, accepted),
+            bounced_hard=share(self.bounced_hard, accepted),
+            bounced_soft=share(self.bounced_soft, accepted),
+            dropped=share(self.dropped, accepted),
             complained=share(self.complained, over),
             unsubscribed=share(self.unsubscribed, over),
             unique_opens=share(self.unique_opens, over),

@@ -1,11 +1,14 @@
 """The desk report as a CSV file, for a spreadsheet: one table of sections, each row
 `section, item, detail, count, rate, previous five average`.
 
-Every cell goes through `subscribers.export.neutralize_cell`, the rule the list's export
-follows: a link's URL or a comparison's title comes from outside (a clicked URL is what
-the provider reported), and a cell starting with `=`, `+`, `-` or `@` would be run as a
-formula by a spreadsheet. Rates are plain decimals (0.1234), as a spreadsheet computes
-with them; an empty cell is a rate whose base was zero.
+A link's URL or a comparison's title comes from outside (a clicked URL is what the
+provider reported), and a cell starting with `=`, `+`, `-`, `@`, a tab or a carriage
+return (or a blank or a look-alike sign: `subscribers.export.starts_formula`) would be run
+as a formula by a spreadsheet: such a cell gets a leading `'`. Only such a cell: the list
+export's stricter rule (marking text after a `,` or `;` too) would put a `'` in the middle
+of a URL with a query string, and a link should stay as the provider reported it, to copy.
+Rates are plain decimals (0.1234), as a spreadsheet computes with them; an empty cell is a
+rate whose base was zero.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import io
 from collections.abc import Iterator
 
 from newsletter.analytics.desk_report import DeskReport
-from subscribers.export import neutralize_cell
+from subscribers.export import starts_formula
 
 HEADER = ("section", "item", "detail", "count", "rate", "previous five average")
 
@@ -40,13 +43,18 @@ def _rows(report: DeskReport) -> Iterator[Row]:
     for link in report.links:
         yield ("links", link.url, "of clickers", link.clicks, link.share, "")
     for comparison in report.comparisons:
-        yield ("vote", comparison.title, "turnout of delivered", comparison.votes,
+        yield ("vote", comparison.title, f"turnout of {comparison.turnout_of}", comparison.votes,
                comparison.turnout, "")  # fmt: skip
         for tool in comparison.tools:
             yield ("vote", comparison.title, f"{tool.name}: community share", tool.votes,
                    tool.community_share, "")  # fmt: skip
             yield ("panel", comparison.title, f"{tool.name}: ship share", "", tool.ship_share,
                    "")  # fmt: skip
+
+
+def formula_safe(cell: str) -> str:
+    """The cell, with a leading `'` if a spreadsheet could read it as a formula."""
+    return "'" + cell if starts_formula(cell) else cell
 
 
 def report_csv(report: DeskReport) -> str:
@@ -56,5 +64,5 @@ def report_csv(report: DeskReport) -> str:
     writer.writerow(HEADER)
     for section, item, detail, count, rate, average in _rows(report):
         cells = (section, item, detail, str(count), _rate(rate), _rate(average))
-        writer.writerow([neutralize_cell(cell) for cell in cells])
+        writer.writerow([formula_safe(cell) for cell in cells])
     return out.getvalue()

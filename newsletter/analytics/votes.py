@@ -5,7 +5,9 @@ The same figures the email and the public comparison page show (`publishing.figu
 `ship_share` over the reviews, `community_shares` over `count_votes`), kept as numbers
 here rather than the pages' rounded words, so the report and its CSV can show one decimal.
 Turnout is the votes over the issue's delivered recipients: one vote per subscriber per
-comparison, and only a recipient holds a vote link.
+comparison, and only a recipient holds a vote link. While the provider has reported no
+delivery (just sent, or a provider without webhooks) the base is the accepted recipients
+instead (`turnout_of` says which), so votes already cast show as a share, never as "—".
 """
 
 from __future__ import annotations
@@ -35,11 +37,14 @@ class ComparisonVote:
     slug: str
     title: str
     votes: int  # the turnout, as a number of votes
-    turnout: float | None  # votes of delivered recipients; None when nothing was delivered
+    turnout: float | None  # votes of `turnout_of`; None when that is zero
     tools: tuple[ToolVote, ...]
+    turnout_of: str = "delivered"  # "delivered", or "accepted" while nothing was delivered
 
 
-def comparison_votes(session: Session, issue_id: int, delivered: int) -> tuple[ComparisonVote, ...]:
+def comparison_votes(
+    session: Session, issue_id: int, delivered: int, *, accepted: int = 0
+) -> tuple[ComparisonVote, ...]:
     """The issue's comparisons in the email's order, each with its vote and panel figures:
     four small statements, whatever the number of votes (those are counted by an indexed
     GROUP BY on the comparison)."""
@@ -68,6 +73,7 @@ def comparison_votes(session: Session, issue_id: int, delivered: int) -> tuple[C
     ).all():
         verdicts[(cid, tid)].append(verdict)
     votes = count_votes(session, ids)
+    base, base_name = (delivered, "delivered") if delivered > 0 else (accepted, "accepted")
     found = []
     for position, (_, comparison) in enumerate(held, start=1):
         cid = comparison.id or 0
@@ -81,7 +87,8 @@ def comparison_votes(session: Session, issue_id: int, delivered: int) -> tuple[C
                 slug=comparison.slug,
                 title=comparison.title,
                 votes=total,
-                turnout=share(total, delivered),
+                turnout=share(total, base),
+                turnout_of=base_name,
                 tools=tuple(
                     ToolVote(
                         name=t.name,

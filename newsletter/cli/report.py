@@ -48,6 +48,9 @@ def _numbers(report: IssueReport) -> Table:
         ("bounced, hard", report.bounced_hard, rates.bounced_hard),
         ("bounced, soft", report.bounced_soft, rates.bounced_soft),
         ("dropped", report.dropped, rates.dropped),
+    ):
+        table.add_row(name, f"{count:,}", percent(rate), "accepted")
+    for name, count, rate in (
         ("complained (spam)", report.complained, rates.complained),
         ("unsubscribed", report.unsubscribed, rates.unsubscribed),
     ):

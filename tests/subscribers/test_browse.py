@@ -3,14 +3,18 @@ status filters, keyset cursors and the counts by status."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from typing import Any
+
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
+from sqlalchemy import event as sa_event
 
 from newsletter.core.database import session_scope
 from subscribers import browse as browsing
 from subscribers.browse import Match, Query, browse, status_counts
 from subscribers.models import Source, Status
-from subscribers.service import add_subscriber, set_status
+from subscribers.service import add_subscriber, list_stats, set_status
 
 
 @pytest.fixture
@@ -100,3 +104,88 @@ def test_counts_by_status(listed: Engine) -> None:
         Status.BOUNCED: 1,
         Status.COMPLAINED: 0,
     }
+
+
+def test_a_status_the_service_does_not_know_is_shown_not_counted_as_active(
+    listed: Engine,
+) -> None:
+    with session_scope(listed) as session:
+        session.connection().execute(
+            text("UPDATE subscriber SET status = 'paused' WHERE email = 'reader05@example.com'")
+        )
+        session.connection().execute(
+            text("UPDATE subscriber SET status = 'Zz' WHERE email = 'reader06@example.com'")
+        )
+    with session_scope(listed) as session:
+        counts = status_counts(session)
+        stats = list_stats(session)
+    assert counts == {"pending": 2, "active": 10, "unsubscribed": 0, "bounced": 1,
+                      "complained": 0, "Zz": 1, "paused": 1}  # fmt: skip
+    assert list(counts) == [*(s.value for s in Status), "Zz", "paused"]
+    assert stats.by_status == counts  # the dashboard and the list page agree
+    assert stats.total == 15
+
+
+def test_counts_are_one_snapshot_when_a_signup_commits_mid_read(listed: Engine) -> None:
+    """Under PostgreSQL's READ COMMITTED each statement has its own snapshot: two rows
+    committed right after a first count made the active count (total less the others)
+    wrong. (SQLite holds one snapshot per read transaction: there it always held.)"""
+    fired: list[str] = []
+
+    def signup_between(*args: Any) -> None:
+        statement = str(args[2]).lower()
+        if "count(" in statement and "subscriber" in statement and not fired:
+            fired.append(statement)
+            with listed.connect() as other:
+                other.execute(
+                    text(
+                        "INSERT INTO subscriber (email, status, source, created_at,"
+                        " status_changed_at) VALUES"
+                        " ('new1@example.com', 'pending', 'cli', :at, :at),"
+                        " ('new2@example.com', 'pending', 'cli', :at, :at)"
+                    ),
+                    {"at": datetime(2026, 11, 1, tzinfo=UTC)},
+                )
+                other.commit()
+
+    sa_event.listen(listed, "after_cursor_execute", signup_between)
+    try:
+        with session_scope(listed) as session:
+            counts = status_counts(session)
+    finally:
+        sa_event.remove(listed, "after_cursor_execute", signup_between)
+    assert fired
+    assert counts["active"] == 12
+    assert counts["pending"] == 2
+    assert sum(counts.values()) == 15
+
+
+def test_prefix_pages_walk_every_match_once_with_one_lower_bound(listed: Engine) -> None:
+    statements: list[str] = []
+
+    def keep(*args: Any) -> None:
+        statements.append(str(args[2]))
+
+    walked: list[str] = []
+    after: str | None = None
+    sa_event.listen(listed, "before_cursor_execute", keep)
+    try:
+        with session_scope(listed) as session:
+            while True:
+                page = browse(session, Query(text="READER", after=after), limit=5)
+                walked += emails(page)
+                if page.next_after is None:
+                    break
+                after = page.next_after
+            before_prefix = browse(session, Query(text="reader", after="a"), limit=3)
+            past_prefix = browse(session, Query(text="reader", after="s"), limit=3)
+    finally:
+        sa_event.remove(listed, "before_cursor_execute", keep)
+    assert walked == [f"reader{i:02d}@example.com" for i in range(12)]
+    assert emails(before_prefix) == ["reader00@example.com", "reader01@example.com",
+                                     "reader02@example.com"]  # fmt: skip
+    assert emails(past_prefix) == []
+    deeper = [s for s in statements if "subscriber.email >" in s]
+    assert len(deeper) == 5  # every page: one lower bound, the cursor once there is one
+    for statement in deeper:
+        assert statement.count("subscriber.email >") == 1, statement

@@ -9,8 +9,14 @@ from sqlalchemy import Engine
 from newsletter.core.database import session_scope
 from subscribers.errors import InvalidSubscriberInput
 from subscribers.models import Source, Status, Subscriber
-from subscribers.service import add_subscriber, set_status
-from subscribers.suppression import NotSuppressed, lift, suppressed
+from subscribers.service import add_subscriber, set_status, status_history
+from subscribers.suppression import (
+    NotSuppressed,
+    StillSuppressed,
+    lift,
+    operator_move,
+    suppressed,
+)
 from tests.subscribers.helpers import history_of, id_of
 
 
@@ -94,3 +100,26 @@ def test_suppressed_pages_merge_both_statuses_newest_first(engine: Engine) -> No
         assert rest.next_before is None
         only = suppressed(session, status=Status.BOUNCED)
         assert [r.subscriber.id for r in only.rows] == [ids[3], ids[1]]
+
+
+def test_an_operator_move_leaves_suppression_alone_and_skips_the_same_status(
+    engine: Engine,
+) -> None:
+    with session_scope(engine) as session:
+        ada = add_subscriber(session, "ada@example.com", source=Source.CLI, confirmed=True)
+        spam = add_subscriber(session, "spam@example.com", source=Source.CLI, confirmed=True)
+        set_status(
+            session, "spam@example.com", Status.COMPLAINED, reason="r", source=Source.WEBHOOK
+        )
+        ada_id, spam_id = ada.id or 0, spam.id or 0
+    with session_scope(engine) as session:
+        with pytest.raises(StillSuppressed, match="lift"):
+            operator_move(session, spam_id, Status.ACTIVE, reason="asked")
+        assert operator_move(session, ada_id, Status.ACTIVE, reason="same") is None
+        assert operator_move(session, spam_id, Status.COMPLAINED, reason="same") is None
+        moved = operator_move(session, ada_id, Status.BOUNCED, reason="mailbox gone")
+        assert moved is not None
+        assert (moved.was, moved.now) == (Status.ACTIVE, Status.BOUNCED)
+    with session_scope(engine) as session:
+        assert [c.to_status for c in status_history(session, ada_id)] == ["active", "bounced"]
+        assert [c.to_status for c in status_history(session, spam_id)] == ["active", "complained"]

@@ -4,9 +4,10 @@ admins' forms to change the status (with a reason) and to forget the address (ty
 
 The page reads the subscriber by primary key, its history by the status_change index, and
 its mail and votes through `newsletter.analytics.subscriber` (primary keys and indexes).
-Each change calls the CLI's own function (`set_status`, `forget`) and writes its audit
-entry in the same transaction. The audit log names the subscriber by id only: forgetting
-must not leave the address behind in the log.
+Each change calls a plain function the CLI could call (`operator_move`, `forget`) and
+writes its audit entry in the same transaction. The audit log names the subscriber by id
+only: forgetting must not leave the address behind in the log. A bounced or complained
+address gets no status form: its way out is the lift on the suppressions page.
 """
 
 from __future__ import annotations
@@ -28,8 +29,9 @@ from newsletter.web.deps import RowId, ServicesDep, SessionDep, WriteSessionDep
 from newsletter.web.params import NoControls
 from subscribers.addresses import EMAIL_MAX
 from subscribers.errors import SubscriberNotFound
-from subscribers.models import Source, Status
-from subscribers.service import forget, get_subscriber, lookup_key, set_status, status_history
+from subscribers.models import SUPPRESSED, Source, Status
+from subscribers.service import forget, get_subscriber, lookup_key, status_history
+from subscribers.suppression import operator_move
 
 router = APIRouter(default_response_class=HTMLResponse)
 
@@ -57,6 +59,7 @@ def subscriber_page(
         votes=votes_of(session, subscriber_id),
         tracking=services.settings.tracking == "on",
         statuses=[s.value for s in Status if s.value != subscriber.status],
+        suppressed=subscriber.status in SUPPRESSED,
     )
 
 
@@ -69,18 +72,18 @@ def change_status(
     reason: Why = "",
     confirm: Confirm = "",
 ) -> Response:
-    """The CLI's `subscribers set-status`: any status, with a reason; leaving bounced or
-    complained is allowed because an admin does it (source `desk`)."""
+    """A plain status change with a reason (`operator_move`): a bounced or complained
+    address is refused (its way out is the lift), the same status changes nothing."""
     confirmed(confirm)
     try:
         target = Status(status)
     except ValueError:
         raise InvalidInput(f"status: one of {', '.join(s.value for s in Status)}") from None
-    before = get_subscriber(session, subscriber_id, lock=True)
-    was = before.status if before else "?"
-    row = set_status(session, subscriber_id, target, reason=reason, source=Source.DESK)
-    detail = f"{was} -> {row.status}: {' '.join(reason.split())}"
-    record(session, actor(who), Audited.SUBSCRIBER_STATUS, f"subscriber #{subscriber_id}", detail)
+    moved = operator_move(session, subscriber_id, target, reason=reason, source=Source.DESK)
+    if moved is not None:
+        detail = f"{moved.was.value} -> {moved.now.value}: {' '.join(reason.split())}"
+        target_name = f"subscriber #{subscriber_id}"
+        record(session, actor(who), Audited.SUBSCRIBER_STATUS, target_name, detail)
     return RedirectResponse(PAGE.format(subscriber_id=subscriber_id), status_code=303)
 
 

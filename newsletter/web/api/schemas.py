@@ -139,8 +139,9 @@ class IssueReportOut(BaseModel):
     unique_clicks: int
     events: int = Field(description="Provider events stored for the issue (no duplicates).")
     rates: Rates = Field(
-        description="Shares from 0 to 1, null when their base is zero: `delivered` over "
-        "accepted, every other rate over delivered."
+        description="Shares from 0 to 1, null when their base is zero: `delivered`, "
+        "`bounced`, `bounced_hard`, `bounced_soft` and `dropped` over accepted (a bounced "
+        "message was never delivered), every other rate over delivered."
     )
     links: list[LinkClicks] = Field(
         description="Clicked links, most clicked first, each with the recipients who clicked "

@@ -95,7 +95,10 @@ def test_every_number_equals_a_recount(engine: Engine, sent: int) -> None:
     assert rate["delivered"] == 25 / 30
     assert rate["unique_opens"] == 7 / 25
     assert rate["click_to_open"] == 3 / 7
-    assert rate["bounced_hard"] == 2 / 25
+    assert rate["bounced_hard"] == 2 / 30  # of accepted: a bounce was never delivered
+    assert rate["bounced_soft"] == 1 / 30
+    assert report.measure("bounced_hard").of == "accepted"
+    assert rate["complained"] == 1 / 25
     assert [m.key for m in report.funnel] == [
         "audience", "accepted", "delivered", "unique_opens", "unique_clicks",
     ]  # fmt: skip
@@ -172,7 +175,8 @@ def test_the_csv_says_the_same_with_every_cell_safe_for_a_spreadsheet(
     engine: Engine, sent: int
 ) -> None:
     hostile = '=HYPERLINK("https://evil.example","x")'
-    track(engine, sent, {}, {hostile: 1, "@SUM(1+1)": 1, "-2+3": 1})
+    listed = "https://tools.example.com/compare?ids=4,-7;=x|@y&tab=a\tb"
+    track(engine, sent, {}, {hostile: 1, "@SUM(1+1)": 1, "-2+3": 1, listed: 1, "\t=1": 1})
     text = report_csv(report_of(engine, 7))
     table = list(csv.reader(io.StringIO(text)))
     assert tuple(table[0]) == HEADER
@@ -184,6 +188,8 @@ def test_the_csv_says_the_same_with_every_cell_safe_for_a_spreadsheet(
     assert ("links", "'" + hostile) in by
     assert ("links", "'@SUM(1+1)") in by
     assert ("links", "'-2+3") in by
+    assert ("links", listed) in by  # a separator inside a URL gets no mark: it stays copyable
+    assert ("links", "'\t=1") in by
     for row in table:
         for cell in row:
             assert not cell.startswith(("=", "+", "-", "@")), cell
@@ -221,3 +227,47 @@ def test_each_comparison_shows_its_vote_beside_the_panel_ship_share(
     assert unsent.comparisons[0].turnout is None  # nothing delivered: no base
     text = report_csv(unsent)
     assert f"{top.tools[0].name}: community share,3,0.7500" in text
+
+
+def test_issues_without_delivery_events_or_audience_are_left_out_of_the_averages(
+    engine: Engine,
+) -> None:
+    send(engine, 1)  # nobody on the list yet: an audience of none
+    add_subscribers(engine, 10)
+    track(engine, send(engine, 2).issue_id, {Tally.DELIVERED: 8, Tally.OPENED: 4}, {})
+    send(engine, 3)  # just sent, or a provider without webhooks: no events yet
+    send(engine, 4, failed=range(1, 10))  # every batch refused: nothing accepted
+    send(engine, 5)
+    report = report_of(engine, 5)
+    assert report.previous == (4, 3, 2, 1)
+    assert (report.without_events, report.without_audience) == ((4, 3, 1), (1,))
+    delivered = report.measure("delivered")
+    assert (delivered.average, delivered.averaged) == (0.8, (2,))
+    assert report.measure("unique_opens").average == 0.5
+    assert report.measure("bounced_hard").averaged == (2,)
+    accepted = report.measure("accepted")
+    assert accepted.averaged == (4, 3, 2)  # the failed send counts: its audience got nothing
+    assert accepted.average == pytest.approx(2 / 3)
+
+
+def test_turnout_is_of_accepted_while_no_delivery_is_reported(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    issue = build(engine, settings, tmp_path / "content")
+    assert issue.id is not None
+    with session_scope(engine) as session:
+        first = session.exec(
+            select(IssueComparison.comparison_id, ComparisonTool.tool_id)
+            .join(
+                ComparisonTool, col(ComparisonTool.comparison_id) == IssueComparison.comparison_id
+            )
+            .where(IssueComparison.issue_id == issue.id)
+            .order_by(col(IssueComparison.position), col(ComparisonTool.position))
+        ).first()
+        assert first is not None
+        session.add(Vote(issue_id=issue.id, comparison_id=first[0], tool_id=first[1]))
+    with session_scope(engine) as session:
+        early = comparison_votes(session, issue.id, delivered=0, accepted=4)[0]
+        later = comparison_votes(session, issue.id, delivered=2, accepted=4)[0]
+    assert (early.votes, early.turnout, early.turnout_of) == (1, 0.25, "accepted")
+    assert (later.turnout, later.turnout_of) == (0.5, "delivered")

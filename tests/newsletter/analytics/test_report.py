@@ -33,6 +33,7 @@ from newsletter.sending.ledger import (
     retire_owner,
     snapshot_audience,
 )
+from newsletter.tracking import ingest
 from newsletter.tracking.models import StoredEvent, Tally
 from newsletter.tracking.unknown import resend_unknown
 from subscribers.models import Subscriber
@@ -45,6 +46,7 @@ from tests.newsletter.analytics.helpers import (
     track,
 )
 from tests.newsletter.sending.test_sender import KEY, add_subscribers, build, set_status
+from tests.newsletter.tracking import sends
 
 
 @pytest.fixture
@@ -98,10 +100,10 @@ def test_every_number_and_rate_of_a_sent_issue(
 
     rates = report.rates
     assert rates.delivered == pytest.approx(24 / 28)
-    assert rates.bounced == pytest.approx(3 / 24)
-    assert rates.bounced_hard == pytest.approx(2 / 24)
-    assert rates.bounced_soft == pytest.approx(1 / 24)
-    assert rates.dropped == pytest.approx(1 / 24)
+    assert rates.bounced == pytest.approx(3 / 28)  # of accepted: never delivered
+    assert rates.bounced_hard == pytest.approx(2 / 28)
+    assert rates.bounced_soft == pytest.approx(1 / 28)
+    assert rates.dropped == pytest.approx(1 / 28)
     assert rates.complained == pytest.approx(1 / 24)
     assert rates.unsubscribed == pytest.approx(3 / 24)
     assert rates.unique_opens == pytest.approx(12 / 24)
@@ -321,7 +323,7 @@ def test_accepted_but_nothing_heard_yet(
     assert report.accepted == 30
     assert report.rates.delivered == 0.0
     assert report.rates.unique_opens is None
-    assert report.rates.bounced_hard is None
+    assert report.rates.bounced_hard == 0.0  # of accepted, as delivered is
     assert [(link.clicks, link.share) for link in report.links] == [(2, None)]
 
 
@@ -398,3 +400,18 @@ def test_the_report_reads_the_counters_not_the_events(
     assert report_of(engine, 1).delivered == 0
     track(engine, sent.issue.id, {Tally.DELIVERED: 1, Tally.EVENTS: 1}, {})
     assert report_of(engine, 1).delivered == 1
+
+
+def test_bounces_are_shares_of_accepted_so_never_above_the_whole(
+    engine: Engine, settings: Settings
+) -> None:
+    ids = sends.add_subscribers(engine, 10)
+    sends.send(engine, 3, started_at=sends.T0)
+    at = sends.T0
+    delivered = [sends.event(EventType.DELIVERED, i, 3, at=at) for i in ids[:2]]
+    ingest(engine, settings, delivered + [sends.hard_bounce(i, 3, at=at) for i in ids[2:]])
+    with session_scope(engine) as session:
+        report = issue_report(session, 3)
+    assert (report.accepted, report.delivered, report.bounced_hard) == (10, 2, 8)
+    assert report.rates.bounced_hard == pytest.approx(0.8)  # of accepted, not 8 / 2
+    assert report.rates.bounced == pytest.approx(0.8)

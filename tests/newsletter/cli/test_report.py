@@ -78,8 +78,8 @@ def test_the_report_as_tables(
     assert row(out, "failed")[:2] == ["failed", "10"]
     assert row(out, "unknown")[:2] == ["unknown", "10"]
     assert row(out, "delivered") == ["delivered", "24", "80.0%", "accepted"]
-    assert row(out, "bounced, hard") == ["bounced, hard", "2", "8.3%", "delivered"]
-    assert row(out, "bounced, soft") == ["bounced, soft", "1", "4.2%", "delivered"]
+    assert row(out, "bounced, hard") == ["bounced, hard", "2", "6.7%", "accepted"]
+    assert row(out, "bounced, soft") == ["bounced, soft", "1", "3.3%", "accepted"]
     assert row(out, "complained (spam)") == ["complained (spam)", "1", "4.2%", "delivered"]
     assert row(out, "unsubscribed") == ["unsubscribed", "3", "12.5%", "delivered"]
     assert row(out, "unique opens") == ["unique opens", "12", "50.0%", "delivered"]
@@ -127,7 +127,7 @@ def test_json_for_scripts(engine: Engine, env: Settings, standin: StandIn, tmp_p
     assert (data["bounced"], data["bounced_hard"], data["bounced_soft"]) == (3, 2, 1)
     assert (data["unique_opens"], data["machine_opens"]) == (12, 5)
     assert data["rates"]["delivered"] == pytest.approx(0.8)
-    assert data["rates"]["bounced_hard"] == pytest.approx(2 / 24)
+    assert data["rates"]["bounced_hard"] == pytest.approx(2 / 30)  # of accepted
     assert [(link["url"], link["clicks"]) for link in data["links"]] == [
         ("https://alpha.example.com/pricing?plan=team&utm_source=verdicts", 4),
         ("https://beta.example.com/", 3),

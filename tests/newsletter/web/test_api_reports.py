@@ -132,7 +132,7 @@ def test_the_report_of_a_sent_issue(
     assert (data["unique_opens"], data["machine_opens"], data["unique_clicks"]) == (12, 5, 6)
     assert data["events"] == 1234
     assert data["rates"]["delivered"] == pytest.approx(24 / 29)
-    assert data["rates"]["bounced_hard"] == pytest.approx(2 / 24)
+    assert data["rates"]["bounced_hard"] == pytest.approx(2 / 29)  # of accepted
     assert data["rates"]["machine_opens"] == pytest.approx(5 / 24)
     assert data["rates"]["unique_clicks"] == pytest.approx(0.25)
     assert data["links"] == [

@@ -5,6 +5,7 @@ answers with their own policy and no script, the empty states, and unknown issue
 from __future__ import annotations
 
 import csv
+import html
 import io
 import re
 from pathlib import Path
@@ -64,13 +65,21 @@ def test_the_dashboard_shows_the_list_its_growth_and_the_last_issues(
     make_issue(engine, 4)  # a draft: not among the sent
     with signed_in(desk, Role.VIEWER) as client:
         page = client.get("/admin")
-        chart = client.get("/admin/charts/growth.svg")
+        src = re.search(r'<img src="(/admin/charts/growth\.svg[^"]*)"', page.text)
+        assert src is not None
+        add_subscribers(engine, 7, start=5000)  # after the page: its chart draws the page's
+        chart = client.get(html.unescape(src.group(1)))
+        now = VALUE.findall(is_chart(client.get("/admin/charts/growth.svg")))  # a bookmark
+        wrong = client.get("/admin/charts/growth.svg", params={"from": "2026-11-02", "new": "1,x"})
+        uneven = client.get("/admin/charts/growth.svg", params={"from": "2026-11-02", "new": "1"})
+    assert (wrong.status_code, uneven.status_code) == (422, 422)
+    assert "1241" in now
     assert page.status_code == 200
     assert figure(page.text, "active") == "1,230"
     assert figure(page.text, "pending") == "4"
     assert figure(page.text, "bounced") == "0"
     assert re.search(r'id="total">1,234<', page.text)
-    assert '<img src="/admin/charts/growth.svg"' in page.text
+    assert "&amp;new=" in src.group(1)  # the numbers the table shows, in the address
     this_week = re.findall(
         r"<tr><th scope=\"row\">(\d{4}-W\d\d)</th><td class=\"num\">([\d,]+)<", page.text
     )
@@ -83,7 +92,8 @@ def test_the_dashboard_shows_the_list_its_growth_and_the_last_issues(
         assert rate in recent
     assert "The weekly run fires" in page.text
     values = VALUE.findall(is_chart(chart))
-    assert "1234" in values
+    assert "1234" in values  # the page's count: the chart did not count again
+    assert "1241" not in values
     assert len(values) == 5 * 12
 
 

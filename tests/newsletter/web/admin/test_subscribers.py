@@ -15,7 +15,7 @@ from newsletter.core.database import session_scope
 from newsletter.core.settings import Settings
 from subscribers import browse as browsing
 from subscribers.models import Source
-from subscribers.service import add_subscriber, is_forgotten
+from subscribers.service import add_subscriber, is_forgotten, status_history
 from tests.newsletter.web.admin.desk import csrf_of, signed_in
 from tests.newsletter.web.admin.list_data import (
     add_list,
@@ -101,24 +101,43 @@ def test_one_subscribers_page_shows_history_consent_mail_and_votes(
 
 def test_an_admin_changes_a_status_with_a_reason_audited(desk: str, engine: Engine) -> None:
     ids = add_list(engine)
+    path = f"/admin/subscribers/{ids['ada']}/status"
     with signed_in(desk, Role.ADMIN) as admin:
-        page = admin.get(f"/admin/subscribers/{ids['gone']}")
-        assert f'action="/admin/subscribers/{ids["gone"]}/status"' in page.text
-        path = f"/admin/subscribers/{ids['gone']}/status"
+        page = admin.get(f"/admin/subscribers/{ids['ada']}")
         token = form_csrf(page.text, path)
-        unconfirmed = admin.post(path, data={"csrf": token, "status": "active", "reason": "fixed"})
+        unconfirmed = admin.post(path, data={"csrf": token, "status": "paused", "reason": "x"})
         assert unconfirmed.status_code == 422
-        done = admin.post(
-            path,
-            data={"csrf": token, "status": "active", "reason": "owner fixed it", "confirm": "yes"},
-        )
+        move = {"csrf": token, "status": "unsubscribed", "reason": "asked by mail"}
+        done = admin.post(path, data=move | {"confirm": "yes"})
         assert done.status_code == 303
         after = admin.get(done.headers["location"])
-    assert "owner fixed it" in after.text
-    assert status_of(engine, "gone@example.net") == "active"
-    assert audit_actions(engine) == [
-        ("subscriber status", f"subscriber #{ids['gone']}", "bounced -> active: owner fixed it")
+        again = admin.post(path, data=move | {"reason": "twice", "confirm": "yes"})
+        assert again.status_code == 303
+    assert "asked by mail" in after.text
+    assert status_of(engine, "ada@example.com") == "unsubscribed"
+    assert audit_actions(engine) == [  # the same status again changed and recorded nothing
+        ("subscriber status", f"subscriber #{ids['ada']}", "active -> unsubscribed: asked by mail")
     ]
+    with session_scope(engine) as session:
+        history = [c.to_status for c in status_history(session, ids["ada"])]
+    assert history == ["active", "unsubscribed"]
+
+
+def test_a_suppressed_address_leaves_only_by_a_lift(desk: str, engine: Engine) -> None:
+    ids = add_list(engine)
+    path = f"/admin/subscribers/{ids['gone']}/status"
+    with signed_in(desk, Role.ADMIN) as admin:
+        page = admin.get(f"/admin/subscribers/{ids['gone']}")
+        token = csrf_of(admin, "/admin/subscribers")
+        refused = admin.post(
+            path, data={"csrf": token, "status": "active", "reason": "fixed", "confirm": "yes"}
+        )
+    assert f'action="{path}"' not in page.text
+    assert 'href="/admin/suppressions"' in page.text
+    assert refused.status_code == 409
+    assert "Suppressions" in refused.text
+    assert status_of(engine, "gone@example.net") == "bounced"
+    assert audit_actions(engine) == []
 
 
 def test_forget_needs_the_address_typed(desk: str, engine: Engine) -> None:

@@ -32,6 +32,7 @@ from typing import Any, Final
 import sqlalchemy as sa
 from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from subscribers.errors import InvalidSubscriberInput
 from subscribers.models import Status, Subscriber
@@ -96,21 +97,31 @@ def _newest(session: Session, query: Query, limit: int) -> Page:
 
 
 def _by_prefix(session: Session, text: str, query: Query, limit: int) -> Page:
-    email = col(Subscriber.email)
-    # One lower bound, the larger of the prefix and the cursor: given two, SQLite's planner
-    # may start the index range at the prefix and filter its way to the cursor, reading
-    # every earlier page's rows again on each deeper page.
-    lower = email > query.after if query.after and query.after >= text else email >= text
-    statement = select(Subscriber).where(
-        lower,
-        email < text + _TOP,
-        func.substr(email, 1, len(text)) == text,
-        *_status_filter(query),
-    )
-    rows = list(session.exec(statement.order_by(email).limit(limit + 1)))
+    rows = list(session.exec(prefix_statement(text, query, limit + 1)))
     more = len(rows) > limit
     rows = rows[:limit]
     return Page(rows, next_after=rows[-1].email if more and rows else None)
+
+
+def prefix_statement(text: str, query: Query, limit: int) -> SelectOfScalar[Subscriber]:
+    """The address range of `text` from the cursor on, in address order.
+
+    One lower bound, the larger of the prefix and the cursor: given two, SQLite's planner
+    may start the index range at the prefix and filter its way to the cursor, reading every
+    earlier page's rows again on each deeper page. And the status, when filtered, is
+    compared as `status || ''`, which no index serves: given a plain `status = ?`, SQLite
+    walked the status index (every active subscriber, 1,000,000 of them) and sorted the
+    matches by address (350 to 950 ms), where the address range reads only its own rows.
+    """
+    email = col(Subscriber.email)
+    lower = email > query.after if query.after and query.after >= text else email >= text
+    statement = select(Subscriber).where(
+        lower, email < text + _TOP, func.substr(email, 1, len(text)) == text
+    )
+    if query.status is not None:
+        unindexed = col(Subscriber.status).concat("")
+        statement = statement.where(unindexed == Status(query.status).value)
+    return statement.order_by(email).limit(limit)
 
 
 def _containing(session: Session, text: str, query: Query, limit: int) -> Page:

@@ -189,3 +189,22 @@ def test_prefix_pages_walk_every_match_once_with_one_lower_bound(listed: Engine)
     assert len(deeper) == 5  # every page: one lower bound, the cursor once there is one
     for statement in deeper:
         assert statement.count("subscriber.email >") == 1, statement
+
+
+def test_a_prefix_search_with_a_status_reads_the_address_range_not_the_status(
+    listed: Engine,
+) -> None:
+    """SQLite's plan for a prefix search filtered by status walks the address index: given
+    a plain `status = ?` it chose the status index and sorted every active subscriber."""
+    with session_scope(listed) as session:
+        found = browse(session, Query(text="reader", status=Status.ACTIVE), limit=20)
+        assert "reader03@example.com" not in emails(found)  # bounced: filtered out
+        assert len(found.rows) == 11
+        if listed.dialect.name != "sqlite":
+            return
+        statement = browsing.prefix_statement("reader", Query(text="reader", status="active"), 5)
+        compiled = statement.compile(listed, compile_kwargs={"literal_binds": True})
+        plan = session.connection().exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}").all()
+    steps = " ".join(str(row[-1]) for row in plan)
+    assert "sqlite_autoindex_subscriber_1" in steps, steps  # the unique index on email
+    assert "TEMP B-TREE" not in steps, steps  # nothing sorted

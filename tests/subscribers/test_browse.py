@@ -202,7 +202,9 @@ def test_a_prefix_search_with_a_status_reads_the_address_range_not_the_status(
         assert len(found.rows) == 11
         if listed.dialect.name != "sqlite":
             return
-        statement = browsing.prefix_statement("reader", Query(text="reader", status=Status.ACTIVE), 5)
+        statement = browsing.prefix_statement(
+            "reader", Query(text="reader", status=Status.ACTIVE), 5
+        )
         compiled = statement.compile(listed, compile_kwargs={"literal_binds": True})
         plan = session.connection().exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}").all()
     steps = " ".join(str(row[-1]) for row in plan)

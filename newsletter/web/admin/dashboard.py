@@ -94,8 +94,10 @@ def growth_chart(
     complained: Counts = "",
 ) -> Response:
     """The chart of the numbers in its address (the page's), or of the list now."""
-    if start is None:
-        return svg_answer(growth_svg(growth(session, utcnow())))
     series = {"new": new, "confirmed": confirmed, "unsubscribed": unsubscribed,
               "bounced": bounced, "complained": complained}  # fmt: skip
+    if start is None:
+        if any(series.values()):
+            raise InvalidInput("from: the first week's Monday goes with the counts")
+        return svg_answer(growth_svg(growth(session, utcnow())))
     return svg_answer(growth_svg(weeks_from(start, series)))

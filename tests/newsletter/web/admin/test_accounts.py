@@ -96,7 +96,7 @@ def test_each_change_needs_its_box_ticked_and_its_password_twice(desk: str, engi
             session.exec(select(Account).where(Account.email == "typo@team.example")).first()
             is None
         )
-    assert audited(engine) == [("command line", "account add", email_of(r)) for r in Role]
+    assert audited(engine) == []  # refused changes leave no entry (the accounts are the fixture's)
 
 
 def test_the_last_admin_stays_and_says_why(desk: str, engine: Engine) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import socket
 import time
 from collections.abc import Iterator
@@ -120,8 +121,10 @@ def test_every_doubtful_request_gets_one_and_the_same_403(
     assert first.json() == {"detail": "the request is not signed by the provider"}
     assert count(engine) == 0
     logged = " | ".join(r.getMessage() for r in caplog.records)
-    for cause in ("does not match", "missing", "601 s old", "s ahead", "not base64", "unix"):
+    for cause in ("does not match", "missing", "s ahead", "not base64", "unix"):
         assert cause in logged
+    # 601 s when signed; a second or two more by the time a loaded machine checks it
+    assert re.search(r"\b60[1-9] s old", logged), logged
 
 
 def test_the_signature_is_the_only_credential(

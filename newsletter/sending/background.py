@@ -22,6 +22,7 @@ from sqlalchemy import Engine
 
 from newsletter.core.errors import NewsletterError
 from newsletter.core.settings import Settings
+from newsletter.core.threads import joined
 from newsletter.delivery import Backend
 from newsletter.sending.decision import Confirmed
 from newsletter.sending.errors import SendConflict
@@ -84,14 +85,7 @@ class BackgroundSends:
     def stop(self, timeout: float | None = None) -> bool:
         """Ask the run to stop between batches and wait; False if it was still busy."""
         self._stop.set()
-        thread = self._thread
-        if thread is None:
-            return True
-        thread.join(timeout)
-        if thread.is_alive():
-            log.warning("the desk's send was still running when the app stopped")
-            return False
-        return True
+        return joined(self._thread, timeout, log, "the desk's send")
 
     def _progress(self, number: int, progress: SendProgress) -> None:
         self._last = DeskRun(number, progress)

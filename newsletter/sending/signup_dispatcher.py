@@ -15,6 +15,7 @@ import threading
 from sqlalchemy import Engine
 
 from newsletter.core.settings import Settings
+from newsletter.core.threads import joined
 from newsletter.delivery import Backend
 from newsletter.sending.signup_queue import drain_signups, is_transient
 
@@ -66,13 +67,7 @@ class SignupDispatcher:
         self._stop.set()
         self._wake.set()
         thread, self._thread = self._thread, None
-        if thread is None:
-            return True
-        thread.join(timeout)
-        if thread.is_alive():
-            log.warning("the sign-up dispatcher was still sending when the app stopped")
-            return False
-        return True
+        return joined(thread, timeout, log, "the sign-up dispatcher")
 
     def _run(self) -> None:
         failures = 0

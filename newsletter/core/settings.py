@@ -136,6 +136,16 @@ class Settings(BaseSettings):
     """Posts of the desk's sign-in form one client address (IPv6: its /64) may make, in
     the `limits` notation of `signup_limit_per_client`; over it: 429. Empty: no limit."""
 
+    # Running it for real (docs/deploy.md).
+    log_format: Literal["text", "json"] = "text"
+    """How `serve`, `worker` and `scheduler` log: `text` lines for a terminal, or `json`,
+    one JSON object per line for a log collector."""
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    """Serve `/metrics` on this port of its own (no token: keep it off public networks);
+    unset: `/metrics` is on the app itself, behind the admin token."""
+    worker_poll: float = Field(default=1.0, gt=0)
+    """Seconds `newsletter worker` waits between looks for an issue being sent."""
+
     @field_validator("signup_limit_per_client", "signup_limit_total", "signin_limit_per_client")
     @classmethod
     def _rates(cls, value: str) -> str:

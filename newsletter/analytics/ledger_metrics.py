@@ -21,14 +21,15 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
-from prometheus_client.core import GaugeMetricFamily
-from prometheus_client.metrics_core import Metric
 from sqlalchemy import Engine, case, func, select
 from sqlmodel import col
 
 from newsletter.sending.ledger import BatchState, RecipientState, SendBatch
+
+if TYPE_CHECKING:
+    from prometheus_client.metrics_core import Metric
 
 ATTEMPTS_SHOWN: Final = 10
 """Batches with this many requests or more share one label value (`10+`), so the number of
@@ -57,6 +58,10 @@ class LedgerCollector:
         self.engine = engine
 
     def collect(self) -> Iterator[Metric]:
+        # Imported here, as in `core.metrics`: prometheus_client picks its storage when
+        # first imported, which must follow the choice of the metrics directory.
+        from prometheus_client.core import GaugeMetricFamily
+
         carried = case((col(SendBatch.sent) > 0, col(SendBatch.sent)), else_=col(SendBatch.size))
         statement = select(
             col(SendBatch.state),

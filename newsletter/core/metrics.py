@@ -23,11 +23,13 @@ called; `share_directory` sets the variable first for processes that must write 
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, Protocol
+
+from newsletter.core.settings import get_settings
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -70,9 +72,29 @@ class Metrics:
     """One-click unsubscribe POSTs taken (the sample subscriber's are not)."""
 
 
-@lru_cache(maxsize=1)
+_made: Metrics | None = None
+_making = threading.Lock()
+
+
 def metrics() -> Metrics:
-    """This process's metrics, made on first use (after `share_directory`, if any)."""
+    """This process's metrics, made once, on first use: the sending threads reach here
+    together, and two sets of counters writing the same file would each overwrite the
+    other's increments."""
+    global _made
+    if _made is None:
+        with _making:
+            if _made is None:
+                _made = _make()
+    return _made
+
+
+def _make() -> Metrics:
+    """In the configured directory when there is one (`PROMETHEUS_MULTIPROC_DIR`, from the
+    environment or `.env`), made if missing, so that a scheduler, a worker or an `issue
+    send` of this machine counts where `serve`'s scrape reads."""
+    configured = get_settings().metrics_dir
+    if configured is not None:
+        _use(configured)
     from prometheus_client import CollectorRegistry, Counter, Histogram
 
     registry = CollectorRegistry()
@@ -116,12 +138,17 @@ def metrics() -> Metrics:
 
 def share_directory(directory: Path) -> None:
     """Make this process (and the processes it starts) count into `directory`, which is
-    created if missing. Call before the first `metrics()`; a later call cannot move figures
-    already kept in memory, so it refuses rather than lose them quietly."""
-    if metrics.cache_info().currsize:
+    created if missing: `serve`'s private directory. Call before the first `metrics()`; a
+    later call cannot move figures already kept in memory, so it refuses rather than lose
+    them quietly."""
+    if _made is not None:
         raise RuntimeError("metrics are already counted in memory; share the directory first")
+    _use(directory)
+
+
+def _use(directory: Path) -> None:
     directory.mkdir(parents=True, exist_ok=True)
-    os.environ[MULTIPROCESS_VARIABLE] = str(directory)
+    os.environ[MULTIPROCESS_VARIABLE] = str(directory)  # read by prometheus_client itself
 
 
 def scrape(directory: Path | None, *collectors: Collector) -> bytes:

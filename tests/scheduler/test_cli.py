@@ -1,6 +1,7 @@
 """`newsletter scheduler` logs as NEWSLETTER_LOG_FORMAT says: with `json`, every line of a
 real `scheduler --once` run is one JSON object, and the send's line carries the issue and
-its counts as fields of their own."""
+its counts as fields of their own. With a metrics directory configured, its SendGrid
+requests are counted there, where `serve`'s scrape reads them."""
 
 from __future__ import annotations
 
@@ -13,12 +14,14 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
+from newsletter.core.metrics import scrape
 from newsletter.core.settings import Settings
+from newsletter.devtools.standin import StandIn
 from tests.factories import comparison, write_content
-from tests.newsletter.sending.test_sender import add_subscribers
+from tests.newsletter.sending.test_sender import KEY, add_subscribers
 
 
-def test_the_scheduler_logs_json_lines_with_the_issue_and_its_counts(
+def test_the_scheduler_logs_json_lines_and_counts_its_requests_in_the_metrics_directory(
     engine: Engine, settings: Settings, tmp_path: Path
 ) -> None:
     root = write_content(tmp_path / "content", [comparison("today", datetime.now(UTC).date())])
@@ -31,19 +34,24 @@ def test_the_scheduler_logs_json_lines_with_the_issue_and_its_counts(
         NEWSLETTER_CONTENT_DIR=str(root),
         NEWSLETTER_POSTAL_ADDRESS=settings.postal_address,
         NEWSLETTER_SITE_URL=settings.site_url,
-        NEWSLETTER_OUTBOX_DIR=str(tmp_path / "outbox"),
         NEWSLETTER_AUTO_SEND="true",
         NEWSLETTER_LOG_FORMAT="json",
+        NEWSLETTER_BACKEND="sendgrid",
+        SENDGRID_API_KEY=KEY,
+        NEWSLETTER_BATCH_SIZE="2",
+        PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "metrics"),  # made by the scheduler
     )
     command = [sys.executable, "-c", "from newsletter.cli.main import main; main()"]
 
-    done = subprocess.run(
-        [*command, "scheduler", "--once"],
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    with StandIn(api_keys=[KEY]) as standin:
+        environ["NEWSLETTER_SENDGRID_HOST"] = standin.url
+        done = subprocess.run(
+            [*command, "scheduler", "--once"],
+            env=environ,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
 
     assert done.returncode == 0, done.stderr
     lines = [json.loads(line) for line in done.stderr.splitlines() if line.strip()]
@@ -55,3 +63,7 @@ def test_the_scheduler_logs_json_lines_with_the_issue_and_its_counts(
     [sent] = [line for line in lines if line.get("status") == "sent"]
     assert sent["issue"] == 1
     assert (sent["accepted"], sent["failed"], sent["unknown"]) == (len(people.active), 0, 0)
+    scraped = scrape(tmp_path / "metrics").decode()
+    batches = -(-len(people.active) // 2)
+    answered = f'newsletter_sendgrid_request_seconds_count{{outcome="answered"}} {batches:.1f}'
+    assert answered in scraped  # one request per batch of two, timed in the scheduler

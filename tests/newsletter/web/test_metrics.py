@@ -1,7 +1,8 @@
 """GET /metrics on the real app under uvicorn, on both databases: the admin token guards it
 (401 without, 503 when none is configured), a real send through the stand-in shows in the
-ledger's figures and the SendGrid latency, webhook refusals and events are counted, and
-with a metrics port of its own the app has no /metrics at all."""
+ledger's figures and the SendGrid latency, webhook refusals and events are counted, so are
+sign-ups, votes and unsubscribes, and with a metrics port of its own the app has no
+/metrics at all."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from tests.newsletter.analytics.helpers import sent_with_trouble
 from tests.newsletter.delivery.providers.sendgrid.event_samples import body, event
 from tests.newsletter.sending.test_sender import KEY
 from tests.newsletter.web.helpers import ADMIN
+from tests.newsletter.web.link_kinds import every_link
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
@@ -149,3 +151,30 @@ def test_with_a_metrics_port_the_app_has_no_metrics(settings: Settings, engine: 
     with serve(create_app(settings, engine)) as port:
         answer = httpx.get(f"http://127.0.0.1:{port}/metrics", headers=ADMIN, trust_env=False)
     assert answer.status_code == 404
+
+
+def test_sign_ups_votes_and_unsubscribes_are_counted(
+    http: httpx.Client, engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    links = every_link(engine, settings, tmp_path)
+    before = here()
+    one_click = {"Content-Type": "application/x-www-form-urlencoded"}
+
+    vote = links.vote.removeprefix(settings.site_url)
+    unsubscribe = links.unsubscribe.removeprefix(settings.site_url)
+    answers = [
+        http.post(vote),
+        http.post(vote),  # the same vote again changes nothing
+        http.post(unsubscribe, content=b"List-Unsubscribe=One-Click", headers=one_click),
+        http.post("/subscribe", data={"email": "new.reader@example.com"}),
+        http.post("/subscribe", data={"email": "bot@example.com", "website": "x"}),  # honeypot
+    ]
+    found = samples(http.get("/metrics", headers=ADMIN).text)
+
+    assert [answer.status_code for answer in answers] == [200] * 5
+    grown = {
+        name: total(found, name) - total(before, name)
+        for name in ("newsletter_votes_total", "newsletter_unsubscribes_total")
+    }
+    assert grown == {"newsletter_votes_total": 1, "newsletter_unsubscribes_total": 1}
+    assert total(found, "newsletter_signups_total") - total(before, "newsletter_signups_total") == 1

@@ -106,3 +106,29 @@ def test_serve_with_two_workers_sums_their_metrics_on_the_metrics_port_and_logs_
     posts = [line for line in lines if line.get("path") == "/webhooks/sendgrid"]
     assert len(posts) == 6
     assert {"logger": "uvicorn.access", "method": "POST", "status": 503}.items() <= posts[0].items()
+
+
+def test_a_metrics_port_in_use_is_one_line_before_anything_starts(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = int(taken.getsockname()[1])
+        environ = {k: v for k, v in os.environ.items() if not k.startswith("NEWSLETTER_")}
+        environ.update(
+            NEWSLETTER_ENV_FILE=os.devnull,
+            NEWSLETTER_DATABASE_URL=f"sqlite:///{tmp_path / 'serve.db'}",
+            NEWSLETTER_SECRET_KEY="test-secret-key-" + "x" * 32,
+            NEWSLETTER_METRICS_PORT=str(busy),
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", "from newsletter.cli.main import main; main()", "serve"],
+            env=environ,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    said = done.stdout + done.stderr
+    assert done.returncode != 0
+    assert f"NEWSLETTER_METRICS_PORT: cannot listen on 127.0.0.1:{busy}" in said
+    assert "Traceback" not in said
+    assert "Uvicorn running" not in said

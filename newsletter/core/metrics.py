@@ -16,8 +16,12 @@ Two kinds of figure, kept apart on purpose because the service runs as many proc
   process's.
 
 prometheus_client picks its storage when it is first imported (it reads
-`PROMETHEUS_MULTIPROC_DIR` itself), so nothing here imports it before `metrics()` is first
-called; `share_directory` sets the variable first for processes that must write there.
+`PROMETHEUS_MULTIPROC_DIR` from the environment itself), so nothing of the project imports
+it before `metrics()` first runs: that call puts the configured directory (which may come
+from `.env`) into the environment first, and `serve` does the same with its private one
+(`share_directory`) before any worker starts. The files of processes that have ended stay
+and keep counting in the sums, as counters should; the directory is emptied only when the
+machine restarts (a tmpfs) or, for `serve`'s private one, when `serve` exits.
 """
 
 from __future__ import annotations

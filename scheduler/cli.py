@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from newsletter.core.database import get_engine
+from newsletter.core.logs import configure_logging
 from newsletter.core.settings import get_settings
 
 
@@ -25,12 +26,11 @@ def scheduler(
     """
     from scheduler.runner import run
 
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    settings = get_settings()
+    configure_logging(settings)  # text as before, or JSON lines (NEWSLETTER_LOG_FORMAT)
     for noisy in ("apscheduler", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    run(get_settings(), get_engine(), once=once)
+    run(settings, get_engine(), once=once)
 
 
 def register(app: typer.Typer) -> None:

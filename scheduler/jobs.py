@@ -76,14 +76,14 @@ def _send(number: int, why: str) -> SendReport | None:
     scheduler ticks once as it starts, the scheduler itself."""
     settings = get_settings()
     if number not in _refused:
-        log.info("issue #%d: sending (%s)", number, why)
+        log.info("issue #%d: sending (%s)", number, why, extra={"issue": number})
     try:
         with make_backend(settings) as backend:  # closed when the send ends, however it ends
             report = send_issue(get_engine(), number, settings, backend, stop=stopping)
     except NewsletterError as exc:
         said = str(exc) if f"issue #{number}" in str(exc) else f"issue #{number}: {exc}"
         if _refused.get(number) != said:
-            log.error("%s", said)
+            log.error("%s", said, extra={"issue": number})
         _refused[number] = said
         return None
     _refused.pop(number, None)
@@ -96,6 +96,15 @@ def _send(number: int, why: str) -> SendReport | None:
         report.failed,
         report.skipped,
         report.queued,
+        extra={
+            "issue": number,
+            "status": str(report.status),
+            "accepted": report.accepted,
+            "unknown": report.unknown,
+            "failed": report.failed,
+            "skipped": report.skipped,
+            "queued": report.queued,
+        },
     )
     return report
 
@@ -147,13 +156,18 @@ def weekly_job(*, manual: bool = False) -> None:
         return
     n = built.number
     if built.approved:
-        log.info("issue #%d for %s built and approved automatically", n, week)
+        log.info(
+            "issue #%d for %s built and approved automatically",
+            n,
+            week,
+            extra={"issue": n, "week": week},
+        )
         if not stopping.is_set():
             _send(n, "approved automatically")
         return
-    log.info("issue #%d for %s built (draft)", n, week)
+    log.info("issue #%d for %s built (draft)", n, week, extra={"issue": n, "week": week})
     if built.refusal is not None:  # the draft waits; the tick never sends a draft
-        log.error("%s", built.refusal)
+        log.error("%s", built.refusal, extra={"issue": n})
     log.info("issue #%d awaits `newsletter issue approve %d`", n, n)
 
 

@@ -4,14 +4,18 @@ starts without them."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Annotated
 
 import typer
+from sqlalchemy import Engine
 
 from newsletter.cli.console import console
 from newsletter.cli.issues import WeekOption
 from newsletter.core.database import get_engine
-from newsletter.core.settings import get_settings
+from newsletter.core.settings import Settings, SettingsError, get_settings
 from newsletter.publishing.weeks import parse_week
 
 
@@ -49,6 +53,11 @@ def preview(
     )
 
 
+WORKER_HEALTHCHECK = 30
+"""Seconds uvicorn's supervisor waits for a worker's answer before it kills it as hung.
+Its default (5) kills workers still importing the app on a busy host, again and again."""
+
+
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
@@ -56,19 +65,80 @@ def serve(
 ) -> None:
     """Run the web service: public pages and the admin API (uvicorn).
 
+    Logs as NEWSLETTER_LOG_FORMAT says (text or json); /metrics is on the app behind the
+    admin token, or on NEWSLETTER_METRICS_PORT (same interface, no token) when that is set.
+
     Example: [bold]newsletter serve --port 8000[/]
     """
     import uvicorn
 
-    get_engine()  # upgrade the schema once, before any worker starts
-    uvicorn.run(
-        "newsletter.web.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        proxy_headers=True,
-    )
+    from newsletter.core.logs import uvicorn_log_config
+
+    settings = get_settings()
+    engine = get_engine()  # upgrade the schema once, before any worker starts
+    log_config = uvicorn_log_config(settings) or uvicorn.config.LOGGING_CONFIG  # text: as before
+    with metrics_directory(settings) as directory:
+        stop = start_metrics_server(settings, engine, host, directory)
+        try:
+            uvicorn.run(
+                "newsletter.web.app:create_app",
+                factory=True,
+                host=host,
+                port=port,
+                workers=workers,
+                proxy_headers=True,
+                log_config=log_config,
+                timeout_worker_healthcheck=WORKER_HEALTHCHECK,
+            )
+        finally:
+            stop()
+
+
+@contextmanager
+def metrics_directory(settings: Settings) -> Iterator[Path]:
+    """The folder the workers count in (`core.metrics`): the configured one, or a private
+    one made now and removed at exit. Set before any worker or metric exists; the settings
+    are read again so that the app built in this process sees it too (`--workers 1`)."""
+    import shutil
+    import tempfile
+
+    from newsletter.core.metrics import share_directory
+
+    private = None
+    directory = settings.metrics_dir
+    if directory is None:
+        directory = private = Path(tempfile.mkdtemp(prefix="newsletter-metrics-"))
+    share_directory(directory)
+    get_settings.cache_clear()
+    try:
+        yield directory
+    finally:
+        if private is not None:
+            shutil.rmtree(private, ignore_errors=True)
+
+
+def start_metrics_server(
+    settings: Settings, engine: Engine, host: str, directory: Path
+) -> Callable[[], None]:
+    """With NEWSLETTER_METRICS_PORT: prometheus_client's own HTTP server on that port, in
+    this (the supervising) process, reading every worker's counters and the ledger at
+    each scrape. Returns what stops it (nothing to stop without the port)."""
+    if settings.metrics_port is None:
+        return lambda: None
+    from prometheus_client import start_http_server
+
+    from newsletter.analytics.ledger_metrics import LedgerCollector
+    from newsletter.core.metrics import scrape_registry
+
+    registry = scrape_registry(directory, LedgerCollector(engine))
+    try:
+        server, _ = start_http_server(settings.metrics_port, addr=host, registry=registry)
+    except OSError as exc:
+        raise SettingsError(
+            f"NEWSLETTER_METRICS_PORT: cannot listen on {host}:{settings.metrics_port} "
+            f"({exc.strerror or exc})"
+        ) from None
+    return server.shutdown
 
 
 def register(root: typer.Typer) -> None:

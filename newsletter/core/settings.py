@@ -145,6 +145,10 @@ class Settings(BaseSettings):
     unset: `/metrics` is on the app itself, behind the admin token."""
     worker_poll: float = Field(default=1.0, gt=0)
     """Seconds `newsletter worker` waits between looks for an issue being sent."""
+    metrics_dir: Path | None = Field(default=None, validation_alias="PROMETHEUS_MULTIPROC_DIR")
+    """A folder where every process of this machine keeps its counters for `/metrics`
+    (prometheus_client's multiprocess mode; keep it on a tmpfs cleared at boot). Unset:
+    `serve` makes a private one for its own workers, other processes count in memory."""
 
     @field_validator("signup_limit_per_client", "signup_limit_total", "signin_limit_per_client")
     @classmethod

@@ -106,7 +106,7 @@ class BackgroundSends:
             progress = self._last.progress if self._last else None
             self._last = DeskRun(number, progress, error=str(exc), running=False)
         except Exception as exc:
-            log.exception("the desk's send of issue #%s stopped", number)
+            log.exception("the desk's send of issue #%s stopped", number, extra={"issue": number})
             progress = self._last.progress if self._last else None
             self._last = DeskRun(number, progress, error=f"stopped: {exc}", running=False)
         else:

@@ -31,6 +31,7 @@ from newsletter.publishing.render import long_date
 from newsletter.sending.background import BackgroundSends
 from newsletter.sending.signup_dispatcher import SignupDispatcher
 from newsletter.web import admin, api, docs, errors, pages, ratelimit, security, static, webhooks
+from newsletter.web import metrics as metrics_route
 from newsletter.web import preview as preview_routes
 from newsletter.web.admin.import_jobs import ImportJobs
 from newsletter.web.deps import Services, services_of
@@ -105,6 +106,7 @@ def create_app(
     app.include_router(pages.router)
     app.include_router(api.router)
     app.include_router(webhooks.router)
+    metrics_route.install(app, settings)
     admin.install(app, settings, templates)
     if preview:
         app.include_router(preview_routes.router)

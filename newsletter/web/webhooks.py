@@ -14,18 +14,22 @@ token and no form token; the sign-up rate limit is the form's alone.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Mapping
+from typing import Final
 
 from anyio import to_thread
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
 from starlette.requests import ClientDisconnect
 
+from newsletter.core.metrics import metrics
 from newsletter.delivery.events import (
     WEBHOOK_MAX_BYTES,
     EventWebhook,
     WebhookMalformed,
     WebhookNotConfigured,
+    WebhookRefused,
     WebhookTooLarge,
 )
 from newsletter.tracking import Applied, ingest
@@ -35,6 +39,14 @@ PREFIX = "/webhooks"
 SENDGRID = "sendgrid"  # the provider's name in the registry (`delivery.registry.WEBHOOKS`)
 
 router = APIRouter(prefix=PREFIX, tags=["webhooks"])
+
+REJECTED: Final = {
+    WebhookNotConfigured: "not_configured",
+    WebhookTooLarge: "too_large",
+    WebhookRefused: "signature",
+    WebhookMalformed: "malformed",
+}
+"""The reason each refusal is counted under (`core.metrics.REJECT_REASONS`)."""
 
 
 class Received(BaseModel):
@@ -70,11 +82,16 @@ async def sendgrid(request: Request, services: ServicesDep) -> Received:
 
 
 async def receive(request: Request, services: Services, provider: str) -> Received:
-    webhook = services.webhooks.get(provider)
-    if webhook is None:
-        raise WebhookNotConfigured(f"the {provider} event webhook has no key: nothing is taken")
-    body = await read_body(request, WEBHOOK_MAX_BYTES)
-    applied = await to_thread.run_sync(apply, webhook, services, body, request.headers)
+    try:
+        webhook = services.webhooks.get(provider)
+        if webhook is None:
+            raise WebhookNotConfigured(f"the {provider} event webhook has no key: nothing is taken")
+        body = await read_body(request, WEBHOOK_MAX_BYTES)
+        applied = await to_thread.run_sync(apply, webhook, services, body, request.headers)
+    except tuple(REJECTED) as exc:
+        reason = next(name for kind, name in REJECTED.items() if isinstance(exc, kind))
+        metrics().events_rejected.labels(reason).inc()
+        raise
     return Received.of(applied)
 
 
@@ -85,7 +102,10 @@ def apply(
     not hold up the other requests, and the database is written outside the event loop."""
     webhook.verify(body, headers, now=time.time())
     events = webhook.parse(body)
-    return ingest(services.engine, services.settings, events)
+    applied = ingest(services.engine, services.settings, events)
+    for kind, n in Counter(event.type.value for event in events).items():
+        metrics().events_ingested.labels(kind).inc(n)
+    return applied
 
 
 async def read_body(request: Request, limit: int) -> bytes:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 
+from newsletter.core.metrics import metrics
 from newsletter.links import urls
 from newsletter.sending import optout
 from newsletter.web.deps import PagesDep, ServicesDep, SessionDep, WriteSessionDep
@@ -45,6 +46,8 @@ def unsubscribe_now(
     services: ServicesDep, session: WriteSessionDep, pages: PagesDep, token: str
 ) -> HTMLResponse:
     state = optout.unsubscribe_by_link(session, services.signer, token)
+    if not state.sample:
+        metrics().unsubscribes.inc()
     return _present(pages, token, state, cast=True)
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 from fastapi.responses import HTMLResponse
 
+from newsletter.core.metrics import metrics
 from newsletter.links import urls
 from newsletter.sending.voting import Ballot, read_vote_link, vote_by_link
 from newsletter.web.deps import PagesDep, ServicesDep, SessionDep, WriteSessionDep
@@ -31,4 +32,7 @@ def vote_page(
 def vote(
     services: ServicesDep, session: WriteSessionDep, pages: PagesDep, token: str
 ) -> HTMLResponse:
-    return _present(pages, vote_by_link(session, services.signer, token, services.settings))
+    ballot = vote_by_link(session, services.signer, token, services.settings)
+    if ballot.changed:
+        metrics().votes.inc()
+    return _present(pages, ballot)

@@ -20,6 +20,9 @@ from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any, Final
 
+from python_http_client.exceptions import HTTPError
+
+from newsletter.core.metrics import metrics
 from newsletter.core.settings import Settings, SettingsError
 from newsletter.delivery import (
     AmbiguousOutcome,
@@ -121,9 +124,12 @@ class SendGridBackend(Backend):
         """
         body = self._encode(message, recipients)
         started = time.monotonic()
+        latency = metrics().sendgrid_request_seconds
         try:
             response = self._client().client.mail.send.post(request_body=body, timeout=self.timeout)
         except Exception as exc:
+            answered = isinstance(exc, HTTPError)
+            latency.labels("answered" if answered else "failed").observe(time.monotonic() - started)
             failure = classify(exc)
             if failure is None:
                 raise
@@ -131,6 +137,7 @@ class SendGridBackend(Backend):
                 waited = time.monotonic() - started
                 failure = AmbiguousOutcome(f"{failure} (after {waited:.1f} s)")
             raise failure from exc
+        latency.labels("answered").observe(time.monotonic() - started)
         message_id = response.headers.get("X-Message-Id") if response.headers else None
         return str(message_id or "")
 

@@ -60,7 +60,9 @@ def serve(
     """
     import uvicorn
 
-    get_engine()  # upgrade the schema once, before any worker starts
+    # Once, before any worker starts: development upgrades the schema; production refuses
+    # (one line, exit 1) a database whose revision is not the code's (`newsletter db upgrade`).
+    get_engine()
     uvicorn.run(
         "newsletter.web.app:create_app",
         factory=True,

@@ -175,9 +175,13 @@ class SchemaState:
                 f"{self.code} (a newer deploy migrated it): run that deploy's code, "
                 "this one would misread its tables"
             )
-        found = "has no schema yet" if self.database is None else f"is at {self.database}"
+        found = (
+            "database has no schema yet"
+            if self.database is None
+            else f"database schema is at {self.database}"
+        )
         return (
-            f"database schema {found}, this code needs revision {self.code}: "
+            f"{found}, this code needs revision {self.code}: "
             "run `newsletter db upgrade` (production never migrates by itself)"
         )
 

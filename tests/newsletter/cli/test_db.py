@@ -117,3 +117,14 @@ def test_development_still_upgrades_on_first_use(env: Settings, engine: Engine) 
     ran = runner.invoke(app, ["subscribers", "stats"])
     assert ran.exit_code == 0, ran.output
     assert current_revision(engine) == code_revision()
+
+
+def test_production_refuses_an_empty_database_until_it_is_upgraded(production: Settings) -> None:
+    ran = runner.invoke(app, ["subscribers", "stats"])
+    assert ran.exit_code == 1, ran.output
+    assert ran.output.startswith(
+        f"error: database has no schema yet, this code needs revision {code_revision()}: "
+        "run `newsletter db upgrade`"
+    )
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    assert runner.invoke(app, ["subscribers", "stats"]).exit_code == 0

@@ -33,12 +33,13 @@ from newsletter.publishing.lifecycle import IssueStatus
 from newsletter.publishing.models import Issue
 from newsletter.sending import BatchState, issue_status, send_issue
 from tests.newsletter.sending.test_sender import KEY, add_subscribers, build, sendgrid
-from tests.newsletter.sending.test_sender_kill import CONCURRENCY, SENDER, _environment, _settled
+from tests.newsletter.sending.test_sender_kill import CONCURRENCY, SENDER, _environment
 
+THROUGH = 4
+"""Requests answered before the stand-in holds every request."""
 HELD = 3.0
-"""Seconds the stand-in holds each request once the sender is to be stopped: long enough
-for the kill to land while every worker waits on one (none has recorded an answer and
-claimed another batch)."""
+"""Seconds the stand-in holds each later request: long enough for the kill to land while
+every worker waits on one (none has recorded an answer and claimed another batch)."""
 WAIT = 30.0
 
 pytestmark = [
@@ -74,24 +75,32 @@ def fresh_database(database_url: str) -> Iterator[URL]:
 
 
 def _stop_mid_send(standin: StandIn, sender: subprocess.Popen[bytes]) -> None:
-    """Let a few batches through, then hold every request until all the sender's workers
-    wait on one; kill the sender there (its held requests are still accepted later)."""
+    """The first `THROUGH` requests are answered at once and every later one is held, so
+    once `THROUGH + CONCURRENCY` have arrived, each of the sender's workers waits on a held
+    request and nothing moves: kill the sender there (the held requests are still accepted
+    later, as a provider would)."""
     deadline = time.monotonic() + WAIT
-    while standin.stats().requests < 4 and time.monotonic() < deadline:
-        assert sender.poll() is None, "the send ended before it could be stopped"
-        time.sleep(0.005)
-    standin.set_default_fault("slow", seconds=HELD)
-    switched = standin.stats().requests
     while time.monotonic() < deadline:
         stats = standin.stats()
-        waiting = stats.requests - stats.accepted_requests - stats.rejected_requests
-        if stats.requests >= switched + CONCURRENCY and waiting == CONCURRENCY:
+        if stats.requests == THROUGH + CONCURRENCY and stats.accepted_requests == THROUGH:
             break
+        assert sender.poll() is None, "the sender ended before it could be stopped"
         time.sleep(0.005)
     else:
         pytest.fail("the sender's workers never all waited on a held request")
     sender.send_signal(signal.SIGKILL)
     sender.communicate(timeout=30)
+
+
+def _answered(standin: StandIn) -> None:
+    """Wait until every request the stand-in took has its outcome (the held ones last)."""
+    deadline = time.monotonic() + WAIT
+    while time.monotonic() < deadline:
+        stats = standin.stats()
+        if stats.requests == stats.accepted_requests + stats.rejected_requests:
+            return
+        time.sleep(0.05)
+    pytest.fail("the stand-in still holds requests")
 
 
 def _in_flight(engine: Engine, issue: Issue) -> set[int]:
@@ -113,7 +122,8 @@ def test_a_dump_taken_mid_send_restored_finishes_the_send_without_duplicates(
     schema = options.removeprefix("-csearch_path=")
     dump = tmp_path / "newsletter.dump"
     with StandIn(api_keys=[KEY]) as standin:
-        standin.set_default_fault("slow", seconds=0.02)
+        standin.inject("slow", count=THROUGH, seconds=0.02)
+        standin.set_default_fault("slow", seconds=HELD)
         environ = _environment(env, standin)
         command = [*SENDER, str(issue.number)]
         sender = subprocess.Popen(
@@ -139,7 +149,7 @@ def test_a_dump_taken_mid_send_restored_finishes_the_send_without_duplicates(
 
             standin.set_default_fault(None)
             report = send_issue(restored, issue.number, env, sendgrid(standin))
-            _settled(standin)
+            _answered(standin)
             received = standin.recipients()
             with session_scope(restored) as session:
                 counts = issue_status(session, issue.number)

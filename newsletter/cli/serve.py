@@ -75,7 +75,9 @@ def serve(
     from newsletter.core.logs import uvicorn_log_config
 
     settings = get_settings()
-    engine = get_engine()  # upgrade the schema once, before any worker starts
+    # Once, before any worker starts: development upgrades the schema; production refuses
+    # (one line, exit 1) a database whose revision is not the code's (`newsletter db upgrade`).
+    engine = get_engine()
     log_config = uvicorn_log_config(settings) or uvicorn.config.LOGGING_CONFIG  # text: as before
     with metrics_directory(settings) as directory:
         stop = start_metrics_server(settings, engine, host, directory)

@@ -1,4 +1,11 @@
-"""Engines, sessions and schema upgrades for SQLite (embedded default) and PostgreSQL."""
+"""Engines, sessions and schema upgrades for SQLite (embedded default) and PostgreSQL.
+
+Development upgrades the schema on a process's first use of a database. Production
+(`NEWSLETTER_ENVIRONMENT=production`) never does: a schema change is a deploy step
+(`newsletter db upgrade`), so a process started on a database whose revision is not the
+code's stops at once with one line saying which, instead of migrating under live traffic
+(or running new code against old tables, or old code against a newer deploy's).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +13,8 @@ import hashlib
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +26,7 @@ from sqlalchemy import Engine, event, text
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, create_engine
 
+from newsletter.core.errors import Conflict
 from newsletter.core.settings import PROJECT_ROOT, get_settings
 
 MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
@@ -29,7 +39,8 @@ once per ~4 POSTs (events ingested ~10% faster at 100,000 recipients; the WAL fi
 to ~40 MB between checkpoints)."""
 
 _engines: dict[str, Engine] = {}
-_upgraded: set[str] = set()
+_ready: set[str] = set()
+"""URLs whose schema this process has upgraded (development) or checked (production)."""
 _lock = threading.Lock()
 
 
@@ -71,15 +82,21 @@ def make_engine(url: str) -> Engine:
 
 
 def get_engine(url: str | None = None) -> Engine:
-    """The process-wide engine for a URL (the configured one by default), upgraded on first use."""
-    url = url or get_settings().database_url
+    """The process-wide engine for a URL (the configured one by default). On first use its
+    schema is upgraded in development, and in production checked: a revision other than
+    the code's raises `SchemaOutOfDate` (see the module docstring)."""
+    settings = get_settings()
+    url = url or settings.database_url
     with _lock:
         engine = _engines.get(url)
         if engine is None:
             engine = _engines[url] = make_engine(url)
-    if url not in _upgraded:
-        upgrade(engine)
-        _upgraded.add(url)
+    if url not in _ready:
+        if settings.environment == "production":
+            require_current_schema(engine)
+        else:
+            upgrade(engine)
+        _ready.add(url)
     return engine
 
 
@@ -88,7 +105,7 @@ def dispose_engines() -> None:
         for engine in _engines.values():
             engine.dispose()
         _engines.clear()
-        _upgraded.clear()
+        _ready.clear()
 
 
 def alembic_config(engine: Engine) -> Config:
@@ -104,14 +121,91 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
+@lru_cache(maxsize=1)
+def _scripts() -> ScriptDirectory:
+    """The migrations folder, read once per process (a readiness probe asks often)."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return ScriptDirectory.from_config(cfg)
+
+
+def code_revision() -> str | None:
+    """The newest revision this code knows: the one its tables are written for."""
+    return _scripts().get_current_head()
+
+
+def known_revisions() -> frozenset[str]:
+    return frozenset(script.revision for script in _scripts().walk_revisions())
+
+
 def head_revision(engine: Engine) -> str | None:
-    return ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
+    """The code's revision (`engine` is not needed; kept for the callers that pass it)."""
+    del engine
+    return code_revision()
+
+
+class SchemaOutOfDate(Conflict):
+    """The database's schema revision is not the code's (behind or ahead): the process
+    refuses to start rather than migrate or run against tables it was not written for."""
+
+
+@dataclass(frozen=True)
+class SchemaState:
+    """A database's schema revision beside the code's."""
+
+    database: str | None  # None: no schema at all (a new database)
+    code: str | None
+
+    @property
+    def current(self) -> bool:
+        return self.database == self.code
+
+    @property
+    def ahead(self) -> bool:
+        """Migrated by code newer than this one: a revision this code does not know."""
+        return self.database is not None and self.database not in known_revisions()
+
+    def problem(self) -> str | None:
+        """One line saying what is wrong and what to do; None when the revisions match."""
+        if self.current:
+            return None
+        if self.ahead:
+            return (
+                f"database schema is at revision {self.database}, newer than this code's "
+                f"{self.code} (a newer deploy migrated it): run that deploy's code, "
+                "this one would misread its tables"
+            )
+        found = (
+            "database has no schema yet"
+            if self.database is None
+            else f"database schema is at {self.database}"
+        )
+        return (
+            f"{found}, this code needs revision {self.code}: "
+            "run `newsletter db upgrade` (production never migrates by itself)"
+        )
+
+
+def schema_state(engine: Engine) -> SchemaState:
+    return SchemaState(current_revision(engine), code_revision())
+
+
+def require_current_schema(engine: Engine) -> None:
+    """Raise `SchemaOutOfDate` unless the database's revision is the code's."""
+    problem = schema_state(engine).problem()
+    if problem is not None:
+        raise SchemaOutOfDate(problem)
 
 
 def upgrade(engine: Engine) -> bool:
-    """Apply pending migrations; returns whether anything was applied."""
-    if current_revision(engine) == head_revision(engine):
+    """Apply pending migrations; returns whether anything was applied. A database
+    migrated by newer code is refused (`SchemaOutOfDate`): there is nothing to apply, and
+    this code must not run on it."""
+    state = schema_state(engine)
+    if state.current:
         return False
+    if state.ahead:
+        raise SchemaOutOfDate(state.problem() or "")
     cfg = alembic_config(engine)
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn

@@ -35,6 +35,7 @@ from newsletter.web import metrics as metrics_route
 from newsletter.web import preview as preview_routes
 from newsletter.web.admin.import_jobs import ImportJobs
 from newsletter.web.deps import Services, services_of
+from newsletter.web.health import router as health_router
 
 
 @asynccontextmanager
@@ -102,6 +103,7 @@ def create_app(
     errors.install(app)
     security.install(app, settings, preview=preview)
     static.install(app, templates, settings)
+    app.include_router(health_router)
     app.include_router(docs.router)
     app.include_router(pages.router)
     app.include_router(api.router)

@@ -145,6 +145,9 @@ class Settings(BaseSettings):
     unset: `/metrics` is on the app itself, behind the admin token."""
     worker_poll: float = Field(default=1.0, gt=0)
     """Seconds `newsletter worker` waits between looks for an issue being sent."""
+    send_detach: bool = False
+    """The scheduler starts its sends and leaves them to `newsletter worker` processes
+    instead of sending in its own process."""
 
     @field_validator("signup_limit_per_client", "signup_limit_total", "signin_limit_per_client")
     @classmethod

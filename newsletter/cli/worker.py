@@ -29,6 +29,7 @@ def _configure_logging(settings: Settings) -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 def _stop_on_signals(stop: threading.Event) -> None:

@@ -75,7 +75,10 @@ class StandingWorker:
             self.settings.worker_poll,
         )
         while not self.stop.is_set():
-            self.one_pass()
+            try:
+                self.one_pass()
+            except Exception as exc:  # the database away for a moment: look again later
+                log.error("looking for sends: %s", " ".join(str(exc).split()))
             self.stop.wait(self.settings.worker_poll)
         log.info("worker stopped: nothing of its own is in flight")
 

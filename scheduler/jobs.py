@@ -12,6 +12,9 @@ dispatch tick never sends a draft. A week whose issue was cancelled stays cancel
 Exactly once does not come from APScheduler (3.x cannot coordinate processes): it comes
 from the database. One live issue per ISO week is a unique index, the move to `sending`
 is a compare-and-set, and the ledger hands each batch to one sender.
+
+With NEWSLETTER_SEND_DETACH a send the scheduler starts is handed to `newsletter worker`
+processes once its audience is snapshotted; the scheduler sends nothing itself.
 """
 
 from __future__ import annotations
@@ -75,11 +78,20 @@ def _send(number: int, why: str) -> SendReport | None:
     message) is logged once, and neither stops the other issues of the tick nor, since the
     scheduler ticks once as it starts, the scheduler itself."""
     settings = get_settings()
+    detach = settings.send_detach
     if number not in _refused:
-        log.info("issue #%d: sending (%s)", number, why, extra={"issue": number})
+        log.info(
+            "issue #%d: %s (%s)",
+            number,
+            "starting" if detach else "sending",
+            why,
+            extra={"issue": number},
+        )
     try:
         with make_backend(settings) as backend:  # closed when the send ends, however it ends
-            report = send_issue(get_engine(), number, settings, backend, stop=stopping)
+            report = send_issue(
+                get_engine(), number, settings, backend, stop=stopping, detach=detach
+            )
     except NewsletterError as exc:
         said = str(exc) if f"issue #{number}" in str(exc) else f"issue #{number}: {exc}"
         if _refused.get(number) != said:
@@ -87,6 +99,14 @@ def _send(number: int, why: str) -> SendReport | None:
         _refused[number] = said
         return None
     _refused.pop(number, None)
+    if detach and report.outcome != "already sent":
+        log.info(
+            "issue #%d: %s, %d to send; left to `newsletter worker` (NEWSLETTER_SEND_DETACH)",
+            number,
+            report.status,
+            report.queued,
+        )
+        return report
     log.info(
         "issue #%d: %s; %d accepted, %d unknown, %d failed, %d skipped, %d still queued",
         number,
@@ -224,6 +244,8 @@ def dispatch_job() -> None:
       by retries running out (a refused key waits for an operator).
 
     Never a draft: nobody approved it, or an editor unapproved it to change it.
+    With NEWSLETTER_SEND_DETACH the tick only starts (or resumes) sends and leaves them to
+    the workers: a send in `sending` is theirs, so the tick does not join it.
     A send that starts passes the gate first (`publishing.gate`): an issue whose checks
     find an error, or whose snapshot is not the approved one, is logged and left alone.
     """
@@ -242,6 +264,8 @@ def dispatch_job() -> None:
         if stopping.is_set():
             return
         if status == IssueStatus.PAUSED and not resumes_by_itself(cause):
+            continue
+        if status == IssueStatus.SENDING and get_settings().send_detach:
             continue
         why = {
             IssueStatus.APPROVED: "approved",

@@ -27,6 +27,7 @@ from newsletter.cli import (
     serve,
     subscribers,
     users,
+    worker,
 )
 from newsletter.cli.console import fail
 from newsletter.core.errors import Conflict, InvalidInput, NewsletterError, NotFound, Refused
@@ -106,6 +107,7 @@ subscribers.register(app)
 dev.register(app)
 serve.register(app)
 users.register(app)
+worker.register(app)
 
 
 def _register_plugins() -> None:

@@ -222,6 +222,14 @@ def issue_send(
             help="Send a draft nobody approved without asking (needed off a terminal).",
         ),
     ] = False,
+    detach: Annotated[
+        bool,
+        typer.Option(
+            "--detach",
+            help="Start the send (snapshot the audience) and return: `newsletter worker` "
+            "processes send it.",
+        ),
+    ] = False,
 ) -> None:
     """Send an issue to every active subscriber, or resume its interrupted send.
 
@@ -229,11 +237,22 @@ def issue_send(
     held issue is refused, and so is one that changed while the question waited. Exits 1
     when recipients ended failed or unknown.
     Safe to run again, or on two machines at once: nobody gets the issue twice.
+    With --detach it stops once the send has started (or a paused one resumed) and leaves
+    the sending to the workers.
     Example: [bold]newsletter issue send --week 2026-W48[/]
     """
+    if detach and dry_run:
+        fail("--detach and --dry-run: a dry run sends nothing for workers to take over")
     settings = get_settings()
     chosen = _resolve(number, week)
     expected = None if dry_run or yes else _decide(chosen)
+    if detach:
+        with make_backend(settings) as backend:  # checks the message as a send would
+            report = send_issue(
+                get_engine(), chosen, settings, backend, expected=expected, detach=True
+            )
+        _detached(report)
+        return
     bar = _Bar(f"issue #{chosen}" + (" (dry run)" if dry_run else ""))
     with make_backend(settings) as backend:
         try:
@@ -254,6 +273,20 @@ def issue_send(
         else f"built (the {backend.name} backend has no sandbox)"
     )
     _summary(report, how)
+
+
+def _detached(report: SendReport) -> None:
+    """What a detached send left for the workers."""
+    n = report.issue_number
+    if report.outcome == "already sent":
+        console.print(f"issue #{n} was already sent ({report.status}); nothing to do")
+        return
+    console.print(
+        f"issue #{n}: {report.status} ({report.outcome}) — {report.queued:,} of "
+        f"{report.audience:,} recipients to send; `newsletter worker` processes send it "
+        f"(`newsletter issue status {n}` follows it)",
+        soft_wrap=True,
+    )
 
 
 def _counts_table(counts: LedgerCounts) -> Table:

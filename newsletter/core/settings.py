@@ -149,6 +149,9 @@ class Settings(BaseSettings):
     """A folder where every process of this machine keeps its counters for `/metrics`
     (prometheus_client's multiprocess mode; keep it on a tmpfs cleared at boot). Unset:
     `serve` makes a private one for its own workers, other processes count in memory."""
+    send_detach: bool = False
+    """The scheduler starts its sends and leaves them to `newsletter worker` processes
+    instead of sending in its own process."""
 
     @field_validator("signup_limit_per_client", "signup_limit_total", "signin_limit_per_client")
     @classmethod

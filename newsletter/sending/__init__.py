@@ -6,7 +6,8 @@ Modules: `sender` (the entry points), `start` (which statuses start, join or res
 send, and the gate a start passes), `decision` (what a person is shown before sending by
 hand), `run` (a call's share of a send: threads, heartbeat, stop), `worker` (one batch:
 claim, deliver, record), `settle` (the issue's status when the workers stop), `retry`,
-`tally`, `dryrun`, `message`, `errors`, and the `ledger` package.
+`tally`, `dryrun`, `message`, `errors`, `standing` (the long-running worker that joins
+every send in progress), and the `ledger` package.
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ from newsletter.sending.ledger import BatchNote, BatchState, LedgerCounts, Recip
 from newsletter.sending.message import issue_message
 from newsletter.sending.sender import issue_status, send_issue, test_send
 from newsletter.sending.settle import resumes_by_itself
+from newsletter.sending.standing import BackendFactory, StandingWorker, work
 from newsletter.sending.tally import ProgressCallback, SendProgress, SendReport, Tally
 
 __all__ = [
+    "BackendFactory",
     "BatchNote",
     "BatchState",
     "Confirmed",
@@ -33,6 +36,7 @@ __all__ = [
     "SendProgress",
     "SendRefused",
     "SendReport",
+    "StandingWorker",
     "Tally",
     "audience_size",
     "issue_message",
@@ -41,4 +45,5 @@ __all__ = [
     "send_decision",
     "send_issue",
     "test_send",
+    "work",
 ]

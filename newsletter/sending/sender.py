@@ -98,6 +98,8 @@ def send_issue(
     on_progress: ProgressCallback | None = None,
     stop: threading.Event | None = None,
     expected: Confirmed | None = None,
+    detach: bool = False,
+    standing: bool = False,
 ) -> SendReport:
     """Send (or resume, or join) issue `issue_number` to its audience; see the module
     docstring for how a send ends.
@@ -110,6 +112,11 @@ def send_issue(
     the outbox only builds them), touches neither the ledger nor the issue's status.
     Setting `stop` (a signal handler, the scheduler shutting down) ends the run between
     batches: a send nobody else is working on is paused, resumable.
+
+    `detach` starts the send (the gate, `expected`, the move to `sending`, the audience
+    snapshot) and returns without sending: standing workers (`standing`) send it. A standing
+    worker joins only a send in progress, and a `stop` makes it leave the send as it is,
+    `sending`, for the other workers or the next one to start: it pauses nothing.
     """
     _check_settings(settings, backend)
     started = time.monotonic()
@@ -117,10 +124,10 @@ def send_issue(
     _check_message(backend, sendable.message)
     if dry_run:
         return dryrun.dry_run(engine, sendable, settings, backend, on_progress)
-    if sendable.issue.status in RUNNABLE:
+    if sendable.issue.status in RUNNABLE and not detach:
         backend.prepare(_active_count(engine))  # e.g. start build processes during the snapshot
-    begun = begin(engine, sendable.issue, settings, expected)
-    if begun == "already sent":
+    begun = begin(engine, sendable.issue, settings, expected, join_only=standing)
+    if detach or begun == "already sent":
         return _report(engine, sendable.issue, begun, started, Counter(Tally(), None))
     # Read the snapshot again now that the issue is `sending`: a re-render committed
     # between the first read and the move cannot reach anyone any more.
@@ -140,6 +147,8 @@ def send_issue(
             except BaseException:
                 settle(run)  # pauses the issue with the stop reason
                 raise
+            if standing and _left(run):
+                break
             if not settle(run):
                 break
     finally:
@@ -147,6 +156,12 @@ def send_issue(
         beat.join()
         ledger.retire_owner(run.owner)
     return _report(engine, sendable.issue, begun, started, counter)
+
+
+def _left(run: SendRun) -> bool:
+    """Whether a standing worker's run stopped for its own sake (asked to stop), not for a
+    cause that concerns every sender (a refused key: `settle` pauses the issue then)."""
+    return run.stopped is not None and not run.stopped.everyone
 
 
 def _report(

@@ -12,6 +12,9 @@ it, or find it already sent. Which statuses may be sent:
   report "already sent".
 - `held` and `cancelled` are refused: an editor decided the issue must not go out.
 
+A standing worker (`join_only`) joins a send in progress and nothing else: any other status
+is refused, so a paused issue waits for whoever paused it (a person, the scheduler).
+
 A send started by a person's decision carries what they were shown (`decision.Confirmed`):
 it starts only if the issue still has that status and that snapshot when its row is locked,
 else it is refused with "changed since you confirmed" and nothing is sent. Joining or
@@ -45,7 +48,12 @@ Begun = Literal["started", "joined", "resumed", "already sent"]
 
 
 def begin(
-    engine: Engine, issue: Issue, settings: Settings, expected: Confirmed | None = None
+    engine: Engine,
+    issue: Issue,
+    settings: Settings,
+    expected: Confirmed | None = None,
+    *,
+    join_only: bool = False,
 ) -> Begun:
     """Move the issue into `sending` (snapshotting the audience) or join/resume its send.
 
@@ -57,6 +65,8 @@ def begin(
     assert issue_id is not None
     with session_scope(engine, immediate=True) as session:
         status = lifecycle.status_of(session, issue_id)
+        if join_only and status != IssueStatus.SENDING:
+            raise SendConflict(f"issue #{issue.number} is {status}; a worker joins only a send")
         if status in NOT_TO_BE_SENT:
             raise SendRefused(
                 f"issue #{issue.number} is {status}; only draft or approved issues are sent"

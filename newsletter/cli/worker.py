@@ -15,21 +15,13 @@ from types import FrameType
 import typer
 
 from newsletter.core.database import get_engine
-from newsletter.core.settings import Settings, get_settings
+from newsletter.core.logs import configure_logging
+from newsletter.core.settings import get_settings
 from newsletter.delivery import Backend
 from newsletter.delivery.registry import provider
 from newsletter.sending import work
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
-
-
-def _configure_logging(settings: Settings) -> None:
-    """How the worker's lines are written (the one place to change it)."""
-    del settings  # the format (NEWSLETTER_LOG_FORMAT) is the logging configuration's to read
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 def _stop_on_signals(stop: threading.Event) -> None:
@@ -55,7 +47,8 @@ def worker() -> None:
     Example: [bold]newsletter worker[/]   (with `newsletter issue send --detach`)
     """
     settings = get_settings()
-    _configure_logging(settings)
+    configure_logging(settings)  # text lines, or JSON lines (NEWSLETTER_LOG_FORMAT)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     engine = get_engine()
     factory = provider(settings)  # a misspelt NEWSLETTER_BACKEND stops the worker here
 

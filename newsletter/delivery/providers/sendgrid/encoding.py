@@ -283,11 +283,11 @@ class _Template:
         self.custom_args_longest = {ISSUE_ARG: p.issue_arg, SUBSCRIBER_ARG: "9" * 20}
 
     def content(self, message: Message) -> tuple[str, str]:
-        """The message's (HTML, text) compacted, once per message (every batch of a send
-        carries the same strings)."""
+        """The message's (HTML, text) compacted, once per message: every batch of a send
+        carries the same strings (the same objects, or equal copies in a build process)."""
         with self._content_lock:
             cached = self._content
-            if cached is None or cached[0] is not message.html or cached[1] is not message.text:
+            if cached is None or cached[0] != message.html or cached[1] != message.text:
                 # Marked before it is compacted: a marker is what says a link is personal
                 # (`%%view_url%%` becomes the issue's plain address), and a mark stays put.
                 marked = mark_action_links(message.html, message.action_urls)

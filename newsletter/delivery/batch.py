@@ -1,7 +1,7 @@
 """A batch whose recipients are built on demand from rows and a link scheme.
 
 To any backend it is a sequence of `Recipient`. A backend that lays out its own request
-(SendGrid) reads `rows` and the scheme's `tokens` instead, and skips the millions of small
+(SendGrid) reads `rows` and the scheme's `token` instead, and skips the millions of small
 dicts a large send would otherwise build.
 """
 
@@ -19,15 +19,17 @@ Row = tuple[int, str, str | None]
 class LinkScheme(Protocol):
     """What fills one issue's placeholders for a recipient (see `newsletter.links`)."""
 
-    view_url: str
     unsubscribe_base: str
-    vote_base: str
-    markers: list[str]
-    """The vote placeholders, in the order `tokens` gives their tokens."""
+    """The List-Unsubscribe URL is this and the recipient's token."""
     issue_arg: str
 
-    def tokens(self, subscriber_id: int) -> tuple[str, list[str]]:
-        """(unsubscribe token, one vote token per marker)."""
+    def token(self, subscriber_id: int) -> str:
+        """The recipient's one token, the value of `placeholders.TOKEN`."""
+        ...
+
+    def compact(self, text: str) -> str:
+        """The message's HTML or text with every per-recipient link laid out around
+        `placeholders.TOKEN`, so that the token alone fills them."""
         ...
 
     def recipient(self, subscriber_id: int, email: str, name: str | None) -> Recipient: ...

@@ -3,6 +3,11 @@
 One render serves every subscriber: the HTML and text carry these markers, and the
 delivery backend replaces them (SendGrid `substitutions`, or a string replace in the
 outbox). Content may not contain the sigil, so a marker can only come from a template.
+
+The snapshot keeps the link markers (`UNSUBSCRIBE`, `VIEW`, one per vote): they say what each
+link is for, whatever the snapshot's age. What fills them changed: a recipient's values
+are now built from one token (`TOKEN`), and the SendGrid request rewrites the markers once
+into links around `TOKEN`, so each recipient sends that one value.
 """
 
 from __future__ import annotations
@@ -14,6 +19,10 @@ SIGIL: Final = "%%"
 """What opens and closes every marker. The content check refuses it in editors' text, so
 delivery can never mistake a reader-visible string for a marker."""
 
+TOKEN: Final = f"{SIGIL}t{SIGIL}"
+"""The recipient's one token. A send lays every per-recipient link out around it (the
+markers below become `{site}/vote/%%t%%/<comparison>/<tool>` and the like, once per
+request), so a recipient's personalization carries one short value, not one per link."""
 UNSUBSCRIBE: Final = f"{SIGIL}unsubscribe_url{SIGIL}"
 VIEW: Final = f"{SIGIL}view_url{SIGIL}"
 VOTE_MARKER: Final = re.compile(re.escape(SIGIL) + r"vote_(\d+)_(\d+)" + re.escape(SIGIL))

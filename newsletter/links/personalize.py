@@ -1,5 +1,5 @@
 """The per-recipient links of one issue: its vote slots and the personaliser that fills
-every placeholder of the snapshot with a subscriber's own signed links."""
+every placeholder of the snapshot with links built from a subscriber's one token."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from newsletter.core.settings import Settings
 from newsletter.delivery import Recipient, placeholders
 from newsletter.delivery.headers import unsubscribe_headers
 from newsletter.delivery.message import ISSUE_ARG, SUBSCRIBER_ARG
-from newsletter.links.tokens import IssueTokens, Signer
+from newsletter.links.tokens import RecipientTokens, Signer
 from newsletter.links.urls import SiteUrls
 
 SAMPLE_SUBSCRIBER_ID: Final = 0
@@ -60,10 +60,14 @@ def vote_slots(issue: Snapshot) -> list[VoteSlot]:
 class Personalizer:
     """Builds each recipient's links for one issue; made once per send, used per recipient.
 
-    A send makes millions of these, so the tokens come from `IssueTokens` (the shared
-    parts prepared once) and the per-recipient work is a few string joins. The parts are
-    public so that a backend can lay out its own request from `tokens` (see
-    `PersonalizedBatch`) with exactly these links.
+    Every link of a recipient's email is built from one token (`RecipientTokens`: subscriber
+    and issue), so per recipient there is one value to sign and to send. `links` says what
+    each of the snapshot's markers becomes around `placeholders.TOKEN`; `compact` rewrites a
+    snapshot that way once per send (a backend that lays out its own request, see
+    `PersonalizedBatch`, then sends `token` alone per recipient), and `recipient` fills the
+    markers directly (the outbox, a test send, the preview). The snapshot's markers are
+    those of every issue, sent or not, so a send resumed on an older snapshot is filled the
+    same way.
     """
 
     def __init__(
@@ -83,36 +87,43 @@ class Personalizer:
         self.view_url = urls.issue(number)
         self.slots = list(slots)
         self.signer = signer
-        self.markers = [slot.marker for slot in self.slots]
         self.unsubscribe_base = urls.unsubscribe_base
-        self.vote_base = urls.vote_base
         self.issue_arg = str(number)
-        self._tokens = IssueTokens(
-            signer, issue_id, [(slot.comparison_id, slot.tool_id) for slot in self.slots]
-        )
+        self.links: dict[str, str] = {
+            placeholders.UNSUBSCRIBE: urls.unsubscribe(placeholders.TOKEN),
+            placeholders.VIEW: self.view_url,
+        }
+        for slot in self.slots:
+            self.links[slot.marker] = urls.vote_choice(
+                placeholders.TOKEN, slot.comparison_id, slot.tool_id
+            )
+        self._tokens = RecipientTokens(signer, issue_id)
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
         # Picklable (for a process that builds requests): what it is made of, not its state.
         parts = (self.issue_id, self.issue_number, self.site, self.slots, self.signer)
         return (_personalizer_from, parts)
 
-    def tokens(self, subscriber_id: int) -> tuple[str, list[str]]:
-        """(unsubscribe token, one vote token per slot): the only per-recipient parts."""
+    def token(self, subscriber_id: int) -> str:
+        """The recipient's one token: the only per-recipient part of every link."""
         return self._tokens.for_subscriber(subscriber_id)
 
+    def compact(self, text: str) -> str:
+        """`text` (the snapshot's HTML or text) with every link marker replaced by its link
+        around `placeholders.TOKEN`: what a recipient's token alone then fills."""
+        return placeholders.fill(text, self.links)
+
     def recipient(self, subscriber_id: int, email: str, name: str | None) -> Recipient:
-        unsubscribe_token, vote_tokens = self._tokens.for_subscriber(subscriber_id)
-        unsubscribe = self.unsubscribe_base + unsubscribe_token
-        values = {placeholders.UNSUBSCRIBE: unsubscribe, placeholders.VIEW: self.view_url}
-        vote_base = self.vote_base
-        for marker, token in zip(self.markers, vote_tokens, strict=True):
-            values[marker] = vote_base + token
+        token = self._tokens.for_subscriber(subscriber_id)
+        values = {placeholders.TOKEN: token}
+        for marker, link in self.links.items():
+            values[marker] = link.replace(placeholders.TOKEN, token)
         return Recipient(
             subscriber_id,
             email,
             name,
             values,
-            unsubscribe_headers(unsubscribe),
+            unsubscribe_headers(self.unsubscribe_base + token),
             {ISSUE_ARG: self.issue_arg, SUBSCRIBER_ARG: str(subscriber_id)},
         )
 

@@ -15,6 +15,10 @@ CONFIRM: Final = "/confirm/{token}"
 UNSUBSCRIBE: Final = "/unsubscribe/{token}"
 RESUBSCRIBE: Final = "/resubscribe/{token}"
 VOTE: Final = "/vote/{token}"
+VOTE_CHOICE: Final = "/vote/{token}/{comparison}/{tool}"
+"""A vote link of an issue's email: the recipient's one token, then what it votes for.
+Under the same prefix as `VOTE` (whose token holds the choice), so everything that knows the
+service's vote links by their prefix (click tracking, the stand-in) knows these too."""
 ISSUE: Final = "/issues/{number}"
 COMPARISON: Final = "/comparisons/{slug}"
 FEED: Final = "/feed.xml"
@@ -54,6 +58,9 @@ class SiteUrls:
 
     def vote(self, token: str) -> str:
         return self.vote_base + token
+
+    def vote_choice(self, token: str, comparison_id: int, tool_id: int) -> str:
+        return f"{self.vote_base}{token}/{comparison_id}/{tool_id}"
 
     def issue(self, number: int) -> str:
         return self.base + ISSUE.format(number=number)

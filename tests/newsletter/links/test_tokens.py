@@ -18,6 +18,7 @@ from newsletter.links.tokens import (
     ExpiredToken,
     IssueTokens,
     Purpose,
+    RecipientTokens,
     Signer,
     TokenError,
     _b64,
@@ -71,6 +72,43 @@ def test_the_token_format_has_not_changed(values: tuple[int, int]) -> None:
     assert signer.confirm_token(values[0], values[1]) == _reference_token(
         b"s3cret", "confirm", *values
     )
+
+
+@settings(max_examples=100, deadline=None)
+@given(values=st.tuples(st.integers(0, 2**40), st.integers(0, 2**40)))
+def test_the_old_link_tokens_are_still_signed_and_read_as_they_were(
+    values: tuple[int, int],
+) -> None:
+    """Vote links of emails already sent carry this exact format; they never expire."""
+    signer = Signer(b"s3cret")
+    vote = signer.vote_token(*values, values[1] + 1, 7)
+    assert vote == _reference_token(b"s3cret", "vote", *values, values[1] + 1, 7)
+    assert signer.verify(Purpose.VOTE, vote) == (*values, values[1] + 1, 7)
+
+
+@settings(max_examples=200, deadline=None)
+@given(subscriber=st.integers(0, 2**40), issue=st.integers(0, 2**31))
+def test_recipient_tokens_are_exactly_the_signers_and_of_their_own_purpose(
+    subscriber: int, issue: int
+) -> None:
+    signer = Signer(b"s3cret")
+    token = RecipientTokens(signer, issue).for_subscriber(subscriber)
+    assert token == signer.recipient_token(subscriber, issue)
+    assert token == _reference_token(b"s3cret", "recipient", subscriber, issue)
+    assert signer.verify(Purpose.RECIPIENT, token) == (subscriber, issue)
+    # Same two values as an unsubscribe token, yet neither stands for the other.
+    with pytest.raises(TokenError):
+        signer.verify(Purpose.UNSUBSCRIBE, token)
+    with pytest.raises(TokenError):
+        signer.verify(Purpose.RECIPIENT, signer.unsubscribe_token(subscriber, issue))
+    with pytest.raises(TokenError):
+        Signer(b"another secret").verify(Purpose.RECIPIENT, token)
+
+
+def test_a_recipient_token_is_short() -> None:
+    """Two of them travel per recipient (the substitution and List-Unsubscribe): a million
+    subscribers' ids and a long-lived list's issue ids keep it at 24 characters."""
+    assert len(Signer(b"s3cret").recipient_token(2_000_000, 10_000)) == 24
 
 
 # ------------------------------------------------------------------ one spelling per token

@@ -93,7 +93,8 @@ def sample_links(engine: Engine, settings: Settings, issue: Issue) -> dict[str, 
     """The sample subscriber's unsubscribe and vote links, as the preview fills them."""
     with session_scope(engine) as session:
         values = sample_recipient(session, issue, settings).substitutions
-    return {marker: url for marker, url in values.items() if marker != placeholders.VIEW}
+    links = (placeholders.VIEW, placeholders.TOKEN)  # not a link / the token alone
+    return {marker: url for marker, url in values.items() if marker not in links}
 
 
 def every_link(engine: Engine, settings: Settings, root: Path) -> Links:

@@ -1,7 +1,8 @@
 """A batch as the JSON body of one mail/send request, checked against SendGrid's limits.
 
 One request carries up to 1,000 personalizations, one recipient each: the rendered HTML and
-text travel once per request and each recipient's links arrive as `substitutions`. The body
+text travel once per request and each recipient's links arrive as `substitutions` (for the
+sender's batches, a single one: the recipient's token, see `_Template`). The body
 is checked before it is sent: a request SendGrid would refuse is refused here
 (`LimitError`), with the reason, and nothing goes out.
 
@@ -25,6 +26,7 @@ import json
 import threading
 import weakref
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any, Final
 
 from newsletter.core.text import without_controls
@@ -50,8 +52,8 @@ from newsletter.delivery.providers.sendgrid.limits import (
 from newsletter.delivery.providers.sendgrid.links import mark_action_links
 
 TOKEN_MAX_CHARS: Final = 100
-"""A token is a few base64 integers, a dot and a 16-character MAC: the template proves the
-limits once for tokens this long instead of measuring every recipient's."""
+"""A token is two base64 integers, a dot and a 16-character MAC: the template proves the
+limits once for a token this long instead of measuring every recipient's."""
 
 
 _MAX_BODY_MB: Final = MAX_BODY_BYTES // 2**20
@@ -250,43 +252,57 @@ def _json_address(email: str) -> str:
 
 class _Template:
     """The JSON text of one personalization of a `PersonalizedBatch`, laid out once per
-    Personalizer: per recipient only the address, the name, the id and the tokens (base64url
-    and so JSON-safe as they are) are filled in. Equal, once parsed, to what `build_body`
-    makes of the same recipients (a test holds them together)."""
+    Personalizer: per recipient only the address, the name, the id and the one token
+    (base64url and so JSON-safe as it is) are filled in.
+
+    The request's HTML and text are the scheme's `compact` form of the message's (every
+    per-recipient link laid out around `placeholders.TOKEN`), so a personalization carries
+    one substitution, the List-Unsubscribe headers and the subscriber's id; the issue's id
+    is left to the request's own custom_args when they name the same issue (SendGrid merges
+    the two, and every event carries both). What each recipient receives is what
+    `build_body` sends for the same recipients (a test holds them together)."""
 
     def __init__(self, p: LinkScheme) -> None:
+        self.scheme = p
         unsubscribe_base = _json(p.unsubscribe_base)[1:-1]
-        vote_base = _json(p.vote_base)[1:-1]
-        self.substitutions = '}],"substitutions":{' + _json(placeholders.UNSUBSCRIBE) + ':"'
-        self.substitutions += unsubscribe_base
-        self.view = f'",{_json(placeholders.VIEW)}:{_json(p.view_url)}'
-        self.votes = [f',{_json(marker)}:"{vote_base}' for marker in p.markers]
-        self.headers = f'}},"headers":{{{_json(LIST_UNSUBSCRIBE)}:"<{unsubscribe_base}'
-        self.custom_args = (
-            f'>",{_json(LIST_UNSUBSCRIBE_POST)}:{_json(ONE_CLICK)}}},'
-            f'"custom_args":{{{_json(ISSUE_ARG)}:{_json(p.issue_arg)},{_json(SUBSCRIBER_ARG)}:"'
+        self.substitutions = '}],"substitutions":{' + _json(placeholders.TOKEN) + ':"'
+        self.headers = f'"}},"headers":{{{_json(LIST_UNSUBSCRIBE)}:"<{unsubscribe_base}'
+        after_headers = f'>",{_json(LIST_UNSUBSCRIBE_POST)}:{_json(ONE_CLICK)}}},"custom_args":{{'
+        subscriber = f'{_json(SUBSCRIBER_ARG)}:"'
+        self.custom_args = after_headers + subscriber
+        self.custom_args_with_issue = (
+            f"{after_headers}{_json(ISSUE_ARG)}:{_json(p.issue_arg)},{subscriber}"
         )
-        self.tokens = p.tokens
-        # The limits, proven once for the longest tokens instead of measured per recipient.
-        longest = "x" * TOKEN_MAX_CHARS
-        values = {
-            placeholders.UNSUBSCRIBE: p.unsubscribe_base + longest,
-            placeholders.VIEW: p.view_url,
-        }
-        values.update({marker: p.vote_base + longest for marker in p.markers})
-        self.within_limits = _json_bytes(values) <= MAX_MAP_BYTES
+        self.token = p.token
+        self._content: tuple[str, str, str, str] | None = None
+        self._content_lock = threading.Lock()
+        # The limits, proven once for the longest token instead of measured per recipient.
+        self.within_limits = _json_bytes({placeholders.TOKEN: "x" * TOKEN_MAX_CHARS}) <= (
+            MAX_MAP_BYTES
+        )
         self.custom_args_longest = {ISSUE_ARG: p.issue_arg, SUBSCRIBER_ARG: "9" * 20}
 
-    def render(self, subscriber_id: int, email: str, name: str | None) -> str:
-        unsubscribe, votes = self.tokens(subscriber_id)
+    def content(self, message: Message) -> tuple[str, str]:
+        """The message's (HTML, text) compacted, once per message: every batch of a send
+        carries the same strings (the same objects, or equal copies in a build process)."""
+        with self._content_lock:
+            cached = self._content
+            if cached is None or cached[0] != message.html or cached[1] != message.text:
+                # Marked before it is compacted: a marker is what says a link is personal
+                # (`%%view_url%%` becomes the issue's plain address), and a mark stays put.
+                marked = mark_action_links(message.html, message.action_urls)
+                html, text = self.scheme.compact(marked), self.scheme.compact(message.text)
+                cached = self._content = (message.html, message.text, html, text)
+            return cached[2], cached[3]
+
+    def render(self, subscriber_id: int, email: str, name: str | None, custom_args: str) -> str:
+        token = self.token(subscriber_id)
         display = display_name(name)
         parts = ['{"to":[{"email":', _json_address(email)]
         if display:
             parts += (',"name":', _json(display))
-        parts += (self.substitutions, unsubscribe, self.view)
-        for key, token in zip(self.votes, votes, strict=True):
-            parts += (key, token, '"')
-        parts += (self.headers, unsubscribe, self.custom_args, str(subscriber_id), '"}}')
+        parts += (self.substitutions, token, self.headers, token, custom_args)
+        parts += (str(subscriber_id), '"}}')
         return "".join(parts)
 
 
@@ -316,9 +332,16 @@ def encode_request(message: Message, recipients: Sequence[Recipient]) -> str:
     check_message(message)
     if _json_bytes({**message.custom_args, **template.custom_args_longest}) > MAX_MAP_BYTES:
         return json.dumps(build_body(message, list(recipients)))
-    rest = json.dumps(_body_without_personalizations(message))
+    html, text_part = template.content(message)
+    rest = json.dumps(_body_without_personalizations(replace(message, html=html, text=text_part)))
+    if message.custom_args.get(ISSUE_ARG) == recipients.personalizer.issue_arg:
+        custom_args = template.custom_args  # the request's own names the issue
+    else:
+        custom_args = template.custom_args_with_issue
     render = template.render
-    personalizations = ",".join([render(sid, email, name) for sid, email, name in recipients.rows])
+    personalizations = ",".join(
+        [render(sid, email, name, custom_args) for sid, email, name in recipients.rows]
+    )
     text = f'{{"personalizations":[{personalizations}],{rest[1:]}'
     if len(text) * 4 >= MAX_BODY_BYTES and len(text.encode()) >= MAX_BODY_BYTES:
         raise LimitError(

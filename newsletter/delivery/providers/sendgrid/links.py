@@ -7,9 +7,9 @@ rewritten: a redirect through a third party changes what the subscriber's click 
 who learns of it, mail scanners following the redirect would count as clicks, and a vote
 would turn into a tracked click. MJML drops attributes it does not know, so the mark is
 added here, to the HTML as it leaves for SendGrid: once per message (it is cached), to each
-`<a>` whose `href` is a per-recipient placeholder or begins with one of the message's
-action URLs. Every other link (the tools' sites, the site's comparison pages) is content
-and stays trackable.
+`<a>` whose `href` holds a per-recipient placeholder (a whole link, or the recipient's token
+inside one) or begins with one of the message's action URLs. Every other link (the tools'
+sites, the site's comparison pages) is content and stays trackable.
 
 The tags are found by the standard library's HTML tokenizer, not by a pattern: it knows
 comments, `<script>`/`<style>` bodies and quoted attributes, so a `<a` inside any of them is
@@ -66,9 +66,10 @@ class _LinkFinder(HTMLParser):
 
 
 def acts_for_the_recipient(href: str, action_urls: Sequence[str]) -> bool:
-    """Whether a link acts for the recipient: its address is a per-recipient placeholder
-    (filled per recipient: unsubscribe, vote, view) or one of the site's action URLs."""
-    if href.startswith(placeholders.SIGIL) and placeholders.ANY_MARKER.match(href):
+    """Whether a link acts for the recipient: its address holds a per-recipient placeholder
+    (filled per recipient: a whole link, `%%unsubscribe_url%%`, or the token inside one,
+    `.../vote/%%t%%/1/2`) or begins with one of the site's action URLs."""
+    if placeholders.SIGIL in href and placeholders.ANY_MARKER.search(href):
         return True
     return any(href.startswith(prefix) for prefix in action_urls if prefix)
 

@@ -18,7 +18,9 @@ from newsletter.delivery import (
     PersonalizedBatch,
     Recipient,
     TransientFailure,
+    placeholders,
 )
+from newsletter.delivery.headers import LIST_UNSUBSCRIBE
 from newsletter.delivery.providers.sendgrid import (
     BUILD_PROCESS_MINIMUM,
     LimitError,
@@ -216,4 +218,7 @@ def test_build_processes_send_the_same_request(standin: StandIn) -> None:
     assert caught.value.stops_send
     [request] = standin.requests
     assert [q.to for q in request.personalizations] == [(r[1].lower(),) for r in valid]
-    assert request.personalizations[0].substitutions == p.recipient(*ROWS[0]).substitutions
+    first = p.recipient(*ROWS[0])
+    text, _ = request.render(request.personalizations[0])  # what the recipient reads
+    assert text == placeholders.fill(message().text, first.substitutions)
+    assert request.personalizations[0].headers[LIST_UNSUBSCRIBE] == first.headers[LIST_UNSUBSCRIBE]

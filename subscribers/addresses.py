@@ -45,13 +45,14 @@ class InvalidName(InvalidSubscriberInput):
 # DOT_ATOM_TEXT_HOSTNAME) whose last one ends with a letter (its DOMAIN_NAME_REGEX). All ASCII:
 # so no display name, no quotes, no Unicode normalisation, no IDNA; UTS-46 only lower-cases.
 _ATEXT = r"[A-Za-z0-9_!#$%&'*+\-/=?^`{|}~]+"
-_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"  # at most 63 characters
 _PLAIN = re.compile(
-    rf"{_ATEXT}(?:\.{_ATEXT})*@(?:{_LABEL}\.)+(?:[A-Za-z0-9][A-Za-z0-9-]*)?[A-Za-z]"
+    rf"{_ATEXT}(?:\.{_ATEXT})*@(?:{_LABEL}\.)+(?:[A-Za-z0-9][A-Za-z0-9-]{{0,61}})?[A-Za-z]"
 )
 _ADDRESS_MAX = 254  # email_validator's EMAIL_MAX_LENGTH
-_DOMAIN_MAX = 253  # its DOMAIN_MAX_LENGTH
-_LABEL_MAX = 63  # its DNS_LABEL_LENGTH_LIMIT
+_DOMAIN_MAX = 253  # its DOMAIN_MAX_LENGTH (a label's 63 is in the pattern)
+# ".local" for "local": "." + domain ends with one if the domain is that name or under it.
+_SPECIAL_USE = tuple("." + name for name in email_validator.SPECIAL_USE_DOMAIN_NAMES)
 
 
 def _plain(candidate: str) -> str | None:
@@ -60,15 +61,13 @@ def _plain(candidate: str) -> str | None:
     sake alone: None means "ask the library", not "invalid"."""
     if len(candidate) > _ADDRESS_MAX or not _PLAIN.fullmatch(candidate):
         return None
-    domain = candidate[candidate.index("@") + 1 :].lower()
+    lowered = candidate.lower()
+    domain = lowered[lowered.index("@") + 1 :]
     if len(domain) > _DOMAIN_MAX or "--" in domain:  # "--": R-LDH labels, Punycode
         return None
-    if any(len(label) > _LABEL_MAX for label in domain.split(".")):
+    if ("." + domain).endswith(_SPECIAL_USE):
         return None
-    for special in email_validator.SPECIAL_USE_DOMAIN_NAMES:
-        if domain == special or domain.endswith("." + special):
-            return None
-    return candidate.lower()
+    return lowered
 
 
 def normalize_email(raw: str) -> str:

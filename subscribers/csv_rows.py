@@ -46,7 +46,7 @@ import csv
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import TextIO
+from typing import Final, TextIO
 
 from subscribers.addresses import InvalidAddress, InvalidName, normalize_email, normalize_name
 from subscribers.csv_lines import Lines, Record, Unreadable, records
@@ -80,12 +80,16 @@ class CsvRow:
     raw: str  # the email cell as written
 
 
+_AROUND: Final = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005"
+    "\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000" + _BOM
+)
+"""Every character `str.strip()` removes (those of `str.isspace`), and the byte order mark."""
+
+
 def trim(cell: str) -> str:
-    """A cell without the whitespace and byte order marks around it."""
-    trimmed = cell.strip()
-    while trimmed.startswith(_BOM) or trimmed.endswith(_BOM):
-        trimmed = trimmed.strip(_BOM).strip()
-    return trimmed
+    """A cell without the whitespace and byte order marks around it (in any mixture)."""
+    return cell.strip(_AROUND)
 
 
 def address_of(cell: str) -> str:
@@ -307,7 +311,8 @@ def parse_row(
         return BadRow(label, start, raw, str(exc))
     name_cell = cells[name_at] if name_at is not None and name_at < len(cells) else ""
     try:
-        name = normalize_name(restore_cell(trim(name_cell)))
+        cell = trim(name_cell)
+        name = normalize_name(restore_cell(cell) if "'" in cell else cell)  # (' marks only)
     except InvalidName as exc:
         spans = f" (the row runs from line {start} to {end})" if end > start else ""
         return BadRow(label, start, raw, str(exc) + spans)

@@ -3,33 +3,22 @@ one transaction, the new addresses inserted with their first status change.
 
 Duplicates within the file are found through a TEMPORARY table of (address, first line) on
 the import's own connection, not a Python set, so memory does not grow with the file.
+
+Each step is one statement whatever the batch's size (`import_sql`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
-
-from sqlalchemy import Column, Connection, Integer, MetaData, String, Table, insert, select
+from sqlalchemy import Column, Connection, Integer, MetaData, String, Table
 
 from newsletter.core.clock import utcnow
-from newsletter.core.sql import insert_ignoring_conflicts, table_of
+from newsletter.core.sql import table_of
 from subscribers.addresses import normalized_hash
 from subscribers.csv_rows import CsvRow
 from subscribers.import_report import BadRow, ImportReport
-from subscribers.models import (
-    SUPPRESSED,
-    ForgottenAddress,
-    Source,
-    Status,
-    StatusChange,
-    Subscriber,
-)
+from subscribers.import_sql import SEEN, TEMP_SCHEMA, BulkSql
+from subscribers.models import SUPPRESSED, Source, Status, StatusChange, Subscriber
 from subscribers.status import first_change_row, first_status_fields
-
-_IN_CHUNK = 500  # bound parameters per IN (...), far below SQLite's limit
-_SEEN = "subscriber_import_seen"
-_TEMP_SCHEMA = {"sqlite": "temp", "postgresql": "pg_temp"}
 
 
 class BatchStore:
@@ -43,25 +32,23 @@ class BatchStore:
         self.source = source
         self.reason = reason
         self.report = report
+        self.sql = BulkSql(dialect)
         self.subscriber = table_of(Subscriber)
         self.history = table_of(StatusChange)
-        self.forgotten = table_of(ForgottenAddress)
         self.seen = Table(
-            _SEEN,
+            SEEN,
             MetaData(),
             Column("email", String(320), primary_key=True),
             Column("line", Integer, nullable=False),
-            schema=_TEMP_SCHEMA.get(dialect),
-        )
-        self.insert = insert_ignoring_conflicts(dialect, self.subscriber).returning(
-            self.subscriber.c.id, self.subscriber.c.email
+            schema=TEMP_SCHEMA.get(dialect),
         )
 
     def store(self, conn: Connection, batch: list[CsvRow], bad: list[BadRow]) -> None:
         """Classify the batch (earlier in the file, on the list, suppressed, forgotten) and
         insert what is new; rows refused go to `bad`. Inside the caller's transaction."""
-        seen, sub = self.seen, self.subscriber
-        earlier = dict(self._select_in(conn, [seen.c.email, seen.c.line], seen.c.email, batch))
+        sql = self.sql
+        emails = sql.values(emails=[r.email for r in batch])
+        earlier: dict[str, int] = dict(conn.execute(sql.earlier, emails).all())
         fresh: list[CsvRow] = []
         for row in batch:
             first = earlier.get(row.email)
@@ -71,15 +58,16 @@ class BatchStore:
                 fresh.append(row)
         if not fresh:
             return
-        conn.execute(insert(seen), [{"email": r.email, "line": r.line} for r in fresh])
-        statuses = dict(self._select_in(conn, [sub.c.email, sub.c.status], sub.c.email, fresh))
+        lines = sql.values(emails=[r.email for r in fresh], lines=[r.line for r in fresh])
+        conn.execute(sql.remember, lines)
+        if len(fresh) < len(batch):
+            emails = sql.values(emails=[r.email for r in fresh])
+        statuses: dict[str, str] = dict(conn.execute(sql.statuses, emails).all())
         hashes = {r.email: normalized_hash(r.email) for r in fresh if r.email not in statuses}
-        tombstones = {
-            h
-            for (h,) in self._select_in(
-                conn, [self.forgotten.c.email_hash], self.forgotten.c.email_hash, hashes.values()
-            )
-        }
+        tombstones: set[str] = set()
+        if hashes:
+            found = conn.execute(sql.tombstones, sql.values(hashes=list(hashes.values())))
+            tombstones = set(found.scalars())
         new: list[CsvRow] = []
         for row in fresh:
             status = statuses.get(row.email)
@@ -96,33 +84,25 @@ class BatchStore:
             self._insert(conn, new)
 
     def _insert(self, conn: Connection, new: list[CsvRow]) -> None:
-        at = utcnow()
+        """The new rows, then their first status change; a row someone else added since
+        the batch was classified is not inserted and counts as unchanged."""
+        at, sql = utcnow(), self.sql
         fields = first_status_fields(self.status, reason=self.reason, at=at)
-        source = self.source.value
-        params = [{"email": r.email, "name": r.name, "source": source, **fields} for r in new]
-        inserted = conn.execute(self.insert, params).all()
-        # A row missing from RETURNING was added by someone else since the SELECT.
-        self.report.imported += len(inserted)
-        self.report.unchanged += len(new) - len(inserted)
-        if inserted:
-            history = [
-                first_change_row(sid, self.status, reason=self.reason, source=self.source, at=at)
-                for sid, _ in inserted
-            ]
-            conn.execute(insert(self.history), history)
+        fields["source"] = self.source.value
+        rows = sql.values(emails=[r.email for r in new], names=[r.name for r in new])
+        statement = sql.insert_subscribers(self.subscriber, fields)
+        inserted = conn.execute(statement, {**fields, **rows})
+        ids = sorted(inserted.scalars())
+        self.report.imported += len(ids)
+        self.report.unchanged += len(new) - len(ids)
+        if ids:
+            change = first_change_row(0, self.status, reason=self.reason, source=self.source, at=at)
+            del change["subscriber_id"]
+            statement = sql.insert_history(self.history, change)
+            conn.execute(statement, {**change, **sql.values(ids=ids)})
 
     def _bad(self, row: CsvRow, reason: str) -> BadRow:
         return BadRow(self.report.label, row.line, row.raw, reason)
-
-    def _select_in(
-        self, conn: Connection, columns: list[Any], key: Any, values: Iterable[Any]
-    ) -> list[tuple[Any, ...]]:
-        keys = [v.email if isinstance(v, CsvRow) else v for v in values]
-        found: list[tuple[Any, ...]] = []
-        for i in range(0, len(keys), _IN_CHUNK):
-            query = select(*columns).where(key.in_(keys[i : i + _IN_CHUNK]))
-            found.extend(tuple(row) for row in conn.execute(query))
-        return found
 
     def create_seen(self, conn: Connection) -> None:
         with conn.begin():
@@ -141,6 +121,6 @@ class BatchStore:
             conn.invalidate()
 
     def _drop_statement(self, conn: Connection) -> None:
-        schema = _TEMP_SCHEMA.get(self.dialect)
-        qualified = f"{schema}.{_SEEN}" if schema else _SEEN
+        schema = TEMP_SCHEMA.get(self.dialect)
+        qualified = f"{schema}.{SEEN}" if schema else SEEN
         conn.exec_driver_sql(f"DROP TABLE IF EXISTS {qualified}")

@@ -8,8 +8,9 @@ found; the report keeps counts and only the first BAD_ROWS_KEPT of them.
 
 Modules: `csv_rows` reads the header and the rows (its docstring holds the rules of the
 format: the separator, rows over several lines, addresses and names as written),
-`csv_lines` numbers the physical lines under the csv reader, `import_store` writes each
-batch, `import_report` holds what is reported.
+`csv_lines` numbers the physical lines under the csv reader, `import_reader` reads them
+in a thread of its own a batch ahead of the writes, `import_store` writes each batch (with
+the statements of `import_sql`), `import_report` holds what is reported.
 
 Line numbers are physical lines (the header is line 1), so a quoted field spanning lines
 does not shift the lines reported after it.
@@ -26,6 +27,7 @@ from sqlalchemy import Connection, Engine
 
 from subscribers.csv_rows import CsvFile, CsvRow
 from subscribers.errors import InvalidSubscriberInput
+from subscribers.import_reader import BatchReader
 from subscribers.import_report import BAD_ROWS_KEPT, BadRow, ImportFailed, ImportReport
 from subscribers.import_store import BatchStore
 from subscribers.models import Source, Status
@@ -119,37 +121,17 @@ class _Import:
         return self.report
 
     def _rows(self, conn: Connection, csv_file: CsvFile) -> None:
-        batch: list[CsvRow] = []
-        bad: list[BadRow] = []
-        first_line: dict[str, int] = {}  # this batch only
-        rows = csv_file.rows()
-        while True:
-            try:
-                row = next(rows)
-            except StopIteration:
-                break
-            except UnicodeDecodeError as exc:
-                self._flush(conn, batch, bad)
-                raise ImportFailed(
-                    f"{self.label}:{csv_file.lines.next_number}: not UTF-8 ({exc.reason}); "
-                    f"the rows before it were processed ({self.report.imported} imported)",
-                    self.report,
-                ) from None
-            self.report.rows += 1
-            if isinstance(row, BadRow):
-                bad.append(row)
-            else:
-                first = first_line.get(row.email)
-                if first is not None:
-                    reason = f"duplicate in file (first on line {first})"
-                    bad.append(BadRow(self.label, row.line, row.raw, reason))
-                else:
-                    first_line[row.email] = row.line
-                    batch.append(row)
-            if len(batch) >= self.batch_size:
-                self._flush(conn, batch, bad)
-                batch, bad, first_line = [], [], {}
-        self._flush(conn, batch, bad)
+        with BatchReader(csv_file, self.batch_size, self.label) as reader:
+            for batch in reader.batches():
+                self.report.rows = batch.read
+                self._flush(conn, batch.rows, batch.bad)
+                if batch.failure is not None:
+                    line, reason = batch.failure
+                    raise ImportFailed(
+                        f"{self.label}:{line}: not UTF-8 ({reason}); "
+                        f"the rows before it were processed ({self.report.imported} imported)",
+                        self.report,
+                    )
 
     def _flush(self, conn: Connection, batch: list[CsvRow], bad: list[BadRow]) -> None:
         """One transaction: classify the batch against the list, insert the new rows."""

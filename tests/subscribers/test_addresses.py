@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import unicodedata
+from collections.abc import Callable
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from newsletter.core.text import BIDI_CONTROLS
@@ -19,7 +20,9 @@ from subscribers.addresses import (
     form_name,
     normalize_email,
     normalize_name,
+    validated_email,
 )
+from subscribers.addresses import _plain as _plain
 
 
 @pytest.mark.parametrize(
@@ -110,3 +113,143 @@ def test_the_length_limit_applies_to_the_clean_name() -> None:
     assert cut is not None
     assert len(cut) <= NAME_MAX
     assert cut == cut.strip()
+
+
+# -- the plain-ASCII shortcut against email-validator ------------------------------------
+
+
+def _outcome(check: Callable[[str], str], raw: str) -> str:
+    """What a check says of `raw`: the stored spelling, or the reason it is refused."""
+    try:
+        return "ok " + check(raw)
+    except InvalidAddress as exc:
+        return "refused " + str(exc)
+
+
+def _library(raw: str) -> str:
+    """email-validator alone, as `normalize_email` was before the shortcut."""
+    candidate = raw.strip()
+    if not candidate:
+        raise InvalidAddress("not a valid address: it is empty")
+    return validated_email(candidate)
+
+
+def _agree(raw: str) -> None:
+    assert _outcome(normalize_email, raw) == _outcome(_library, raw), repr(raw)
+
+
+ATEXT = "!#$%&'*+-/=?^_`{|}~"
+# Everything the shortcut's rule is near: atext, the specials of the syntax, whitespace,
+# characters that case-fold or normalise into ASCII (Kelvin sign, long s, dotless i,
+# fullwidth and ideographic dots, fullwidth @), combining marks, bidi and zero-width.
+TRICKY = (
+    "aAzZ09.-@" + ATEXT + '"\\<>()[],;: \t\r\n\x00\x7f'
+    "\u212a\u017f\u0131\u0130\uff0e\u3002\uff20\ufe6b\u0301\u0338\u200b\u200d\u202e\u00df\u00e9"
+)
+SPECIAL_TLDS = ["com", "COM", "c0m", "c-m", "a1", "1", "x", "arpa", "invalid", "local",
+                "localhost", "onion", "test", "Test", "example", "LocalHost"]  # fmt: skip
+
+atoms = st.text("abcXYZ019" + ATEXT, min_size=1, max_size=10)
+locals_ = st.one_of(
+    st.lists(atoms, min_size=1, max_size=3).map(".".join),
+    st.text("abcXYZ019." + ATEXT, max_size=12),
+    st.text(TRICKY, max_size=6),
+    st.sampled_from(["info", "Postmaster", '"quoted"', '"a@b"', "a..b", ".a", "a.", "x" * 64]),
+)
+labels = st.one_of(
+    st.text("abcxnXN019-", min_size=1, max_size=8),
+    st.text("abcxnzXN019-\u00e9\u212a\uff0e", max_size=8),
+    st.integers(60, 66).map(lambda n: "l" * n),  # around 63, alone and several together
+    st.sampled_from(["xn--80ak6aa92e", "XN--80AK6AA92E", "xn--", "ab--cd", "a--", "-a", "a-"]),
+)
+tlds = st.one_of(st.sampled_from(SPECIAL_TLDS), st.text("abzAZ09-", min_size=1, max_size=4))
+
+
+@st.composite
+def addresses(draw: st.DrawFn) -> str:
+    """Mostly near-valid addresses (a local part, an @, labels, a top-level domain), with
+    padding, lengths around the limits, special-use names, and doubled or missing parts."""
+    local = draw(locals_)
+    domain = ".".join([*draw(st.lists(labels, max_size=5)), draw(tlds)])
+    at = draw(st.sampled_from(["@", "@", "@", "@", "@", "@@", "", "\uff20"]))
+    pad = draw(st.sampled_from(["", "", " ", "\t", "\u00a0", "\n"]))
+    length = draw(st.sampled_from([None, None, 253, 254, 255, 256]))  # around the limit
+    if length is not None:
+        local += "x" * max(0, length - len(local + at + domain))
+    return pad + local + at + domain + pad
+
+
+@settings(max_examples=1000)
+@given(st.one_of(addresses(), st.text(TRICKY, max_size=24), st.text(max_size=16)))
+def test_the_shortcut_gives_the_libraries_verdict_and_spelling(raw: str) -> None:
+    _agree(raw)
+
+
+@given(addresses())
+def test_what_the_shortcut_accepts_the_library_accepts_unchanged_but_for_case(raw: str) -> None:
+    plain = _plain(raw.strip())
+    if plain is not None:
+        assert plain == validated_email(raw.strip())
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "ada@example.com",
+        "ADA@EXAMPLE.COM",
+        "Info@Example.com",  # RFC 2142 names: the library lower-cases them too
+        "a@b.co",
+        "a@b.c1",  # top-level domain ending in a digit
+        "a@1.2.3.4",
+        "a@[1.2.3.4]",
+        "a@localhost",
+        "a@b.localhost",
+        "a@x.test",
+        "a@x.TEST",
+        "a@x.onion",
+        "a@x.arpa",
+        "a@x.invalid",
+        "a@example",
+        "a@ab--cd.com",
+        "a@xn--80ak6aa92e.com",  # Punycode: the library stores it as Unicode
+        "a@XN--80AK6AA92E.COM",
+        "a@-a.com",
+        "a@a-.com",
+        "a@a..com",
+        "a@.a.com",
+        "a@a.com.",
+        ".a@b.com",
+        "a.@b.com",
+        "a..b@c.com",
+        '"a"@b.com',
+        '"a b"@c.com',
+        "Ada <ada@example.com>",
+        "<ada@example.com>",
+        "a@b@c.com",
+        "a\u212a@b.com",  # Kelvin sign
+        "a@\u212a.com",
+        "a@b\uff0ecom",  # fullwidth dot
+        "a@b\u3002com",
+        "a\uff20b.com",
+        "a@\u0130.com",
+        "zo\u00eb@ex\u00e4mple.com",
+        "e\u0301@b.com",  # combining accent
+        "a@b.com\u200b",
+        "a\u202e@b.com",
+        "a@b.com\n",
+        "a\nb@c.com",
+        "a b@c.com",
+        "x" * 64 + "@b.com",
+        "x" * 65 + "@b.com",
+        "a@" + "l" * 63 + ".com",
+        "a@" + "l" * 64 + ".com",
+        "a@" + ".".join(["d" * 62] * 4) + ".com",  # domain over 253
+        "x" * 240 + "@bb.com",  # 247: under 254
+        "x" * 247 + "@bb.com",  # 254: at the limit
+        "x" * 248 + "@bb.com",  # 255: over
+        "!#$%&'*+-/=?^_`{|}~@b.com",
+        "a@b.c-m",
+    ],
+)
+def test_known_edge_cases_get_the_libraries_answer(raw: str) -> None:
+    _agree(raw)

@@ -5,6 +5,7 @@ the rows after them from being read."""
 from __future__ import annotations
 
 import io
+import sys
 import time
 from typing import Any
 
@@ -13,6 +14,7 @@ from sqlalchemy import Engine
 
 from newsletter.core.database import session_scope
 from subscribers import csv_lines
+from subscribers.csv_rows import _AROUND, trim
 from subscribers.importer import BadRow, ImportFailed, ImportReport, import_csv
 from subscribers.service import list_subscribers
 
@@ -392,3 +394,10 @@ def test_a_cell_on_several_lines_among_the_swallowed_ones_is_read_whole(engine: 
         "d@example.com": "Dan",
     }
     assert (report.rows, report.imported, report.bad) == (4, 3, 1)
+
+
+def test_a_cell_is_trimmed_of_every_whitespace_and_byte_order_mark_in_any_mixture() -> None:
+    spaces = "".join(c for c in map(chr, range(sys.maxunicode + 1)) if c.isspace())
+    assert set(_AROUND) == set(spaces) | {"\ufeff"}
+    assert trim("\ufeff \u3000\ufeffAda Lovelace\u00a0\ufeff\t") == "Ada Lovelace"
+    assert trim(" a \ufeff b ") == "a \ufeff b"

@@ -4,6 +4,7 @@ re-runs that change nothing, flat memory, and cells a spreadsheet cannot run."""
 from __future__ import annotations
 
 import io
+import threading
 import time
 import tracemalloc
 from pathlib import Path
@@ -326,3 +327,59 @@ def test_import_of_100000_rows_keeps_memory_flat(tmp_path: Path) -> None:
         tracemalloc.stop()
     assert len(held) == rows
     assert set_peak > bound
+
+
+def _readers() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "import-reader"]
+
+
+def test_a_file_that_stops_being_utf8_keeps_the_batches_before_it(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """The rows are read a batch or two ahead of the writes: the batches before the place
+    the decoder stopped are stored all the same, and the message says how many went in.
+    (The decoder reads the file in chunks: it stops at the chunk that holds the bad byte.)"""
+    path = tmp_path / "half.csv"
+    good = "".join(f"r{i}@example.com\n" for i in range(2000))  # past the decoder's chunk
+    path.write_bytes(b"email\n" + good.encode() + b"b\xe9b@example.com\nlast@example.com\n")
+    with (
+        path.open(encoding="utf-8", newline="") as stream,
+        pytest.raises(ImportFailed, match=r"^half\.csv:\d+: not UTF-8 ") as caught,
+    ):
+        import_csv(engine, stream, confirmed=False, batch_size=300, label="half.csv")
+    report = caught.value.report
+    assert 300 < report.imported == report.rows <= 2000
+    assert str(caught.value).endswith(f"({report.imported} imported)")
+    with engine.connect() as conn:
+        count = conn.execute(text("SELECT COUNT(*) FROM subscriber")).scalar_one()
+    assert count == report.imported
+    assert _readers() == []
+
+
+class _Enough(Exception):
+    pass
+
+
+def test_a_callback_that_raises_stops_the_import_after_its_batch(engine: Engine) -> None:
+    """As the desk's import does when the server stops: the batches written stay, nothing
+    after them is written, and the reading thread ends with the import."""
+    content = "email\n" + "".join(f"r{i}@example.com\n" for i in range(100))
+    seen: list[int] = []
+
+    def progress(rows: int) -> None:
+        seen.append(rows)
+        if rows >= 20:
+            raise _Enough
+
+    with pytest.raises(_Enough):
+        import_csv(
+            engine,
+            io.StringIO(content, newline=""),
+            confirmed=False,
+            batch_size=10,
+            on_progress=progress,
+        )
+    assert seen == [10, 20]
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT COUNT(*) FROM subscriber")).scalar_one() == 20
+    assert _readers() == []

@@ -80,7 +80,7 @@ def serve(
     engine = get_engine()
     log_config = uvicorn_log_config(settings) or uvicorn.config.LOGGING_CONFIG  # text: as before
     with metrics_directory(settings) as directory:
-        stop = start_metrics_server(settings, engine, host, directory)
+        stop = start_metrics_server(settings, engine, directory)
         try:
             uvicorn.run(
                 "newsletter.web.app:create_app",
@@ -119,10 +119,9 @@ def metrics_directory(settings: Settings) -> Iterator[Path]:
             shutil.rmtree(private, ignore_errors=True)
 
 
-def start_metrics_server(
-    settings: Settings, engine: Engine, host: str, directory: Path
-) -> Callable[[], None]:
-    """With NEWSLETTER_METRICS_PORT: prometheus_client's own HTTP server on that port, in
+def start_metrics_server(settings: Settings, engine: Engine, directory: Path) -> Callable[[], None]:
+    """With NEWSLETTER_METRICS_PORT: prometheus_client's own HTTP server on that port of
+    NEWSLETTER_METRICS_HOST, in
     this (the supervising) process, reading every worker's counters and the ledger at
     each scrape. Returns what stops it (nothing to stop without the port)."""
     if settings.metrics_port is None:
@@ -133,6 +132,7 @@ def start_metrics_server(
     from newsletter.core.metrics import scrape_registry
 
     registry = scrape_registry(directory, LedgerCollector(engine))
+    host = settings.metrics_host
     try:
         server, _ = start_http_server(settings.metrics_port, addr=host, registry=registry)
     except OSError as exc:

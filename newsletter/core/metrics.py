@@ -26,14 +26,15 @@ machine restarts (a tmpfs) or, for `serve`'s private one, when `serve` exits.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, Protocol
 
-from newsletter.core.settings import get_settings
+from newsletter.core.settings import SettingsError, get_settings
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -78,6 +79,22 @@ class Metrics:
 
 _made: Metrics | None = None
 _making = threading.Lock()
+_failing = False  # a metric failed once in this process (said once in the log)
+log = logging.getLogger(__name__)
+
+
+def count(action: Callable[[Metrics], object]) -> None:
+    """Count through `action(metrics())`, never failing the work being counted: an
+    unsubscribe, a vote or a SendGrid request must not be lost (or turned into a 500, or a
+    batch of unknown fate) because a counter's file could not be written. The first
+    failure in a process is logged; the figures of that process are then missing."""
+    global _failing
+    try:
+        action(metrics())
+    except Exception as exc:  # whatever it is, the counted work goes on
+        if not _failing:
+            _failing = True
+            log.warning("metrics: this process cannot count (%s); /metrics misses its figures", exc)
 
 
 def metrics() -> Metrics:
@@ -151,7 +168,17 @@ def share_directory(directory: Path) -> None:
 
 
 def _use(directory: Path) -> None:
-    directory.mkdir(parents=True, exist_ok=True)
+    """Count into `directory`: made if missing, and refused in one line (SettingsError)
+    when this process cannot write there (a read-only /run under systemd's
+    ProtectSystem=strict, a folder of another user)."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SettingsError(
+            f"{MULTIPROCESS_VARIABLE}: cannot make {directory} ({exc.strerror or exc})"
+        ) from None
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise SettingsError(f"{MULTIPROCESS_VARIABLE}: {directory} is not writable by this process")
     os.environ[MULTIPROCESS_VARIABLE] = str(directory)  # read by prometheus_client itself
 
 

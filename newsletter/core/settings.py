@@ -143,6 +143,9 @@ class Settings(BaseSettings):
     metrics_port: int | None = Field(default=None, ge=1, le=65535)
     """Serve `/metrics` on this port of its own (no token: keep it off public networks);
     unset: `/metrics` is on the app itself, behind the admin token."""
+    metrics_host: str = "127.0.0.1"
+    """The address the `metrics_port` listener binds (loopback unless Prometheus scrapes
+    from another host: then that interface, with the port firewalled to it)."""
     worker_poll: float = Field(default=1.0, gt=0)
     """Seconds `newsletter worker` waits between looks for an issue being sent."""
     metrics_dir: Path | None = Field(default=None, validation_alias="PROMETHEUS_MULTIPROC_DIR")

@@ -73,6 +73,10 @@ class StandingWorker:
             "worker started: %d request(s) at a time, looking for sends every %g s",
             self.settings.send_concurrency,
             self.settings.worker_poll,
+            extra={
+                "concurrency": self.settings.send_concurrency,
+                "poll": self.settings.worker_poll,
+            },
         )
         while not self.stop.is_set():
             try:
@@ -106,11 +110,13 @@ class StandingWorker:
         except NewsletterError as exc:
             said = str(exc)
             if self._refused.get(number) != said:
-                log.warning("issue #%d not joined: %s", number, said)
+                log.warning("issue #%d not joined: %s", number, said, extra={"issue": number})
             self._refused[number] = said
             return None
         except Exception:
-            log.exception("issue #%d: unexpected error; looking again later", number)
+            log.exception(
+                "issue #%d: unexpected error; looking again later", number, extra={"issue": number}
+            )
             return None
         self._refused.pop(number, None)
         log.info(
@@ -126,6 +132,18 @@ class StandingWorker:
             report.failed,
             report.skipped,
             report.queued,
+            extra={
+                "issue": number,
+                "status": str(report.status),
+                "sent_now": report.sent_now,
+                "seconds": round(report.elapsed, 1),
+                "retried": report.retried,
+                "accepted": report.accepted,
+                "unknown": report.unknown,
+                "failed": report.failed,
+                "skipped": report.skipped,
+                "queued": report.queued,
+            },
         )
         return report
 

@@ -23,7 +23,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel
 from starlette.requests import ClientDisconnect
 
-from newsletter.core.metrics import metrics
+from newsletter.core.metrics import Metrics, count
 from newsletter.delivery.events import (
     WEBHOOK_MAX_BYTES,
     EventWebhook,
@@ -90,7 +90,7 @@ async def receive(request: Request, services: Services, provider: str) -> Receiv
         applied = await to_thread.run_sync(apply, webhook, services, body, request.headers)
     except tuple(REJECTED) as exc:
         reason = next(name for kind, name in REJECTED.items() if isinstance(exc, kind))
-        metrics().events_rejected.labels(reason).inc()
+        count(lambda m: m.events_rejected.labels(reason).inc())
         raise
     return Received.of(applied)
 
@@ -103,8 +103,13 @@ def apply(
     webhook.verify(body, headers, now=time.time())
     events = webhook.parse(body)
     applied = ingest(services.engine, services.settings, events)
-    for kind, n in Counter(event.type.value for event in events).items():
-        metrics().events_ingested.labels(kind).inc(n)
+    kinds = Counter(event.type.value for event in events)
+
+    def taken(m: Metrics) -> None:
+        for kind, n in kinds.items():
+            m.events_ingested.labels(kind).inc(n)
+
+    count(taken)
     return applied
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 
-from newsletter.core.metrics import metrics
+from newsletter.core.metrics import count
 from newsletter.links import urls
 from newsletter.links.recipient import unsubscribe_token_for
 from newsletter.sending import optout
@@ -56,7 +56,7 @@ def unsubscribe_now(
         session, services.signer, unsubscribe_token_for(services.signer, token)
     )
     if not state.sample:
-        metrics().unsubscribes.inc()
+        count(lambda m: m.unsubscribes.inc())
     return _present(pages, token, state, cast=True)
 
 

@@ -13,7 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, BackgroundTasks, Form, Request, status
 from fastapi.responses import HTMLResponse
 
-from newsletter.core.metrics import metrics
+from newsletter.core.metrics import count
 from newsletter.links import urls
 from newsletter.sending.signup_dispatcher import SignupDispatcher
 from newsletter.sending.signup_queue import SignupQueueFull, queue_signup
@@ -66,5 +66,5 @@ def subscribe(
     except SignupQueueFull:
         raise TooManySignups(QUEUE_FULL_RETRY_AFTER, status.HTTP_503_SERVICE_UNAVAILABLE) from None
     background.add_task(dispatcher_of(request).wake)  # runs once the row is committed
-    metrics().signups.inc()
+    count(lambda m: m.signups.inc())
     return pages.render("subscribed.html", email=email)

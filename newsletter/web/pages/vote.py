@@ -13,7 +13,7 @@ from dataclasses import replace
 from fastapi import APIRouter, status
 from fastapi.responses import HTMLResponse
 
-from newsletter.core.metrics import metrics
+from newsletter.core.metrics import count
 from newsletter.links import urls
 from newsletter.links.recipient import vote_token_for
 from newsletter.sending.voting import Ballot, read_vote_link, vote_by_link
@@ -41,7 +41,7 @@ def vote(
 ) -> HTMLResponse:
     ballot = vote_by_link(session, services.signer, token, services.settings)
     if ballot.changed:
-        metrics().votes.inc()
+        count(lambda m: m.votes.inc())
     return _present(pages, ballot)
 
 
@@ -79,5 +79,5 @@ def vote_choice(
     vote_token = vote_token_for(signer, token, comparison, tool)
     ballot = vote_by_link(session, signer, vote_token, services.settings)
     if ballot.changed:
-        metrics().votes.inc()
+        count(lambda m: m.votes.inc())
     return _present(pages, _same_link(ballot, token, comparison, tool))

@@ -94,3 +94,13 @@ def test_readyz_is_503_when_the_database_is_down(
             assert http.get("/healthz").json() == {"status": "ok"}
     finally:
         engine.dispose()
+
+
+def test_readyz_is_200_when_a_newer_deploy_has_migrated(engine: Engine, settings: Settings) -> None:
+    """Mid-deploy: the migration ran, this (older) process is about to be restarted. It
+    keeps answering (migrations only add while old code runs), so it stays in rotation."""
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '9999_from_the_future'"))
+    with _probe(engine, settings) as http:
+        ready = http.get("/readyz")
+        assert (ready.status_code, ready.json()) == (200, {"status": "ready"})

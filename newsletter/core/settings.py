@@ -67,7 +67,11 @@ class Settings(BaseSettings):
     # Sending (newsletter/sending/). A batch_size above what the backend takes (SendGrid:
     # 1,000) is refused when a send starts.
     batch_size: int = Field(default=1000, ge=1)
-    send_concurrency: int = Field(default=4, ge=1, le=64)
+    send_concurrency: int = Field(default=12, ge=1, le=64)
+    """Requests in flight per sender. SendGrid answers in about 300 ms: twelve send a
+    million recipients in under a minute there (four: about 150 s); each request in flight
+    holds about 4 MB of the sender's memory while its body is ~900 KB, and sixteen took a
+    send to within 10 MB of its 300 MB budget for 8% more speed."""
     send_build_processes: int | None = Field(default=None, ge=0, le=32)
     """Processes that build SendGrid requests (tokens, JSON) beside the sending threads,
     for sends of 50,000 recipients or more; 0 builds them in the threads; unset: one when

@@ -77,6 +77,7 @@ def _scheduler_env(settings: Settings, root: Path, standin: StandIn) -> dict[str
         NEWSLETTER_SENDGRID_HOST=standin.url,
         SENDGRID_API_KEY=KEY,
         NEWSLETTER_BATCH_SIZE="7",
+        NEWSLETTER_SEND_CONCURRENCY="4",  # pinned: the kill test bounds what was in flight
         NO_PROXY="127.0.0.1,localhost",
         no_proxy="127.0.0.1,localhost",
     )

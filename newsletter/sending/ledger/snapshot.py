@@ -1,5 +1,14 @@
 """The audience, snapshotted once when sending starts: who the issue goes to and in which
-batch, written by two INSERT ... SELECT statements so nothing grows in memory."""
+batch, written by one INSERT ... SELECT so nothing grows in memory, and the batches counted
+from how many rows it wrote.
+
+On PostgreSQL at 1,000,000 recipients, what the snapshot cost was (measured with
+`EXPLAIN (ANALYZE, BUFFERS)`): the foreign key's check row by row (gone, migration 0012),
+a sort by id spilled to disk when the planner misjudged the subscriber table after a bulk
+load (the sort now has the memory to stay in it), and a second pass over the new rows to
+count each batch (now computed: the numbering is dense, so every batch but the last is
+full).
+"""
 
 from __future__ import annotations
 
@@ -20,13 +29,20 @@ _SNAPSHOT = text(
 )
 _BATCHES = text(
     """
+    WITH RECURSIVE seqs(seq) AS (
+        SELECT 1 WHERE :batches > 0
+        UNION ALL
+        SELECT seq + 1 FROM seqs WHERE seq < :batches
+    )
     INSERT INTO send_batch (issue_id, seq, state, size, sent, attempts, tries)
-    SELECT issue_id, batch_seq, :pending, COUNT(*), 0, 0, 0
-    FROM send_recipient
-    WHERE issue_id = :issue_id
-    GROUP BY issue_id, batch_seq
+    SELECT :issue_id, seq, :pending,
+        CASE WHEN seq < :batches THEN :size ELSE :audience - (seq - 1) * :size END, 0, 0, 0
+    FROM seqs
     """
 )
+SORT_MEMORY = "64MB"
+"""PostgreSQL's work_mem for the snapshot's transaction: a million ids sorted in memory
+(~40 MB) rather than in temporary files (the default 4 MB spills)."""
 
 
 def snapshot_audience(session: Session, issue_id: int, batch_size: int) -> IssueSend:
@@ -36,7 +52,9 @@ def snapshot_audience(session: Session, issue_id: int, batch_size: int) -> Issue
     neither: a crash here leaves the issue as it was.
     """
     conn = session.connection()
-    conn.execute(
+    if conn.dialect.name == "postgresql":
+        conn.execute(text(f"SET LOCAL work_mem = '{SORT_MEMORY}'"))
+    audience = conn.execute(
         _SNAPSHOT,
         {
             "issue_id": issue_id,
@@ -44,15 +62,19 @@ def snapshot_audience(session: Session, issue_id: int, batch_size: int) -> Issue
             "queued": RecipientState.QUEUED.value,
             "active": Status.ACTIVE.value,
         },
+    ).rowcount
+    batches = -(-audience // batch_size)
+    conn.execute(
+        _BATCHES,
+        {
+            "issue_id": issue_id,
+            "pending": BatchState.PENDING.value,
+            "batches": batches,
+            "size": batch_size,
+            "audience": audience,
+        },
     )
-    conn.execute(_BATCHES, {"issue_id": issue_id, "pending": BatchState.PENDING.value})
-    audience, batches = conn.execute(
-        text("SELECT COALESCE(SUM(size), 0), COUNT(*) FROM send_batch WHERE issue_id = :i"),
-        {"i": issue_id},
-    ).one()
-    record = IssueSend(
-        issue_id=issue_id, audience=int(audience), batches=int(batches), batch_size=batch_size
-    )
+    record = IssueSend(issue_id=issue_id, audience=audience, batches=batches, batch_size=batch_size)
     session.add(record)
     session.flush()
     return record

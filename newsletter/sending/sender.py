@@ -41,7 +41,7 @@ from newsletter.sending.errors import SendConflict, SendInputError, SendRefused
 from newsletter.sending.ledger import issue_status
 from newsletter.sending.message import issue_message
 from newsletter.sending.run import Sendable, SendRun
-from newsletter.sending.settle import settle
+from newsletter.sending.settle import finish_if_done, settle
 from newsletter.sending.start import begin
 from newsletter.sending.tally import (
     Counter,
@@ -146,6 +146,7 @@ def send_issue(
                 settle(run)  # pauses the issue with the stop reason
                 raise
             if standing and _left(run):
+                finish_if_done(run)  # leaving after the last answer: nothing left to anyone
                 break
             if not settle(run):
                 break

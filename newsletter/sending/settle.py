@@ -75,6 +75,28 @@ def settle(run: SendRun) -> bool:
             return False
 
 
+def finish_if_done(run: SendRun) -> None:
+    """A standing worker leaving for its own sake (SIGTERM) pauses nothing, but when the
+    send has nothing left for anyone (nothing to claim or retry, nothing in flight, no
+    batch out of attempts), it is over: settle it `sent` now rather than leave it `sending`
+    until some other sender comes by."""
+    with session_scope(run.engine, immediate=True) as session:
+        if not lifecycle.lock_while(session, run.issue_id, SENDING):
+            return
+        work = ledger.open_work(
+            session, run.issue_id, run.owner, now=time.time(), max_tries=run.policy.attempts
+        )
+        if (
+            work.claimable
+            or work.waiting
+            or work.in_flight_others
+            or work.in_flight_mine
+            or work.exhausted
+        ):
+            return
+        finish(session, run.issue)
+
+
 def _pause_exhausted(session: Session, run: SendRun, exhausted: int) -> None:
     last = run.counter.last_error
     reason = (

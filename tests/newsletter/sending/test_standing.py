@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 from sqlalchemy import Engine, text
 
@@ -142,3 +143,34 @@ def test_a_paused_issue_is_not_joined(
     assert worker.join(issue.number) is None  # even when asked directly (a race)
     assert issue_row(engine, issue).status == IssueStatus.PAUSED
     assert standin.recipients() == []
+
+
+def test_a_worker_stopped_after_the_last_batch_finishes_the_send(
+    engine: Engine, send_settings: Settings, standin: StandIn, issue: Issue
+) -> None:
+    """SIGTERM lands just after the send's last answer: nothing is left for anyone, so the
+    leaving worker settles it (`sent`) instead of leaving it `sending` for a worker that
+    may never come."""
+    people = add_subscribers(engine, 10)  # one batch
+    send_settings.send_concurrency = 1
+    detach(engine, send_settings, standin, issue)
+    stop = threading.Event()
+
+    def stopping_after_each_request() -> Backend:
+        backend = sendgrid(standin)
+        send = backend.send_batch
+
+        def send_then_stop(*args: Any, **kwargs: Any) -> str:
+            answer = send(*args, **kwargs)
+            stop.set()
+            return answer
+
+        backend.send_batch = send_then_stop  # type: ignore[method-assign]
+        return backend
+
+    worker = StandingWorker(engine, send_settings, stopping_after_each_request, stop)
+    (report,) = worker.one_pass()
+
+    assert stop.is_set()
+    assert (report.status, issue_row(engine, issue).status) == ("sent", IssueStatus.SENT)
+    assert_each_once(standin, people.active_emails)

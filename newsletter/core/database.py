@@ -32,6 +32,12 @@ from newsletter.core.settings import PROJECT_ROOT, get_settings
 MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 SQLITE_CHECKPOINT_PAGES = 10_000
+POOL_SIZE = 16
+"""Connections each process keeps open: a send's threads (12 by default), its heartbeat and
+its main thread all hold one at times; fewer kept would open and close a connection for
+every batch."""
+POOL_OVERFLOW = 8
+"""More connections opened under a burst (closed again after it): at most 24 a process."""
 """WAL pages (4 KB) before a commit copies them back into the database (SQLite's default
 is 1,000). A 1,000-event webhook POST dirties ~2,500 pages, so the default checkpoints at
 every POST and copies the same index pages again each time; every 10,000 copies each page
@@ -73,12 +79,15 @@ def make_engine(url: str) -> Engine:
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+            url,
+            connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+            pool_size=POOL_SIZE,
+            max_overflow=POOL_OVERFLOW,
         )
         event.listen(engine, "connect", _sqlite_on_connect)
         event.listen(engine, "begin", _sqlite_on_begin)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW)
 
 
 def get_engine(url: str | None = None) -> Engine:

@@ -116,15 +116,7 @@ def _send(number: int, why: str) -> SendReport | None:
         report.failed,
         report.skipped,
         report.queued,
-        extra={
-            "issue": number,
-            "status": str(report.status),
-            "accepted": report.accepted,
-            "unknown": report.unknown,
-            "failed": report.failed,
-            "skipped": report.skipped,
-            "queued": report.queued,
-        },
+        extra=report.log_fields(),
     )
     return report
 

@@ -133,16 +133,10 @@ class StandingWorker:
             report.skipped,
             report.queued,
             extra={
-                "issue": number,
-                "status": str(report.status),
+                **report.log_fields(),
                 "sent_now": report.sent_now,
                 "seconds": round(report.elapsed, 1),
                 "retried": report.retried,
-                "accepted": report.accepted,
-                "unknown": report.unknown,
-                "failed": report.failed,
-                "skipped": report.skipped,
-                "queued": report.queued,
             },
         )
         return report

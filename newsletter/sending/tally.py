@@ -97,6 +97,18 @@ class SendReport(SendProgress):
     failed_batches: list[BatchNote] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
+    def log_fields(self) -> dict[str, object]:
+        """The figures a log line about this send carries as fields (JSON logs)."""
+        return {
+            "issue": self.issue_number,
+            "status": str(self.status),
+            "accepted": self.accepted,
+            "unknown": self.unknown,
+            "failed": self.failed,
+            "skipped": self.skipped,
+            "queued": self.queued,
+        }
+
 
 ProgressCallback = Callable[[SendProgress], None]
 

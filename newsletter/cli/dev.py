@@ -14,7 +14,7 @@ from newsletter.cli.console import console
 from newsletter.core.database import get_engine
 from newsletter.core.errors import InvalidInput
 from newsletter.core.settings import get_settings
-from newsletter.devtools.demo import run_demo
+from newsletter.devtools.demo import check_settings, run_demo
 from newsletter.devtools.standin import EventShares, StandIn
 from newsletter.devtools.standin.command import PUBLIC_KEY_VARIABLE
 
@@ -23,6 +23,7 @@ def demo() -> None:
     """Run the main job on the embedded defaults: load content/, add demo subscribers, build
     the issue of the newest comparisons' week and write it to the outbox. Safe to re-run."""
     settings = get_settings()
+    check_settings(settings)  # before the database: production refuses the demo, not the schema
     result = run_demo(get_engine(), settings, settings.preview_dir)
     console.print(
         f"content: {len(result.load.created)} new, {len(result.load.updated)} updated, "

@@ -3,6 +3,7 @@ PostgreSQL schema of its own per test; settings that point at temporary folders.
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 from collections.abc import Iterator
@@ -15,6 +16,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
 from newsletter.core.database import dispose_engines, make_engine, upgrade
+from newsletter.core.logs import StderrHandler
 from newsletter.core.settings import PROJECT_ROOT, Settings, get_settings
 
 PG_URL = os.environ.get("NEWSLETTER_TEST_DATABASE_URL", "")
@@ -41,6 +43,19 @@ def _no_developer_env_file(monkeypatch: pytest.MonkeyPatch, _empty_env_file: Pat
     reach a test, nor a command a test starts: settings read an empty file instead. The
     tests of the `.env` rules set or remove the variable themselves."""
     monkeypatch.setenv("NEWSLETTER_ENV_FILE", str(_empty_env_file))
+
+
+@pytest.fixture(autouse=True)
+def _no_logging_configuration_left_behind() -> Iterator[None]:
+    """A long-running command run in-process (`scheduler`, `worker` through the CLI runner)
+    configures the root logger for its process; the tests after it must not inherit that
+    (a command that logs one line of its own would print the root handler's traceback)."""
+    root = logging.getLogger()
+    level = root.level
+    yield
+    for handler in [h for h in root.handlers if isinstance(h, StderrHandler)]:
+        root.removeHandler(handler)
+    root.setLevel(level)
 
 
 @pytest.fixture(autouse=True)

@@ -15,7 +15,7 @@ import json
 import logging
 import sys
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any, Final, TextIO
 
 from newsletter.core.settings import Settings
 
@@ -64,11 +64,28 @@ def formatter(settings: Settings) -> logging.Formatter:
     return JsonFormatter() if settings.log_format == "json" else logging.Formatter(TEXT_FORMAT)
 
 
+class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever `sys.stderr` is when a line is written, not the stream it was when
+    the handler was made: a command run inside another program (a test runner's captured
+    output, an embedding) must not leave the root logger writing to a stream now closed."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: TextIO) -> None:
+        pass  # always sys.stderr as it is now
+
+
 def configure_logging(settings: Settings, level: int = logging.INFO) -> None:
     """The root logger of this process: one handler on stderr, in the configured format.
     For `scheduler` and `worker`; `serve` hands `uvicorn_log_config` to uvicorn instead,
     which configures its worker processes the same way."""
-    handler = logging.StreamHandler(sys.stderr)
+    handler = StderrHandler()
     handler.setFormatter(formatter(settings))
     root = logging.getLogger()
     for old in list(root.handlers):

@@ -238,7 +238,7 @@ def test_the_walk_finds_every_string_the_routes_take(app: FastAPI) -> None:
         ("POST", "/confirm/{token}", "form", "name"),
     } <= names
     tokens = {p.path for p in text_parameters(app) if p.name == "token"}
-    assert len(tokens) == 4  # confirm, vote, unsubscribe, resubscribe
+    assert len(tokens) == 5  # confirm, vote (the old link and the choice), unsubscribe, resubscribe
 
 
 class Prober:

@@ -45,13 +45,11 @@ from sqlmodel import col, select
 
 from benchmarks.databases import fresh_database
 from benchmarks.events import free_port
+from benchmarks.send import build
 from newsletter.core.database import make_engine, session_scope, upgrade
 from newsletter.core.settings import Settings
 from newsletter.links.tokens import Signer
-from newsletter.publishing.content import load_content
-from newsletter.publishing.issues import build_issue
-from newsletter.publishing.models import Comparison, ComparisonTool, IssueComparison
-from newsletter.publishing.weeks import week_of
+from newsletter.publishing.models import ComparisonTool, IssueComparison
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SECRET = "benchmark-web-secret-" + "x" * 32
@@ -93,14 +91,9 @@ def settings_for(url: str, folder: Path) -> Settings:
 
 def prepare(engine: Engine, settings: Settings, subscribers: int) -> Plan:
     """The newest week's issue and `subscribers` active subscribers, each with a token."""
+    issue_id = build(settings).id
+    assert issue_id is not None
     with session_scope(engine) as session:
-        load_content(session, settings.content_dir)
-    with session_scope(engine) as session:
-        newest = session.exec(select(Comparison).order_by(col(Comparison.published).desc())).first()
-        assert newest is not None
-        issue = build_issue(session, week_of(newest.published), settings).issue
-        assert issue.id is not None
-        issue_id = issue.id
         rows = session.exec(
             select(ComparisonTool.comparison_id, ComparisonTool.tool_id)
             .join(

@@ -32,6 +32,7 @@ from newsletter.publishing.lifecycle import IssueStatus
 from newsletter.publishing.models import Issue
 from newsletter.sending import BatchState, StandingWorker, issue_status
 from tests.newsletter.sending.test_sender import KEY, People, add_subscribers, build, issue_row
+from tests.newsletter.sending.test_sender_kill import settled
 
 runner = CliRunner()
 WORKER = [sys.executable, "-c", "from newsletter.cli.main import main; main()", "worker"]
@@ -142,17 +143,6 @@ def recipient_states(engine: Engine, issue: Issue) -> dict[str, str]:
         return {email: state for email, state in rows}
 
 
-def settled(standin: StandIn) -> None:
-    """Wait until the stand-in has answered the requests of a killed worker too."""
-    last, quiet_since = -1, time.monotonic()
-    while time.monotonic() - quiet_since < 0.5:
-        now = standin.stats()
-        seen = now.accepted_requests + now.rejected_requests
-        if seen != last:
-            last, quiet_since = seen, time.monotonic()
-        time.sleep(0.05)
-
-
 def postgresql_only(engine: Engine) -> None:
     if engine.dialect.name != "postgresql":
         pytest.skip("several workers share a send on PostgreSQL (FOR UPDATE SKIP LOCKED)")
@@ -235,7 +225,7 @@ def test_kill_9_of_one_worker_and_the_other_finishes_the_send(
         victim.communicate(timeout=WAIT)  # reaped: a zombie would look alive
         wait_for(sent_issue(engine, issue), "the survivor to finish the send")
         code, err = stopped(survivor)
-    settled(through_standin)
+    settled(through_standin, quiet=0.5)
 
     assert code == 0, err
     received = through_standin.recipients()

@@ -63,10 +63,11 @@ def _environment(settings: Settings, standin: StandIn) -> dict[str, str]:
     return env
 
 
-def _settled(standin: StandIn) -> None:
-    """Wait until the stand-in has finished the slow requests of killed senders."""
+def settled(standin: StandIn, quiet: float = 0.3) -> None:
+    """Wait until the stand-in has finished the slow requests of killed senders: no request
+    answered for `quiet` seconds."""
     last, quiet_since = -1, time.monotonic()
-    while time.monotonic() - quiet_since < 0.3:
+    while time.monotonic() - quiet_since < quiet:
         now = standin.stats()
         seen = now.accepted_requests + now.rejected_requests
         if seen != last:
@@ -104,7 +105,7 @@ def test_kill_9_mid_send_then_resume(engine: Engine, env: Settings, tmp_path: Pa
         final = subprocess.run(
             command, env=environ, cwd=tmp_path, capture_output=True, text=True, timeout=60
         )
-        _settled(standin)
+        settled(standin)
         received = standin.recipients()
 
     assert kills == KILLS

@@ -73,12 +73,14 @@ def serve(
     import uvicorn
 
     from newsletter.core.logs import uvicorn_log_config
+    from newsletter.web.access_log import redacting
 
     settings = get_settings()
     # Once, before any worker starts: development upgrades the schema; production refuses
     # (one line, exit 1) a database whose revision is not the code's (`newsletter db upgrade`).
     engine = get_engine()
     log_config = uvicorn_log_config(settings) or uvicorn.config.LOGGING_CONFIG  # text: as before
+    log_config = redacting(log_config)  # no link's token in the access log
     with metrics_directory(settings) as directory:
         stop = start_metrics_server(settings, engine, directory)
         try:

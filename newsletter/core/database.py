@@ -230,6 +230,27 @@ def serialize(session: Session, name: str) -> None:
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 
+def new_session(engine: Engine | None = None, *, immediate: bool = False) -> Session:
+    """`session_scope`'s session, for a caller that ends it itself with `end_session` (the
+    web app's dependencies, which end it in one trip to a worker thread). It holds no
+    connection until its first statement."""
+    engine = engine or get_engine()
+    if immediate and is_sqlite(engine):
+        engine = engine.execution_options(sqlite_begin="IMMEDIATE")
+    return Session(engine, expire_on_commit=False)
+
+
+def end_session(session: Session, *, commit: bool) -> None:
+    """Commit (or roll back) and close: the connection goes back to the pool either way."""
+    try:
+        if commit:
+            session.commit()
+        else:
+            session.rollback()
+    finally:
+        session.close()
+
+
 @contextmanager
 def session_scope(engine: Engine | None = None, *, immediate: bool = False) -> Iterator[Session]:
     """One transaction: committed on success, rolled back on any error.
@@ -237,13 +258,10 @@ def session_scope(engine: Engine | None = None, *, immediate: bool = False) -> I
     `immediate=True` takes SQLite's write lock at BEGIN, so a read-then-write
     transaction cannot fail half-way on a lock upgrade; PostgreSQL ignores it.
     """
-    engine = engine or get_engine()
-    if immediate and is_sqlite(engine):
-        engine = engine.execution_options(sqlite_begin="IMMEDIATE")
-    with Session(engine, expire_on_commit=False) as session:
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
+    session = new_session(engine, immediate=immediate)
+    try:
+        yield session
+    except BaseException:
+        end_session(session, commit=False)
+        raise
+    end_session(session, commit=True)

@@ -25,7 +25,7 @@ FEED: Final = "/feed.xml"
 HEALTH: Final = "/healthz"
 
 
-def _prefix(path: str) -> str:
+def link_prefix(path: str) -> str:
     """The part of a path before its one parameter: '/vote/{token}' -> '/vote/'."""
     return path.partition("{")[0]
 
@@ -36,10 +36,10 @@ class SiteUrls:
     def __init__(self, base: str) -> None:
         self.base = base.rstrip("/")
         # Prefixes for the per-recipient links a send builds millions of times.
-        self.confirm_base = self.base + _prefix(CONFIRM)
-        self.unsubscribe_base = self.base + _prefix(UNSUBSCRIBE)
-        self.resubscribe_base = self.base + _prefix(RESUBSCRIBE)
-        self.vote_base = self.base + _prefix(VOTE)
+        self.confirm_base = self.base + link_prefix(CONFIRM)
+        self.unsubscribe_base = self.base + link_prefix(UNSUBSCRIBE)
+        self.resubscribe_base = self.base + link_prefix(RESUBSCRIBE)
+        self.vote_base = self.base + link_prefix(VOTE)
 
     def home(self) -> str:
         return self.base + HOME

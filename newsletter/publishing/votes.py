@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any, Final
 
-from sqlalchemy import func
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Table, bindparam, func
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from newsletter.core.clock import utcnow
@@ -42,10 +44,14 @@ def count_votes(session: Session, comparison_ids: Sequence[int]) -> Mapping[int,
     return counts
 
 
+NOT_IN_ISSUE: Final = "this vote link does not match a comparison of that issue"
+NOT_A_TOOL: Final = "this vote link does not match a tool of that comparison"
+
+
 def check_tool(session: Session, comparison_id: int, tool_id: int) -> None:
     """VoteError unless the tool is one of the comparison's (reading only)."""
     if session.get(ComparisonTool, (comparison_id, tool_id)) is None:
-        raise VoteError("this vote link does not match a tool of that comparison")
+        raise VoteError(NOT_A_TOOL)
 
 
 def check_ballot(session: Session, issue_id: int, comparison_id: int, tool_id: int) -> None:
@@ -57,7 +63,7 @@ def check_ballot(session: Session, issue_id: int, comparison_id: int, tool_id: i
         )
     ).first()
     if in_issue is None:
-        raise VoteError("this vote link does not match a comparison of that issue")
+        raise VoteError(NOT_IN_ISSUE)
     check_tool(session, comparison_id, tool_id)
 
 
@@ -70,39 +76,61 @@ def vote_of(session: Session, subscriber_id: int, comparison_id: int) -> int | N
     ).first()
 
 
+def _upsert(insert: Callable[[Table], Any]) -> Any:
+    table = Vote.__table__  # type: ignore[attr-defined]
+    columns = ("subscriber_id", "issue_id", "comparison_id", "tool_id", "voted_at", "changed_at")
+    statement = insert(table).values({name: bindparam(name) for name in columns})
+    return statement.on_conflict_do_update(
+        index_elements=[table.c.subscriber_id, table.c.comparison_id],
+        set_={"tool_id": statement.excluded.tool_id, "changed_at": statement.excluded.changed_at},
+        where=table.c.tool_id != statement.excluded.tool_id,
+    ).returning(table.c.id)
+
+
+_UPSERTS: Final = {"postgresql": _upsert(pg_insert), "sqlite": _upsert(sqlite_insert)}
+"""Each database's vote upsert, built once (a burst of votes follows every send)."""
+
+_VOTES_ON: Final = (
+    select(col(Vote.tool_id), func.count())
+    .where(col(Vote.comparison_id) == bindparam("comparison"))
+    .group_by(col(Vote.tool_id))
+)
+
+
+def votes_on(session: Session, comparison_id: int) -> dict[int, int]:
+    """tool id -> votes on one comparison (a vote page's figures)."""
+    rows = session.execute(_VOTES_ON, {"comparison": comparison_id})
+    return {int(tool): int(votes) for tool, votes in rows}
+
+
+def cast_vote(
+    session: Session, subscriber_id: int, issue_id: int, comparison_id: int, tool_id: int
+) -> bool:
+    """Record or change a vote in one statement, the ballot already checked: True when a
+    vote was added or moved to `tool_id`, False when it was on `tool_id` already.
+
+    An upsert on (subscriber, comparison) that updates only a vote on another tool and
+    returns the row it wrote: two clicks at once cannot both add a vote (the second one
+    finds the first's row and, the same tool, writes nothing), and a changed vote keeps the
+    issue it was first cast from."""
+    now = utcnow()
+    upsert = _UPSERTS[session.get_bind().dialect.name]
+    parameters = {
+        "subscriber_id": subscriber_id,
+        "issue_id": issue_id,
+        "comparison_id": comparison_id,
+        "tool_id": tool_id,
+        "voted_at": now,
+        "changed_at": now,
+    }
+    return session.execute(upsert, parameters).first() is not None
+
+
 def record_vote(
     session: Session, subscriber_id: int, issue_id: int, comparison_id: int, tool_id: int
 ) -> VoteResult:
     """Record or change a vote. The token already proved who votes; this checks that the
     comparison was in that issue and the tool in that comparison."""
     check_ballot(session, issue_id, comparison_id, tool_id)
-    now = utcnow()
-    existing = session.exec(
-        select(Vote).where(Vote.subscriber_id == subscriber_id, Vote.comparison_id == comparison_id)
-    ).first()
-    if existing is None:
-        try:
-            with session.begin_nested():
-                session.add(
-                    Vote(
-                        subscriber_id=subscriber_id,
-                        issue_id=issue_id,
-                        comparison_id=comparison_id,
-                        tool_id=tool_id,
-                        voted_at=now,
-                        changed_at=now,
-                    )
-                )
-            return VoteResult(comparison_id, tool_id, changed=True)
-        except IntegrityError:  # a double click raced us; fall through to an update
-            existing = session.exec(
-                select(Vote).where(
-                    Vote.subscriber_id == subscriber_id, Vote.comparison_id == comparison_id
-                )
-            ).one()
-    if existing.tool_id == tool_id:
-        return VoteResult(comparison_id, tool_id, changed=False)
-    existing.tool_id = tool_id
-    existing.changed_at = now
-    session.add(existing)
-    return VoteResult(comparison_id, tool_id, changed=True)
+    changed = cast_vote(session, subscriber_id, issue_id, comparison_id, tool_id)
+    return VoteResult(comparison_id, tool_id, changed=changed)

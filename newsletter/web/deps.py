@@ -9,22 +9,26 @@ apps as they like.
 from __future__ import annotations
 
 import hmac
-from collections.abc import Iterator, Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Annotated, Final
 
+from anyio import CancelScope, CapacityLimiter, to_thread
 from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from newsletter.core.database import session_scope
+from newsletter.core.database import end_session, new_session
 from newsletter.core.settings import Settings
 from newsletter.delivery import Backend
 from newsletter.delivery.events import EventWebhook
 from newsletter.links.tokens import Signer
 from newsletter.publishing.preview import PreviewCache
+from newsletter.sending.voting import ComparisonViews
 from newsletter.web.presenter import Pages
 
 
@@ -40,6 +44,13 @@ class Services:
     preview: PreviewCache | None = None
     webhooks: Mapping[str, EventWebhook] = field(default_factory=dict)
     """The configured event webhooks by provider name; a provider missing has no key."""
+    comparisons: ComparisonViews | None = None
+    """The vote pages' comparisons, built once per process (`create_app` makes it)."""
+
+    def comparison_views(self) -> ComparisonViews:
+        if self.comparisons is None:
+            self.comparisons = ComparisonViews(self.settings)
+        return self.comparisons
 
 
 def services_of(app: FastAPI) -> Services:
@@ -51,22 +62,57 @@ def get_services(request: Request) -> Services:
     return services_of(request.app)
 
 
-ServicesDep = Annotated[Services, Depends(get_services)]
+async def _services(request: Request) -> Services:
+    return services_of(request.app)
 
 
-def read_session(services: ServicesDep) -> Iterator[Session]:
+ServicesDep = Annotated[Services, Depends(_services)]
+"""The dependencies that do no I/O are coroutines, so FastAPI calls them on the event loop
+instead of handing each to a worker thread and back (a trip each, on every request)."""
+
+
+async def _end(session: Session, *, commit: bool) -> None:
+    """End a request's session: one trip to a worker thread if it began a transaction (the
+    commit or rollback talks to the database), none if it never did.
+
+    The trip is outside the threads the routes share (a limiter of its own, as FastAPI
+    does for its own dependencies' exits): were every shared thread taken by a route waiting
+    for a pooled connection, a session waiting for a thread to commit and give its
+    connection back would wait for ever. Shielded: a client that goes away mid-commit does
+    not leave the session half-ended."""
+    if not session.in_transaction():
+        session.close()
+        return
+    with CancelScope(shield=True):
+        await to_thread.run_sync(
+            partial(end_session, session, commit=commit), limiter=CapacityLimiter(1)
+        )
+
+
+@asynccontextmanager
+async def _transaction(services: Services, *, immediate: bool) -> AsyncIterator[Session]:
+    session = new_session(services.engine, immediate=immediate)  # no connection yet
+    try:
+        yield session
+    except BaseException:
+        await _end(session, commit=False)
+        raise
+    await _end(session, commit=True)
+
+
+async def read_session(services: ServicesDep) -> AsyncIterator[Session]:
     """For reading: a plain transaction per request."""
-    with session_scope(services.engine) as db:
+    async with _transaction(services, immediate=False) as db:
         yield db
 
 
-def write_session(services: ServicesDep) -> Iterator[Session]:
+async def write_session(services: ServicesDep) -> AsyncIterator[Session]:
     """For writing: SQLite's write lock is taken at BEGIN, so read-then-write never fails
     half-way on a lock upgrade, and the transaction is committed (or rolled back, on any
     error) when the route returns. The dependency's scope is "function": the commit comes
     before the answer leaves, so a reader who clicks twice fast sees the first click's
     write."""
-    with session_scope(services.engine, immediate=True) as db:
+    async with _transaction(services, immediate=True) as db:
         yield db
 
 
@@ -74,7 +120,7 @@ SessionDep = Annotated[Session, Depends(read_session)]
 WriteSessionDep = Annotated[Session, Depends(write_session, scope="function")]
 
 
-def pages(services: ServicesDep, request: Request) -> Pages:
+async def pages(services: ServicesDep, request: Request) -> Pages:
     return Pages(services.templates, services.settings, request)
 
 

@@ -2,7 +2,7 @@
 clients at once, against `newsletter serve --workers N` in its own processes.
 
     .venv/bin/python -m benchmarks.web --database-url postgresql+psycopg://… [--workers 2]
-        [--clients 200] [--seconds 30] [--subscribers 60000]
+        [--clients 200] [--seconds 30] [--subscribers 60000] [--rate 250]
 
 Builds the newest week's issue from content/ (three comparisons) in a fresh database (a
 schema of --database-url, or a SQLite file without it), adds `--subscribers` active
@@ -12,7 +12,10 @@ drives it from `--clients` concurrent clients for `--seconds`: each client in tu
 vote (POST /vote/<recipient token>/<comparison>/<tool>), unsubscribes (POST
 /unsubscribe/<recipient token>, RFC 8058's one-click) or signs up (POST /subscribe), each
 vote and unsubscribe for a subscriber of its own, and a tenth of them posted a second time
-(a reader's double click, a retry). Prints requests per second, the median, p99 and
+(a reader's double click, a retry). With `--rate`, readers arrive at that pace instead,
+whatever the answers, at most `--clients` at once (an open loop: a closed loop of 200
+clients that never pause keeps 200 requests in the server, so by Little's law its mean
+answer takes 200 / throughput seconds). Prints requests per second, the median, p99 and
 slowest answer by kind, every status that was not 200, and then checks the database:
 every vote stored once (one row per subscriber and comparison, as many as the distinct
 votes answered 200) and every unsubscribe once (one history row each).
@@ -179,15 +182,27 @@ def server(url: str, folder: Path, workers: int) -> Iterator[tuple[str, int]]:
         log.close()
 
 
-async def drive(base: str, plan: Plan, clients: int, seconds: float, seed: int) -> Tally:
+async def drive(
+    base: str, plan: Plan, clients: int, seconds: float, seed: int, rate: float | None = None
+) -> Tally:
+    """Closed loop (`rate` None): `clients` readers, each acting again as soon as answered.
+    Open loop: a reader arrives every 1/`rate` s whatever the answers, at most `clients` at
+    once, and each answer's time counts from the reader's arrival (a reader who waits for a
+    free client waits in the figures too)."""
     tally = Tally()
     people = itertools.count()
     signups = itertools.count()
     rng = random.Random(seed)
     stop = time.monotonic() + seconds
 
-    async def one(client: aiohttp.ClientSession, kind: str, url: str, data: dict[str, str]) -> int:
-        started = time.perf_counter()
+    async def one(
+        client: aiohttp.ClientSession,
+        kind: str,
+        url: str,
+        data: dict[str, str],
+        since: float | None = None,
+    ) -> int:
+        started = time.perf_counter() if since is None else since
         try:
             async with client.post(url, data=data) as answer:
                 await answer.read()
@@ -199,32 +214,55 @@ async def drive(base: str, plan: Plan, clients: int, seconds: float, seed: int) 
         tally.statuses[(kind, code)] += 1
         return code
 
+    async def reader(client: aiohttp.ClientSession, person: int, since: float | None) -> None:
+        """One reader's turn: a vote, an unsubscribe or a sign-up, a tenth posted twice."""
+        token = plan.tokens[person]
+        subscriber = person + 1
+        roll = rng.random()
+        if roll < 0.6:
+            comparison, tool = rng.choice(plan.ballots)
+            url = f"{base}/vote/{token}/{comparison}/{tool}"
+            if await one(client, "vote", url, {}, since) == 200:
+                tally.votes.add((subscriber, comparison))
+            if rng.random() < 0.1:
+                await one(client, "vote", url, {})
+        elif roll < 0.9:
+            url = f"{base}/unsubscribe/{token}"
+            data = {"List-Unsubscribe": "One-Click"}
+            if await one(client, "unsubscribe", url, data, since) == 200:
+                tally.unsubscribed.add(subscriber)
+            if rng.random() < 0.1:
+                await one(client, "unsubscribe", url, data)
+        else:
+            email = f"new{next(signups)}-{seed}@example.org"
+            await one(client, "subscribe", f"{base}/subscribe", {"email": email}, since)
+
     async def client_loop(client: aiohttp.ClientSession) -> None:
         while time.monotonic() < stop:
             person = next(people)
             if person >= len(plan.tokens):
                 return  # every subscriber has had their turn
-            token = plan.tokens[person]
-            subscriber = person + 1
-            roll = rng.random()
-            if roll < 0.6:
-                comparison, tool = rng.choice(plan.ballots)
-                url = f"{base}/vote/{token}/{comparison}/{tool}"
-                status = await one(client, "vote", url, {})
-                if status == 200:
-                    tally.votes.add((subscriber, comparison))
-                if rng.random() < 0.1:
-                    await one(client, "vote", url, {})
-            elif roll < 0.9:
-                url = f"{base}/unsubscribe/{token}"
-                data = {"List-Unsubscribe": "One-Click"}
-                if await one(client, "unsubscribe", url, data) == 200:
-                    tally.unsubscribed.add(subscriber)
-                if rng.random() < 0.1:
-                    await one(client, "unsubscribe", url, data)
-            else:
-                email = f"new{next(signups)}-{seed}@example.org"
-                await one(client, "subscribe", f"{base}/subscribe", {"email": email})
+            await reader(client, person, None)
+
+    async def arrivals(client: aiohttp.ClientSession, rate: float) -> None:
+        free = asyncio.Semaphore(clients)
+        running: set[asyncio.Task[None]] = set()
+
+        async def arrive(person: int, since: float) -> None:
+            async with free:
+                await reader(client, person, since)
+
+        started = time.monotonic()
+        for person in range(len(plan.tokens)):
+            due = started + person / rate
+            if due >= stop:
+                break
+            await asyncio.sleep(max(0.0, due - time.monotonic()))
+            since = time.perf_counter() - max(0.0, time.monotonic() - due)
+            task = asyncio.create_task(arrive(person, since))
+            running.add(task)
+            task.add_done_callback(running.discard)
+        await asyncio.gather(*running)
 
     # aiohttp rather than httpx: with 200 connections in one pool, httpx's client spent
     # about 11 ms of CPU a request (2 ms with a client per connection) against aiohttp's
@@ -232,7 +270,10 @@ async def drive(base: str, plan: Plan, clients: int, seconds: float, seed: int) 
     connector = aiohttp.TCPConnector(limit=clients, limit_per_host=clients)
     timeout = aiohttp.ClientTimeout(total=30)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as client:
-        await asyncio.gather(*(client_loop(client) for _ in range(clients)))
+        if rate is None:
+            await asyncio.gather(*(client_loop(client) for _ in range(clients)))
+        else:
+            await arrivals(client, rate)
     return tally
 
 
@@ -301,6 +342,13 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--subscribers", type=int, default=60_000)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=None,
+        help="readers arriving per second, whatever the answers (open loop); without it each "
+        "client acts again as soon as answered (closed loop)",
+    )
     args = parser.parse_args()
     with (
         tempfile.TemporaryDirectory(prefix="web-bench-") as tmp,
@@ -318,13 +366,17 @@ def main() -> None:
                 )
             print(
                 f"issue {plan.issue_id}: {len(plan.ballots)} ballots, {len(plan.tokens):,} "
-                f"subscribers; {args.clients} clients for {args.seconds:.0f} s against "
+                f"subscribers; {args.clients} clients"
+                + (f" (readers arriving at {args.rate:g}/s)" if args.rate else "")
+                + f" for {args.seconds:.0f} s against "
                 f"`serve --workers {args.workers}` ({engine.dialect.name}); load average "
                 + " ".join(f"{x:.2f}" for x in os.getloadavg())
             )
             with server(url, folder, args.workers) as (base, pid):
                 started, cpu, mine = time.perf_counter(), tree_cpu(pid), time.process_time()
-                tally = asyncio.run(drive(base, plan, args.clients, args.seconds, args.seed))
+                tally = asyncio.run(
+                    drive(base, plan, args.clients, args.seconds, args.seed, args.rate)
+                )
                 seconds = time.perf_counter() - started
                 cpu, mine = tree_cpu(pid) - cpu, time.process_time() - mine
             report(tally, seconds)

@@ -36,7 +36,6 @@ import threading
 import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -44,8 +43,9 @@ from sqlmodel import col, insert, select
 
 from newsletter.core.database import make_engine, session_scope, upgrade
 from newsletter.core.settings import PROJECT_ROOT, Settings
-from newsletter.delivery.message import BATCH_ARG, ISSUE_ARG
-from newsletter.delivery.providers.sendgrid import SendGridBackend, build_body
+from newsletter.delivery import PersonalizedBatch
+from newsletter.delivery.providers.sendgrid import SendGridBackend
+from newsletter.delivery.providers.sendgrid.encoding import encode_request
 from newsletter.links.personalize import Personalizer, vote_slots
 from newsletter.links.tokens import Signer
 from newsletter.publishing.content import load_content
@@ -53,7 +53,7 @@ from newsletter.publishing.issues import build_issue
 from newsletter.publishing.models import Comparison, Issue
 from newsletter.publishing.weeks import week_of
 from newsletter.sending import SendProgress, send_issue
-from newsletter.sending.message import issue_message
+from newsletter.sending.message import batch_message, issue_message
 from subscribers.models import Subscriber
 
 KEY = "bench-key"
@@ -209,7 +209,9 @@ def ceiling(
 
 
 def sample_body(settings: Settings, issue: Issue, size: int) -> bytes:
-    """A request exactly like the send's, for `size` of the subscribers."""
+    """A request exactly like the send's first batch, for `size` of the subscribers: laid
+    out by the same path (`encode_request` on a `PersonalizedBatch`, one token per
+    recipient), so the ceiling is measured on bodies of the send's own size."""
     engine = make_engine(settings.database_url)
     with session_scope(engine) as session:
         personalizer = Personalizer(issue, vote_slots(issue), settings, Signer(settings.secret()))
@@ -219,11 +221,9 @@ def sample_body(settings: Settings, issue: Issue, size: int) -> bytes:
             .limit(size)
         ).all()
     engine.dispose()
-    recipients = [personalizer.recipient(sid or 0, email, name) for sid, email, name in rows]
-    message = replace(
-        issue_message(issue, settings), custom_args={ISSUE_ARG: str(issue.number), BATCH_ARG: "1"}
-    )
-    return json.dumps(build_body(message, recipients)).encode()
+    batch = PersonalizedBatch(personalizer, [(sid or 0, email, name) for sid, email, name in rows])
+    message = batch_message(issue_message(issue, settings), issue, 1)
+    return encode_request(message, batch).encode()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,6 +3,7 @@ every placeholder of the snapshot with links built from a subscriber's one token
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
@@ -128,9 +129,24 @@ class Personalizer:
         )
 
 
+_REBUILT_KEPT: Final = 4
+_rebuilt: dict[tuple[Any, ...], Personalizer] = {}
+_rebuilt_lock = threading.Lock()
+
+
 def _personalizer_from(
     issue_id: int, number: int, site: str, slots: Sequence[VoteSlot], signer: Signer
 ) -> Personalizer:
-    personalizer = Personalizer.__new__(Personalizer)
-    personalizer._setup(issue_id, number, site, slots, signer)
-    return personalizer
+    """The personaliser of these parts, made once per process for the last few sends: a
+    build process is handed a copy with every batch, and one object per send lets a
+    backend keep what it derives from it (SendGrid's compacted HTML) from batch to batch."""
+    key = (issue_id, number, site, tuple(slots), signer.__reduce__()[1])
+    with _rebuilt_lock:
+        personalizer = _rebuilt.get(key)
+        if personalizer is None:
+            personalizer = Personalizer.__new__(Personalizer)
+            personalizer._setup(issue_id, number, site, slots, signer)
+            if len(_rebuilt) >= _REBUILT_KEPT:
+                _rebuilt.pop(next(iter(_rebuilt)))
+            _rebuilt[key] = personalizer
+        return personalizer

@@ -112,6 +112,18 @@ def _pack(values: tuple[int, ...]) -> bytes:
     return bytes(out)
 
 
+def _pack_one(value: int) -> bytes:
+    """`_pack((value,))`, without its loop for the ids a list has (under 2**21): a send
+    packs one per recipient."""
+    if 0 <= value < 0x80:
+        return bytes((value,))
+    if 0x80 <= value < 0x4000:
+        return bytes((value & 0x7F | 0x80, value >> 7))
+    if 0x4000 <= value < 0x200000:
+        return bytes((value & 0x7F | 0x80, (value >> 7) & 0x7F | 0x80, value >> 14))
+    return _pack((value,))
+
+
 def _unpack(data: bytes) -> tuple[int, ...]:
     values: list[int] = []
     value = shift = 0
@@ -260,7 +272,7 @@ class RecipientTokens:
         self._tail = _pack((issue_id,))
 
     def for_subscriber(self, subscriber_id: int) -> str:
-        payload = _pack((subscriber_id,)) + self._tail
+        payload = _pack_one(subscriber_id) + self._tail
         mac = self._state.copy()
         mac.update(payload)
         return f"{_b64_bytes(payload).decode('ascii')}.{_b64_bytes(mac.digest()).decode('ascii')}"

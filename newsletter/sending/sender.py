@@ -12,9 +12,10 @@ with it (`issue.pause_cause`), so the scheduler knows which pauses end by themse
 
 Speed: `send_concurrency` threads each claim a batch, build its request and send it (the
 package blocks on the socket, which frees the GIL). The ledger is written per batch, in
-bulk: one transaction records a batch's outcome and claims the next; on SQLite the run's
-threads queue for it on a lock of their own. The audience is snapshotted by one INSERT ...
-SELECT and read back a batch at a time; nothing held in memory grows with the list.
+bulk: one transaction records a batch's outcome, claims the next and reads its members; on
+SQLite the run's threads queue for it on a lock of their own. The audience is snapshotted by
+one INSERT ... SELECT and read back a batch at a time; nothing held in memory grows with the
+list.
 """
 
 from __future__ import annotations

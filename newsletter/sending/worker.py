@@ -105,14 +105,13 @@ class BatchWorker:
                 run.check_stop_request()
                 if run.stopping.is_set():
                     return
-                claim = self.claim(outcome)
+                claimed = self.claim(outcome)
                 outcome = None
-                if claim is None:
+                if claimed is None:
                     if run.stopping.is_set() or not self._wait_for_due():
                         return
                     continue
-                with session_scope(run.engine) as session:
-                    members = ledger.batch_members(session, run.issue_id, claim.seq)
+                claim, members = claimed
                 if members.send:
                     outcome = self.deliver(claim, members)
                 else:  # everyone in it left the list: nothing to send
@@ -121,10 +120,13 @@ class BatchWorker:
             if outcome is not None:
                 self.write(outcome)
 
-    def claim(self, outcome: BatchOutcome | None) -> Claimed | None:
-        """Record the last outcome (if any) and claim the next batch, in one transaction."""
+    def claim(self, outcome: BatchOutcome | None) -> tuple[Claimed, ledger.Members] | None:
+        """Record the last outcome (if any), claim the next batch and read its members, in
+        one transaction: one connection and one commit a batch (the commit still precedes
+        the request, as the claim's must)."""
         run = self.run
         recorded: BatchState | None = None
+        claimed: tuple[Claimed, ledger.Members] | None = None
         with run.writing(), session_scope(run.engine, immediate=True) as session:
             if outcome is not None:
                 recorded = outcome.write(session, run)
@@ -140,9 +142,11 @@ class BatchWorker:
             except ledger.NotSending:
                 run.stopping.set()  # paused or finished elsewhere; the outcome still commits
                 claim = None
+            if claim is not None:
+                claimed = claim, ledger.batch_members(session, run.issue_id, claim.seq)
         if outcome is not None:
             outcome.count(run, recorded)
-        return claim
+        return claimed
 
     def write(self, outcome: BatchOutcome) -> None:
         run = self.run

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, update
+from sqlalchemy import Connection, Update, bindparam, update
 from sqlmodel import Session, col, select
 
 from newsletter.core.clock import utcnow
@@ -42,6 +42,45 @@ def _core(session: Session) -> Connection:
     return session.connection()
 
 
+def _claim_statement(skip_locked: bool) -> Update:
+    """The claim as one UPDATE ... RETURNING, built once per dialect: built afresh for every
+    batch, SQLAlchemy's construction and cache-key walk cost more than the statement."""
+    pick = (
+        select(SendBatch.seq)
+        .where(SendBatch.issue_id == bindparam("p_issue_id"))
+        .where(col(SendBatch.state).in_(CLAIMABLE))
+        .where(col(SendBatch.tries) < bindparam("p_max_tries"))
+        .where(
+            col(SendBatch.not_before).is_(None) | (col(SendBatch.not_before) <= bindparam("p_now"))
+        )
+        .where(
+            select(Issue.id)
+            .where(Issue.id == bindparam("p_issue_id"), Issue.status == IssueStatus.SENDING)
+            .exists()
+        )
+        .order_by(col(SendBatch.seq))
+        .limit(1)
+    )
+    if skip_locked:
+        pick = pick.with_for_update(skip_locked=True)  # several senders share the send
+    return (
+        update(SendBatch)
+        .where(col(SendBatch.issue_id) == bindparam("p_issue_id"))
+        .where(col(SendBatch.seq) == pick.scalar_subquery())
+        .values(
+            state=BatchState.IN_FLIGHT,
+            owner=bindparam("p_owner"),
+            lease_until=bindparam("p_lease_until"),
+            attempts=col(SendBatch.attempts) + 1,
+            claimed_at=bindparam("p_claimed_at"),
+        )
+        .returning(col(SendBatch.seq), col(SendBatch.attempts), col(SendBatch.tries))
+    )
+
+
+_CLAIM = {False: _claim_statement(skip_locked=False), True: _claim_statement(skip_locked=True)}
+
+
 def claim_batch(
     session: Session,
     issue_id: int,
@@ -57,39 +96,18 @@ def claim_batch(
     Call inside `session_scope(immediate=True)`: the caller's commit is what makes the
     in-flight mark durable, and it must happen before the batch's request is sent.
     """
-    pick = (
-        select(SendBatch.seq)
-        .where(SendBatch.issue_id == issue_id)
-        .where(col(SendBatch.state).in_(CLAIMABLE))
-        .where(col(SendBatch.tries) < max_tries)
-        .where((col(SendBatch.not_before).is_(None)) | (col(SendBatch.not_before) <= now))
-        .where(
-            select(Issue.id)
-            .where(Issue.id == issue_id, Issue.status == IssueStatus.SENDING)
-            .exists()
-        )
-        .order_by(col(SendBatch.seq))
-        .limit(1)
-    )
-    if session.get_bind().dialect.name != "sqlite":
-        pick = pick.with_for_update(skip_locked=True)  # several senders share the send
-    row = (
-        _core(session)
-        .execute(
-            update(SendBatch)
-            .where(col(SendBatch.issue_id) == issue_id)
-            .where(col(SendBatch.seq) == pick.scalar_subquery())
-            .values(
-                state=BatchState.IN_FLIGHT,
-                owner=owner,
-                lease_until=now + lease,
-                attempts=col(SendBatch.attempts) + 1,
-                claimed_at=utcnow(),
-            )
-            .returning(col(SendBatch.seq), col(SendBatch.attempts), col(SendBatch.tries))
-        )
-        .first()
-    )
+    connection = _core(session)
+    row = connection.execute(
+        _CLAIM[connection.dialect.name != "sqlite"],
+        {
+            "p_issue_id": issue_id,
+            "p_max_tries": max_tries,
+            "p_now": now,
+            "p_owner": owner,
+            "p_lease_until": now + lease,
+            "p_claimed_at": utcnow(),
+        },
+    ).first()
     if row is not None:
         return Claimed(int(row[0]), int(row[1]), int(row[2]))
     status = session.exec(select(Issue.status).where(Issue.id == issue_id)).one()

@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, update
+from sqlalchemy import Connection, Integer, String, Update, bindparam, func, update
 from sqlmodel import Session, col
 
 from newsletter.core.clock import utcnow
@@ -107,6 +107,36 @@ def record_outcome(
     return state
 
 
+def _move_statement(retryable: bool) -> Update:
+    """A batch's move to its outcome, built once (see `claims._claim_statement`): `sent` and
+    `message_id` are kept as they were when not given; a retryable batch is due again at
+    `not_before` with one try more, any other is finished."""
+    values: dict[str, Any] = {
+        "state": bindparam("p_state"),
+        "lease_until": None,
+        "error": bindparam("p_error"),
+        "sent": func.coalesce(bindparam("p_sent", type_=Integer), col(SendBatch.sent)),
+        "message_id": func.coalesce(
+            bindparam("p_message_id", type_=String), col(SendBatch.message_id)
+        ),
+    }
+    if retryable:
+        values.update(not_before=bindparam("p_not_before"), tries=col(SendBatch.tries) + 1)
+    else:
+        values["finished_at"] = bindparam("p_finished_at")
+    return (
+        update(SendBatch)
+        .where(col(SendBatch.issue_id) == bindparam("p_issue_id"))
+        .where(col(SendBatch.seq) == bindparam("p_seq"))
+        .where(col(SendBatch.owner) == bindparam("p_owner"))
+        .where(col(SendBatch.state) == bindparam("p_current"))
+        .values(**values)
+    )
+
+
+_MOVE = {True: _move_statement(retryable=True), False: _move_statement(retryable=False)}
+
+
 def _move(
     session: Session,
     issue_id: int,
@@ -119,24 +149,22 @@ def _move(
     extra: dict[str, Any],
 ) -> bool:
     """One conditional UPDATE: the batch is this owner's and in `current`."""
-    values: dict[str, Any] = {
-        **extra,
-        "state": state,
-        "lease_until": None,
-        "error": error[:ERROR_MAX] if error else None,
+    retryable = state == BatchState.RETRYABLE
+    params: dict[str, Any] = {  # the statement's parameters are named p_<column>
+        "p_issue_id": issue_id,
+        "p_seq": seq,
+        "p_owner": owner,
+        "p_current": current.value,
+        "p_state": state.value,
+        "p_error": error[:ERROR_MAX] if error else None,
+        "p_sent": extra.get("sent"),
+        "p_message_id": extra.get("message_id"),
     }
-    if state == BatchState.RETRYABLE:
-        values.update(not_before=not_before, tries=col(SendBatch.tries) + 1)
+    if retryable:
+        params["p_not_before"] = not_before
     else:
-        values["finished_at"] = utcnow()
-    result = _core(session).execute(
-        update(SendBatch)
-        .where(col(SendBatch.issue_id) == issue_id)
-        .where(col(SendBatch.seq) == seq)
-        .where(col(SendBatch.owner) == owner)
-        .where(col(SendBatch.state) == current)
-        .values(**values)
-    )
+        params["p_finished_at"] = utcnow()
+    result = _core(session).execute(_MOVE[retryable], params)
     return int(result.rowcount) == 1
 
 
@@ -182,6 +210,15 @@ def _restate(session: Session, issue_id: int, status: IssueStatus) -> None:
     lifecycle.move(session, issue_id, {status}, to, reason=reason)
 
 
+_SETTLE = (
+    update(SendRecipient)
+    .where(col(SendRecipient.issue_id) == bindparam("p_issue_id"))
+    .where(col(SendRecipient.batch_seq) == bindparam("p_seq"))
+    .where(col(SendRecipient.state).in_((RecipientState.QUEUED, RecipientState.UNKNOWN)))
+    .values(state=bindparam("p_target"))
+)
+
+
 def settle_recipients(session: Session, issue_id: int, seq: int, state: BatchState) -> int:
     """Move a batch's recipients along with it; returns how many moved."""
     target = {
@@ -190,10 +227,6 @@ def settle_recipients(session: Session, issue_id: int, seq: int, state: BatchSta
         BatchState.UNKNOWN: RecipientState.UNKNOWN,
     }.get(state, RecipientState.QUEUED)  # retryable: they stay queued for the next claim
     result = _core(session).execute(
-        update(SendRecipient)
-        .where(col(SendRecipient.issue_id) == issue_id)
-        .where(col(SendRecipient.batch_seq) == seq)
-        .where(col(SendRecipient.state).in_((RecipientState.QUEUED, RecipientState.UNKNOWN)))
-        .values(state=target)
+        _SETTLE, {"p_issue_id": issue_id, "p_seq": seq, "p_target": target.value}
     )
     return int(result.rowcount)

@@ -7,7 +7,11 @@ On PostgreSQL at 1,000,000 recipients, what the snapshot cost was (measured with
 a sort by id spilled to disk when the planner misjudged the subscriber table after a bulk
 load (the sort now has the memory to stay in it), and a second pass over the new rows to
 count each batch (now computed: the numbering is dense, so every batch but the last is
-full).
+full). What is left is the INSERT itself: each row is written to the table and to its two
+indexes, the primary key (issue, subscriber) and the batch index (issue, batch), one
+write-ahead log record each; the index by subscriber alone, a quarter of the log and read
+by nothing, is gone (migration 0013). About 2.6 s for a million rows on the 2-core
+benchmark machine, of which ~1.2 s the table alone.
 """
 
 from __future__ import annotations

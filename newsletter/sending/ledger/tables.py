@@ -83,10 +83,9 @@ class SendRecipient(SQLModel, table=True):
     """
 
     __tablename__ = "send_recipient"
-    __table_args__ = (
-        Index("ix_send_recipient_batch", "issue_id", "batch_seq"),
-        Index("ix_send_recipient_subscriber", "subscriber_id"),  # one subscriber's issues
-    )
+    # By batch (claims, outcomes). None by subscriber alone (migration 0013): one
+    # subscriber's issues are looked up issue by issue through the primary key.
+    __table_args__ = (Index("ix_send_recipient_batch", "issue_id", "batch_seq"),)
     issue_id: int = Field(primary_key=True)
     subscriber_id: int = Field(primary_key=True)
     batch_seq: int

@@ -7,6 +7,7 @@ send resumed on one) and one written around the token itself are filled alike.""
 from __future__ import annotations
 
 import email
+import gc
 import pickle
 from email.message import EmailMessage
 from email.policy import default
@@ -18,7 +19,7 @@ from newsletter.core.settings import Settings
 from newsletter.delivery import Message, PersonalizedBatch, placeholders
 from newsletter.delivery.headers import LIST_UNSUBSCRIBE
 from newsletter.delivery.providers.outbox import OutboxBackend
-from newsletter.delivery.providers.sendgrid import SendGridBackend
+from newsletter.delivery.providers.sendgrid import SendGridBackend, encoding
 from newsletter.delivery.providers.sendgrid.links import MARK
 from newsletter.devtools.standin import StandIn
 from newsletter.links.personalize import SAMPLE_SUBSCRIBER_ID, Personalizer, vote_slots
@@ -107,6 +108,27 @@ def test_the_personaliser_fills_every_link_from_the_one_token(html: str, text: s
         assert placeholders.fill(p.compact(html), {placeholders.TOKEN: token}) == filled[1]
     again = pickle.loads(pickle.dumps(p))  # noqa: S301 - as a build process gets it
     assert again.recipient(*ROWS[1]) == p.recipient(*ROWS[1])
+
+
+def test_a_build_process_keeps_one_personaliser_and_template_per_send() -> None:
+    """A build process gets the personaliser pickled with every batch: the copies are one
+    object, and a request's template (with its compacted HTML) neither leaks per batch nor
+    outlives the sends it served."""
+    p = _personalizer(MARKED_HTML, MARKED_TEXT)
+    message = _message(MARKED_HTML, MARKED_TEXT)
+    before = len(encoding._templates)
+    bodies = set()
+    for _ in range(20):
+        again = pickle.loads(pickle.dumps(p))  # noqa: S301 - as a build process gets it
+        bodies.add(encoding.encode_request(message, PersonalizedBatch(again, ROWS)))
+    assert len(bodies) == 1
+    assert pickle.loads(pickle.dumps(p)) is again  # noqa: S301
+    assert len(encoding._templates) <= before + 1
+    other = _personalizer(MARKED_HTML, MARKED_TEXT)  # not pickled: not kept by the process
+    encoding.encode_request(message, PersonalizedBatch(other, ROWS))
+    del other
+    gc.collect()
+    assert len(encoding._templates) <= before + 1
 
 
 @SNAPSHOTS

@@ -105,6 +105,17 @@ def test_recipient_tokens_are_exactly_the_signers_and_of_their_own_purpose(
         Signer(b"another secret").verify(Purpose.RECIPIENT, token)
 
 
+def test_recipient_tokens_pack_every_length_of_id_as_the_signer_does() -> None:
+    """Ids on either side of each byte a packed id gains (the fast path for one id)."""
+    signer = Signer(b"s3cret")
+    tokens = RecipientTokens(signer, 300)
+    for edge in (0x80, 0x4000, 0x200000, 2**28):
+        for subscriber in (0, edge - 1, edge, edge + 1):
+            assert tokens.for_subscriber(subscriber) == signer.recipient_token(subscriber, 300)
+    with pytest.raises(ValueError, match="token fields"):
+        tokens.for_subscriber(-1)
+
+
 def test_a_recipient_token_is_short() -> None:
     """Two of them travel per recipient (the substitution and List-Unsubscribe): a million
     subscribers' ids and a long-lived list's issue ids keep it at 24 characters."""

@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 import threading
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any, Final
 
@@ -263,7 +263,10 @@ class _Template:
     `build_body` sends for the same recipients (a test holds them together)."""
 
     def __init__(self, p: LinkScheme) -> None:
-        self.scheme = p
+        # Weakly: `_templates` is keyed weakly by the scheme, so a template that held its
+        # scheme would keep both alive for good (a build process unpickles a scheme per
+        # batch: each one's template, with its compacted content, was never freed).
+        self._scheme = weakref.ref(p)
         unsubscribe_base = _json(p.unsubscribe_base)[1:-1]
         self.substitutions = '}],"substitutions":{' + _json(placeholders.TOKEN) + ':"'
         self.headers = f'"}},"headers":{{{_json(LIST_UNSUBSCRIBE)}:"<{unsubscribe_base}'
@@ -273,7 +276,6 @@ class _Template:
         self.custom_args_with_issue = (
             f"{after_headers}{_json(ISSUE_ARG)}:{_json(p.issue_arg)},{subscriber}"
         )
-        self.token = p.token
         self._content: tuple[str, str, str, str] | None = None
         self._content_lock = threading.Lock()
         # The limits, proven once for the longest token instead of measured per recipient.
@@ -290,13 +292,22 @@ class _Template:
             if cached is None or cached[0] != message.html or cached[1] != message.text:
                 # Marked before it is compacted: a marker is what says a link is personal
                 # (`%%view_url%%` becomes the issue's plain address), and a mark stays put.
+                scheme = self._scheme()
+                assert scheme is not None  # the caller's batch holds it
                 marked = mark_action_links(message.html, message.action_urls)
-                html, text = self.scheme.compact(marked), self.scheme.compact(message.text)
+                html, text = scheme.compact(marked), scheme.compact(message.text)
                 cached = self._content = (message.html, message.text, html, text)
             return cached[2], cached[3]
 
-    def render(self, subscriber_id: int, email: str, name: str | None, custom_args: str) -> str:
-        token = self.token(subscriber_id)
+    def render(
+        self,
+        tokens: Callable[[int], str],
+        subscriber_id: int,
+        email: str,
+        name: str | None,
+        custom_args: str,
+    ) -> str:
+        token = tokens(subscriber_id)
         display = display_name(name)
         parts = ['{"to":[{"email":', _json_address(email)]
         if display:
@@ -338,9 +349,9 @@ def encode_request(message: Message, recipients: Sequence[Recipient]) -> str:
         custom_args = template.custom_args  # the request's own names the issue
     else:
         custom_args = template.custom_args_with_issue
-    render = template.render
+    render, tokens = template.render, recipients.personalizer.token
     personalizations = ",".join(
-        [render(sid, email, name, custom_args) for sid, email, name in recipients.rows]
+        [render(tokens, sid, email, name, custom_args) for sid, email, name in recipients.rows]
     )
     text = f'{{"personalizations":[{personalizations}],{rest[1:]}'
     if len(text) * 4 >= MAX_BODY_BYTES and len(text.encode()) >= MAX_BODY_BYTES:

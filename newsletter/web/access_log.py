@@ -17,19 +17,21 @@ from typing import Any, Final
 from newsletter.links import urls
 
 _TOKEN_IN_PATH: Final = re.compile(
-    "^("
+    "(/(?:"
     + "|".join(
-        re.escape(urls.link_prefix(path))
+        re.escape(urls.link_prefix(path).strip("/"))
         for path in (urls.CONFIRM, urls.UNSUBSCRIBE, urls.RESUBSCRIBE, urls.VOTE)
     )
-    + ")[^/?#]+"
+    + ")/+)[^/?#]+"
 )
+"""Anywhere in the path, not only at its start: `//vote/<token>`, `/./vote/<token>` or a
+path under a prefix answer 404, but the token they carry still works on the right path."""
 HIDDEN: Final = "…"
 
 
 def without_tokens(path: str) -> str:
     """'/unsubscribe/<token>' -> '/unsubscribe/…'; other paths as they are."""
-    return _TOKEN_IN_PATH.sub(lambda m: m.group(1) + HIDDEN, path, count=1)
+    return _TOKEN_IN_PATH.sub(lambda m: m.group(1) + HIDDEN, path)
 
 
 class LinkTokens(logging.Filter):

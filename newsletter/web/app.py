@@ -30,6 +30,7 @@ from newsletter.publishing.preview import PreviewCache
 from newsletter.publishing.render import long_date
 from newsletter.sending.background import BackgroundSends
 from newsletter.sending.signup_dispatcher import SignupDispatcher
+from newsletter.sending.voting import ComparisonViews
 from newsletter.web import admin, api, docs, errors, pages, ratelimit, security, static, webhooks
 from newsletter.web import metrics as metrics_route
 from newsletter.web import preview as preview_routes
@@ -95,6 +96,7 @@ def create_app(
         backend=backend or make_backend(settings),
         preview=PreviewCache(engine, settings) if preview else None,
         webhooks=hooks,
+        comparisons=ComparisonViews(settings),
     )
     app.state.signup_dispatcher = SignupDispatcher(engine, settings, app.state.services.backend)
     app.state.desk_sends = BackgroundSends(engine, settings, app.state.services.backend)

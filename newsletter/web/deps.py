@@ -45,7 +45,8 @@ class Services:
     webhooks: Mapping[str, EventWebhook] = field(default_factory=dict)
     """The configured event webhooks by provider name; a provider missing has no key."""
     comparisons: ComparisonViews | None = None
-    """The vote pages' comparisons, built once per process (`create_app` makes it)."""
+    """The vote pages' comparisons, kept per process: `create_app` makes it; a `Services`
+    built without one makes it at first use."""
 
     def comparison_views(self) -> ComparisonViews:
         if self.comparisons is None:
@@ -78,8 +79,9 @@ async def _end(session: Session, *, commit: bool) -> None:
     The trip is outside the threads the routes share (a limiter of its own, as FastAPI
     does for its own dependencies' exits): were every shared thread taken by a route waiting
     for a pooled connection, a session waiting for a thread to commit and give its
-    connection back would wait for ever. Shielded: a client that goes away mid-commit does
-    not leave the session half-ended."""
+    connection back would wait for ever. Nothing else caps these threads: only a session
+    holding a pooled connection makes the trip, so the pool (16 + 8) bounds them.
+    Shielded: a client that goes away mid-commit does not leave the session half-ended."""
     if not session.in_transaction():
         session.close()
         return

@@ -67,15 +67,6 @@ def check_ballot(session: Session, issue_id: int, comparison_id: int, tool_id: i
     check_tool(session, comparison_id, tool_id)
 
 
-def vote_of(session: Session, subscriber_id: int, comparison_id: int) -> int | None:
-    """The tool id this subscriber's vote on the comparison is on now, if they voted."""
-    return session.exec(
-        select(Vote.tool_id).where(
-            Vote.subscriber_id == subscriber_id, Vote.comparison_id == comparison_id
-        )
-    ).first()
-
-
 def _upsert(insert: Callable[[Table], Any]) -> Any:
     table = Vote.__table__  # type: ignore[attr-defined]
     columns = ("subscriber_id", "issue_id", "comparison_id", "tool_id", "voted_at", "changed_at")

@@ -41,17 +41,11 @@ class Services:
     templates: Jinja2Templates
     signer: Signer
     backend: Backend
+    comparisons: ComparisonViews
+    """The vote pages' comparisons, kept per process."""
     preview: PreviewCache | None = None
     webhooks: Mapping[str, EventWebhook] = field(default_factory=dict)
     """The configured event webhooks by provider name; a provider missing has no key."""
-    comparisons: ComparisonViews | None = None
-    """The vote pages' comparisons, kept per process: `create_app` makes it; a `Services`
-    built without one makes it at first use."""
-
-    def comparison_views(self) -> ComparisonViews:
-        if self.comparisons is None:
-            self.comparisons = ComparisonViews(self.settings)
-        return self.comparisons
 
 
 def services_of(app: FastAPI) -> Services:
@@ -64,7 +58,7 @@ def get_services(request: Request) -> Services:
 
 
 async def _services(request: Request) -> Services:
-    return services_of(request.app)
+    return get_services(request)
 
 
 ServicesDep = Annotated[Services, Depends(_services)]

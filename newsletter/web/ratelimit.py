@@ -149,7 +149,7 @@ def in_words(seconds: int) -> str:
 async def limit_signups(request: Request) -> None:
     """The form's first dependency: TooManySignups for a post over a limit. A coroutine:
     the counters are in memory, so FastAPI need not hand it to a worker thread."""
-    wait = limits_of(request.app).check(client_key(request.client.host if request.client else None))
+    wait = client_wait(request, limits_of(request.app))
     if wait is not None:
         raise TooManySignups(wait)
 

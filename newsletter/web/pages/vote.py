@@ -32,16 +32,14 @@ def _present(pages: PagesDep, ballot: Ballot) -> HTMLResponse:
 def vote_page(
     services: ServicesDep, session: SessionDep, pages: PagesDep, token: str
 ) -> HTMLResponse:
-    return _present(
-        pages, read_vote_link(session, services.signer, token, services.comparison_views())
-    )
+    return _present(pages, read_vote_link(session, services.signer, token, services.comparisons))
 
 
 @router.post(urls.VOTE)
 def vote(
     services: ServicesDep, session: WriteSessionDep, pages: PagesDep, token: str
 ) -> HTMLResponse:
-    ballot = vote_by_link(session, services.signer, token, services.comparison_views())
+    ballot = vote_by_link(session, services.signer, token, services.comparisons)
     if ballot.changed:
         count(lambda m: m.votes.inc())
     return _present(pages, ballot)
@@ -64,7 +62,7 @@ def vote_choice_page(
 ) -> HTMLResponse:
     signer = services.signer
     vote_token = vote_token_for(signer, token, comparison, tool)
-    ballot = read_vote_link(session, signer, vote_token, services.comparison_views())
+    ballot = read_vote_link(session, signer, vote_token, services.comparisons)
     return _present(pages, _same_link(ballot, token, comparison, tool))
 
 
@@ -79,7 +77,7 @@ def vote_choice(
 ) -> HTMLResponse:
     signer = services.signer
     vote_token = vote_token_for(signer, token, comparison, tool)
-    ballot = vote_by_link(session, signer, vote_token, services.comparison_views())
+    ballot = vote_by_link(session, signer, vote_token, services.comparisons)
     if ballot.changed:
         count(lambda m: m.votes.inc())
     return _present(pages, _same_link(ballot, token, comparison, tool))

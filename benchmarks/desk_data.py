@@ -54,6 +54,7 @@ from newsletter.publishing.content import load_content
 from newsletter.publishing.issues import build_issue
 from newsletter.publishing.models import Comparison, Issue, IssueComparison
 from newsletter.publishing.weeks import week_of
+from newsletter.sending.ledger import make_room
 
 EARLIER = 5
 PASSWORD = "desk benchmark password"
@@ -209,6 +210,7 @@ def add_earlier_issue(
     (all accepted), everyone delivered, opens and clicks, link clicks and counters."""
     p: dict[str, Any] = {"i": issue_id, "f": first, "a": audience, "t": sent, "b": report.BATCH}
     conn.execute(text("UPDATE issue SET status = 'sent' WHERE id = :i"), p)
+    make_room(conn, issue_id)
     conn.execute(
         text(
             "INSERT INTO send_recipient (issue_id, subscriber_id, batch_seq, state) "

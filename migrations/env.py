@@ -10,6 +10,7 @@ import newsletter.accounts.models
 import newsletter.tracking.models  # noqa: F401
 import scheduler.store  # noqa: F401
 import subscribers.models  # noqa: F401
+from newsletter.sending.ledger.partitions import not_a_partition
 
 target_metadata = SQLModel.metadata
 config = context.config
@@ -24,6 +25,7 @@ def _run(connection: Connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_name=not_a_partition,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -23,6 +23,8 @@ from newsletter.core.database import (
     make_engine,
     upgrade,
 )
+from newsletter.sending.ledger import make_room
+from newsletter.sending.ledger.partitions import not_a_partition
 
 assert newsletter.publishing.models
 assert newsletter.sending.ledger
@@ -38,6 +40,23 @@ def test_migrations_match_the_models(engine: Engine) -> None:
         diff = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
     assert diff == []
     assert upgrade(engine) is False  # nothing left to apply
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_the_issues_partitions_are_not_taken_for_tables_missing_from_the_models(
+    engine: Engine,
+) -> None:
+    """Each snapshot makes `send_recipient_<issue>`: autogenerate must not offer to drop it."""
+    with engine.begin() as conn:
+        make_room(conn, 1)
+    with engine.connect() as conn:
+        unfiltered = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
+        diff = compare_metadata(
+            MigrationContext.configure(conn, opts={"include_name": not_a_partition}),
+            SQLModel.metadata,
+        )
+    assert "remove_table" in [change[0] for change in unfiltered]
+    assert diff == []
 
 
 def test_0005_backfills_the_cause_of_sends_paused_before_it(database_url: str) -> None:
@@ -146,5 +165,67 @@ def test_0007_leaves_older_issues_without_a_stored_page_and_goes_back(database_u
             assert conn.execute(text("SELECT number, content_hash FROM issue")).all() == [
                 (1, "hash-1")
             ]
+    finally:
+        engine.dispose()
+
+
+def _recipients(conn: Connection) -> list[tuple[int, int, int, str]]:
+    rows = conn.execute(
+        text(
+            "SELECT issue_id, subscriber_id, batch_seq, state FROM send_recipient "
+            "ORDER BY issue_id, subscriber_id"
+        )
+    ).all()
+    return [(a, b, c, d) for a, b, c, d in rows]
+
+
+def _partitions(conn: Connection) -> list[str]:
+    if conn.dialect.name != "postgresql":
+        return []
+    found = conn.execute(
+        text(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "WHERE i.inhparent = to_regclass('send_recipient') ORDER BY c.relname"
+        )
+    )
+    return list(found.scalars())
+
+
+def test_0014_moves_each_issues_recipients_into_its_partition_and_back(
+    database_url: str,
+) -> None:
+    """On PostgreSQL every issue's recipients land in `send_recipient_<issue>`, still under
+    the parent's key; on SQLite nothing moves. Either way no row is lost, both ways."""
+    engine = make_engine(database_url)
+    try:
+        cfg = alembic_config(engine)
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "0013")
+        before = [(7, 1, 1, "accepted"), (7, 2, 1, "failed"), (9, 1, 1, "queued")]
+        with engine.begin() as conn:
+            for row in before:
+                conn.execute(
+                    text("INSERT INTO send_recipient VALUES (:i, :s, :b, :t)"),
+                    dict(zip("isbt", row, strict=True)),
+                )
+
+        assert upgrade(engine) is True
+        with engine.connect() as conn:
+            assert _recipients(conn) == before
+            partitions = _partitions(conn)
+        if engine.dialect.name == "postgresql":
+            assert partitions == ["send_recipient_7", "send_recipient_9"]
+        with pytest.raises(IntegrityError), engine.begin() as conn:
+            conn.execute(text("INSERT INTO send_recipient VALUES (9, 1, 2, 'queued')"))
+
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "0013")
+        with engine.connect() as conn:
+            assert _recipients(conn) == before
+            assert _partitions(conn) == []
+        with pytest.raises(IntegrityError), engine.begin() as conn:
+            conn.execute(text("INSERT INTO send_recipient VALUES (7, 2, 2, 'queued')"))
     finally:
         engine.dispose()

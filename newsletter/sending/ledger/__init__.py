@@ -39,7 +39,8 @@ lease ran out, or it was a process on this host that no longer exists).
 
 The modules: `tables` (rows and states), `snapshot` (the audience), `claims` (claiming a
 batch, what is left), `outcomes` (recording what a batch came to, late answers included),
-`owners` (tokens, leases, reaping) and `counts` (what `issue status` shows, what a finished
+`owners` (tokens, leases, reaping), `partitions` (on PostgreSQL, one table per issue's
+audience) and `counts` (what `issue status` shows, what a finished
 send comes to). Import from here.
 """
 
@@ -76,6 +77,7 @@ from newsletter.sending.ledger.owners import (
     reap_orphans,
     retire_owner,
 )
+from newsletter.sending.ledger.partitions import make_room
 from newsletter.sending.ledger.snapshot import (
     snapshot_audience,
 )
@@ -115,6 +117,7 @@ __all__ = [
     "heartbeat",
     "issue_status",
     "ledger_counts",
+    "make_room",
     "mark_finished",
     "new_owner",
     "open_work",

@@ -84,8 +84,12 @@ class SendRecipient(SQLModel, table=True):
 
     __tablename__ = "send_recipient"
     # By batch (claims, outcomes). None by subscriber alone (migration 0013): one
-    # subscriber's issues are looked up issue by issue through the primary key.
-    __table_args__ = (Index("ix_send_recipient_batch", "issue_id", "batch_seq"),)
+    # subscriber's issues are looked up issue by issue through the primary key. On
+    # PostgreSQL one partition per issue (migration 0014, `partitions`).
+    __table_args__ = (
+        Index("ix_send_recipient_batch", "issue_id", "batch_seq"),
+        {"postgresql_partition_by": "LIST (issue_id)"},
+    )
     issue_id: int = Field(primary_key=True)
     subscriber_id: int = Field(primary_key=True)
     batch_seq: int

@@ -28,7 +28,7 @@ from newsletter.core.database import get_engine, session_scope
 from newsletter.core.settings import Settings, get_settings
 from newsletter.core.sql import row_id
 from newsletter.publishing.models import Issue
-from newsletter.sending.ledger import SendRecipient
+from newsletter.sending.ledger import SendRecipient, make_room
 from subscribers.models import Source, Subscriber
 from subscribers.service import add_subscriber, forget
 
@@ -102,6 +102,7 @@ def test_demo_refuses_a_database_whose_issues_went_to_other_people(env: Settings
     assert runner.invoke(app, ["demo"]).exit_code == 0
     with session_scope(get_engine(), immediate=True) as session:
         issue_id = row_id(session.exec(select(Issue)).one().id)
+        make_room(session.connection(), issue_id)
         session.add(SendRecipient(issue_id=issue_id, subscriber_id=999_999, batch_seq=0))
 
     result = runner.invoke(app, ["demo"])

@@ -11,7 +11,13 @@ from newsletter.core.database import session_scope
 from newsletter.publishing.content import load_content
 from newsletter.publishing.lifecycle import IssueStatus
 from newsletter.publishing.models import Comparison, Issue, IssueComparison
-from newsletter.sending.ledger import IssueSend, RecipientState, SendRecipient, ledger_counts
+from newsletter.sending.ledger import (
+    IssueSend,
+    RecipientState,
+    SendRecipient,
+    ledger_counts,
+    make_room,
+)
 from newsletter.sending.overview import issue_overview
 from tests.factories import comparison, write_content
 
@@ -59,6 +65,7 @@ def _issues(engine: Engine, root: Path) -> None:
             if not states:
                 continue
             session.add(IssueSend(issue_id=issue_id, audience=sum(states.values()), batch_size=10))
+            make_room(session.connection(), issue_id)
             for state, count in states.items():
                 for _ in range(count):
                     subscriber += 1

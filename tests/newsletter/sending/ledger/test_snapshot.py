@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from collections import Counter
 
+import pytest
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from newsletter.core.database import session_scope
@@ -15,6 +17,7 @@ from newsletter.sending.ledger import (
     IssueSend,
     SendBatch,
     SendRecipient,
+    make_room,
     snapshot_audience,
 )
 from tests.newsletter.sending.test_sender import add_subscribers
@@ -64,3 +67,52 @@ def test_an_empty_audience_has_no_batches(engine: Engine, issue: Issue) -> None:
     with session_scope(engine) as session:
         count = len(session.exec(select(SendBatch).where(SendBatch.issue_id == issue_id)).all())
     assert (record.audience, record.batches, count) == (0, 0, 0)
+
+
+# Partitions are PostgreSQL's; SQLite keeps one plain table.
+only_postgresql = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+
+
+@only_postgresql
+def test_on_postgresql_an_issues_audience_is_a_partition_under_the_parents_keys(
+    engine: Engine, issue: Issue
+) -> None:
+    people = add_subscribers(engine, 12)
+    issue_id = issue.id or 0
+    table = f"send_recipient_{issue_id}"
+
+    _snapshot(engine, issue_id, 5)
+
+    with engine.connect() as conn:
+        indexes = conn.execute(
+            text("SELECT indexdef FROM pg_indexes WHERE tablename = :t ORDER BY indexname"),
+            {"t": table},
+        ).scalars()
+        assert [d.split(" USING ")[1] for d in indexes] == [
+            "btree (issue_id, batch_seq)",
+            "btree (issue_id, subscriber_id)",
+        ]
+        own = conn.execute(text(f"SELECT COUNT(*) FROM {table}")).scalar_one()  # noqa: S608
+        assert own == len(people.active)
+    duplicate = {"i": issue_id, "s": min(people.active)}
+    with pytest.raises(IntegrityError), engine.begin() as conn:
+        conn.execute(text("INSERT INTO send_recipient VALUES (:i, :s, 9, 'queued')"), duplicate)
+
+
+@only_postgresql
+def test_on_postgresql_a_partition_made_beforehand_is_filled_in_place(
+    engine: Engine, issue: Issue
+) -> None:
+    people = add_subscribers(engine, 7)
+    issue_id = issue.id or 0
+    with engine.begin() as conn:
+        make_room(conn, issue_id)
+
+    record = _snapshot(engine, issue_id, 5)
+
+    with session_scope(engine) as session:
+        members = session.exec(
+            select(SendRecipient.subscriber_id).where(SendRecipient.issue_id == issue_id)
+        ).all()
+    assert record.audience == len(people.active)
+    assert sorted(members) == sorted(people.active)

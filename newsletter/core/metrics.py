@@ -74,7 +74,8 @@ class Metrics:
     votes: Counter
     """Vote buttons that recorded a new vote or changed one."""
     unsubscribes: Counter
-    """One-click unsubscribe POSTs taken (the sample subscriber's are not)."""
+    """Addresses unsubscribed by their one-click link: a repeated POST for an address
+    already out, and the sample subscriber's, are not counted."""
 
 
 _made: Metrics | None = None
@@ -147,7 +148,9 @@ def _make() -> Metrics:
             "newsletter_votes", "Votes recorded or changed by a vote button.", registry=registry
         ),
         unsubscribes=Counter(
-            "newsletter_unsubscribes", "One-click unsubscribe requests taken.", registry=registry
+            "newsletter_unsubscribes",
+            "Addresses unsubscribed by their one-click link.",
+            registry=registry,
         ),
     )
     for reason in REJECT_REASONS:

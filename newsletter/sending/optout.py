@@ -9,7 +9,7 @@ subscriber's link (the preview's, a test send's) shows the same pages and change
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from sqlmodel import Session
@@ -38,6 +38,7 @@ class OptOut:
     status: Status
     sample: bool = False
     can_undo: bool = False  # this link may take the address back (`resubscribe_by_link`)
+    changed: bool = False  # this request moved the address (what the metrics count)
 
 
 def _reason(issue_id: int) -> str:
@@ -78,8 +79,14 @@ def unsubscribe_by_link(session: Session, signer: Signer, token: str) -> OptOut:
     subscriber_id, issue_id = signer.verify(Purpose.UNSUBSCRIBE, token)
     if is_sample(subscriber_id):
         return OptOut(Status.UNSUBSCRIBED, sample=True, can_undo=True)
-    subscriber = unsubscribe(session, subscriber_id, reason=_reason(issue_id), source=Source.FORM)
-    return _present(subscriber, issue_id)
+    now = utcnow()
+    subscriber = unsubscribe(
+        session, subscriber_id, reason=_reason(issue_id), source=Source.FORM, now=now
+    )
+    shown = _present(subscriber, issue_id)
+    # A repeated POST (a second click, a client retrying) finds the address unsubscribed
+    # and writes nothing: only a change made now carries this request's moment.
+    return replace(shown, changed=subscriber is not None and subscriber.status_changed_at == now)
 
 
 def resubscribe_by_link(session: Session, signer: Signer, token: str) -> OptOut:

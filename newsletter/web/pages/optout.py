@@ -55,7 +55,7 @@ def unsubscribe_now(
     state = optout.unsubscribe_by_link(
         session, services.signer, unsubscribe_token_for(services.signer, token)
     )
-    if not state.sample:
+    if state.changed:
         count(lambda m: m.unsubscribes.inc())
     return _present(pages, token, state, cast=True)
 

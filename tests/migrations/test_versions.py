@@ -59,15 +59,20 @@ def test_the_issues_partitions_are_not_taken_for_tables_missing_from_the_models(
     assert diff == []
 
 
+def _migrate(engine: Engine, direction: str, revision: str) -> None:
+    """Upgrade or downgrade to `revision`, in one transaction as `newsletter db upgrade` does."""
+    cfg = alembic_config(engine)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        getattr(command, direction)(cfg, revision)
+
+
 def test_0005_backfills_the_cause_of_sends_paused_before_it(database_url: str) -> None:
     """Until 0005 the cause lived in the reason's words: the upgrade reads them once, so a
     send paused before it resumes (or waits for a person) exactly as it did."""
     engine = make_engine(database_url)
     try:
-        cfg = alembic_config(engine)
-        with engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "0004")
+        _migrate(engine, "upgrade", "0004")
         rows = {
             1: ("paused", "stopped: the sender was asked to stop; send again to resume"),
             2: ("paused", "stopped: interrupted; send again to resume"),
@@ -117,9 +122,7 @@ def test_0006_keeps_approvals_and_lets_a_cancelled_issue_free_its_week(database_
     engine = make_engine(database_url)
     try:
         cfg = alembic_config(engine)
-        with engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "0005")
+        _migrate(engine, "upgrade", "0005")
         with engine.begin() as conn:
             _insert_issue(conn, 1, "2026-W01", "approved")
             _insert_issue(conn, 2, "2026-W02", "cancelled")
@@ -149,18 +152,13 @@ def test_0007_leaves_older_issues_without_a_stored_page_and_goes_back(database_u
     tables, as it was. The downgrade drops the column and keeps the issues."""
     engine = make_engine(database_url)
     try:
-        cfg = alembic_config(engine)
-        with engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "0006")
+        _migrate(engine, "upgrade", "0006")
         with engine.begin() as conn:
             _insert_issue(conn, 1, "2026-W01", "sent")
         assert upgrade(engine) is True
         with engine.connect() as conn:
             assert conn.execute(text("SELECT number, page FROM issue")).all() == [(1, None)]
-        with engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            command.downgrade(cfg, "0006")
+        _migrate(engine, "downgrade", "0006")
         with engine.connect() as conn:
             assert conn.execute(text("SELECT number, content_hash FROM issue")).all() == [
                 (1, "hash-1")
@@ -198,10 +196,7 @@ def test_0014_moves_each_issues_recipients_into_its_partition_and_back(
     the parent's key; on SQLite nothing moves. Either way no row is lost, both ways."""
     engine = make_engine(database_url)
     try:
-        cfg = alembic_config(engine)
-        with engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "0013")
+        _migrate(engine, "upgrade", "0013")
         before = [(7, 1, 1, "accepted"), (7, 2, 1, "failed"), (9, 1, 1, "queued")]
         with engine.begin() as conn:
             for row in before:
@@ -219,9 +214,7 @@ def test_0014_moves_each_issues_recipients_into_its_partition_and_back(
         with pytest.raises(IntegrityError), engine.begin() as conn:
             conn.execute(text("INSERT INTO send_recipient VALUES (9, 1, 2, 'queued')"))
 
-        with engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            command.downgrade(cfg, "0013")
+        _migrate(engine, "downgrade", "0013")
         with engine.connect() as conn:
             assert _recipients(conn) == before
             assert _partitions(conn) == []

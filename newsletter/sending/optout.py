@@ -85,8 +85,9 @@ def unsubscribe_by_link(session: Session, signer: Signer, token: str) -> OptOut:
     )
     shown = _present(subscriber, issue_id)
     # A repeated POST (a second click, a client retrying) finds the address unsubscribed
-    # and writes nothing: only a change made now carries this request's moment.
-    return replace(shown, changed=subscriber is not None and subscriber.status_changed_at == now)
+    # and writes nothing: only a change made by this call holds this very `now` object (an
+    # identity test, so even a frozen clock's equal moment from an earlier POST is not it).
+    return replace(shown, changed=subscriber is not None and subscriber.status_changed_at is now)
 
 
 def resubscribe_by_link(session: Session, signer: Signer, token: str) -> OptOut:

@@ -30,8 +30,11 @@ each partition is given it."""
 
 _WHERE = text(
     """
-    SELECT n.nspname,
-        to_regclass(format('%I.%I', n.nspname, CAST(:name AS text))) IS NOT NULL
+    SELECT n.nspname, EXISTS (
+            SELECT 1 FROM pg_inherits i
+            WHERE i.inhparent = c.oid
+                AND i.inhrelid = to_regclass(format('%I.%I', n.nspname, CAST(:name AS text)))
+        )
     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
     WHERE c.oid = to_regclass(CAST(:parent AS text))
     """
@@ -42,7 +45,8 @@ _WHERE = text(
 class Partition:
     """Where one issue's recipients live: the parent and the partition, both quoted and
     schema-qualified (the parent's schema, whatever the search path), and whether the
-    partition is already there."""
+    partition is already attached (a stray table of that name is not: creating the
+    partition then fails, and the transaction with it)."""
 
     parent: str
     table: str
@@ -80,18 +84,18 @@ def attach(conn: Connection, partition: Partition, issue_id: int) -> None:
 
 def make_room(conn: Connection, issue_id: int) -> None:
     """An attached, empty partition for an issue whose recipients are written row by row
-    rather than by the snapshot (test data, benchmarks' desk data). Nothing on SQLite."""
+    rather than by the snapshot (test data, benchmarks' desk data). Nothing on SQLite.
+
+    Made bare and attached, as the snapshot does: `CREATE TABLE ... PARTITION OF` would
+    lock the whole parent exclusively until commit, holding up every send and every
+    webhook lookup; an attach takes a lock that lets them through."""
     if conn.dialect.name != "postgresql":
         return
     partition = partition_of(conn, issue_id)
     if partition.exists:
         return
-    conn.execute(
-        text(
-            f"CREATE TABLE {partition.table} PARTITION OF {partition.parent} "
-            f"FOR VALUES IN ({int(issue_id)}) WITH (fillfactor = {FILLFACTOR})"
-        )
-    )
+    create_bare(conn, partition, issue_id)
+    attach(conn, partition, issue_id)
 
 
 def not_a_partition(name: str | None, type_: str, parent_names: object) -> bool:

@@ -114,3 +114,23 @@ def test_on_postgresql_a_partition_made_beforehand_is_filled_in_place(
         ).all()
     assert record.audience == len(people.active)
     assert sorted(members) == sorted(people.active)
+
+
+@only_postgresql
+def test_on_postgresql_making_room_for_one_issue_holds_up_no_reader_of_the_others(
+    engine: Engine, issue: Issue
+) -> None:
+    """An open transaction that is adding an issue's table must not stop a sender or the
+    webhook reading another issue's recipients (a `PARTITION OF` would lock them all out)."""
+    add_subscribers(engine, 3)
+    issue_id = issue.id or 0
+    _snapshot(engine, issue_id, 5)
+    with engine.connect() as adding, engine.connect() as reader:
+        adding.begin()
+        make_room(adding, issue_id + 1)
+        reader.execute(text("SET lock_timeout = '2s'"))
+        found = reader.execute(
+            text("SELECT COUNT(*) FROM send_recipient WHERE issue_id = :i"), {"i": issue_id}
+        ).scalar_one()
+        adding.rollback()
+    assert found == 3

@@ -327,6 +327,15 @@ def confirm_subscription(
     return subscriber
 
 
+@dataclass(frozen=True)
+class Unsubscribed:
+    """What `unsubscribe` found: the subscriber (None if the id is gone), and whether this
+    call moved them (False when they were out already: a repeated click, a suppression)."""
+
+    subscriber: Subscriber | None
+    changed: bool = False
+
+
 def unsubscribe(
     session: Session,
     subscriber_id: int,
@@ -337,13 +346,29 @@ def unsubscribe(
 ) -> Subscriber | None:
     """Idempotent; a bounced or complained address stays as it is (it is suppressed
     already, and its status says more than "unsubscribed")."""
+    return unsubscribe_outcome(
+        session, subscriber_id, reason=reason, source=source, now=now
+    ).subscriber
+
+
+def unsubscribe_outcome(
+    session: Session,
+    subscriber_id: int,
+    *,
+    reason: str,
+    source: Source,
+    now: datetime | None = None,
+) -> Unsubscribed:
+    """`unsubscribe`, saying also whether this call moved the address."""
     subscriber = _get(session, subscriber_id, lock=True)
     if subscriber is None:
-        return None
+        return Unsubscribed(None)
     if subscriber.status in SUPPRESSED or subscriber.status == Status.UNSUBSCRIBED:
-        return subscriber
-    change_status(session, subscriber, Status.UNSUBSCRIBED, reason=reason, source=source, now=now)
-    return subscriber
+        return Unsubscribed(subscriber)
+    changed = change_status(
+        session, subscriber, Status.UNSUBSCRIBED, reason=reason, source=source, now=now
+    )
+    return Unsubscribed(subscriber, changed)
 
 
 def resubscribe(

@@ -5,10 +5,10 @@ Revision ID: 0014
 Revises: 0013
 Create Date: 2026-11-28
 
-Measured on PostgreSQL at 1,000,000 recipients (`benchmarks/send.py`): with the primary key
-and the batch index in place, the snapshot wrote each recipient's two index entries one at
-a time, and took 2.7 s; loading a new table without indexes and attaching it, which builds
-them by a sort, takes 1.7 s. The parent keeps the same name, columns, primary key
+Measured on PostgreSQL at 1,000,000 recipients (the snapshot's INSERT in `psql`): with the
+primary key and the batch index in place, it wrote each recipient's two index entries one
+at a time, and took 2.7 s; loading a new table without indexes and attaching it, which
+builds them by a sort, takes 1.7 s. The parent keeps the same name, columns, primary key
 (issue, subscriber) and batch index, so every statement that names `send_recipient` is
 unchanged; each existing issue's rows are moved into a partition of their own here.
 

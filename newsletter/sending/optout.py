@@ -19,7 +19,7 @@ from newsletter.core.errors import NotFound
 from newsletter.links.personalize import is_sample
 from newsletter.links.tokens import Purpose, Signer
 from subscribers.models import Source, Status, Subscriber
-from subscribers.service import get_subscriber, resubscribe, unsubscribe
+from subscribers.service import get_subscriber, resubscribe, unsubscribe_outcome
 
 RESUBSCRIBE_WINDOW = timedelta(days=7)
 """How long an unsubscribe link can take back the unsubscribe it made ("changed my mind")."""
@@ -79,15 +79,8 @@ def unsubscribe_by_link(session: Session, signer: Signer, token: str) -> OptOut:
     subscriber_id, issue_id = signer.verify(Purpose.UNSUBSCRIBE, token)
     if is_sample(subscriber_id):
         return OptOut(Status.UNSUBSCRIBED, sample=True, can_undo=True)
-    now = utcnow()
-    subscriber = unsubscribe(
-        session, subscriber_id, reason=_reason(issue_id), source=Source.FORM, now=now
-    )
-    shown = _present(subscriber, issue_id)
-    # A repeated POST (a second click, a client retrying) finds the address unsubscribed
-    # and writes nothing: only a change made by this call holds this very `now` object (an
-    # identity test, so even a frozen clock's equal moment from an earlier POST is not it).
-    return replace(shown, changed=subscriber is not None and subscriber.status_changed_at is now)
+    done = unsubscribe_outcome(session, subscriber_id, reason=_reason(issue_id), source=Source.FORM)
+    return replace(_present(done.subscriber, issue_id), changed=done.changed)
 
 
 def resubscribe_by_link(session: Session, signer: Signer, token: str) -> OptOut:
